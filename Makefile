@@ -1,0 +1,107 @@
+# pvhboot build. Sources are found by wildcard: adding a file under lib/,
+# vmm/, vmm/dev/, cli/, tests/unit/ or tests/fuzz/ needs no edit here.
+#
+#   make            build/release/pvhboot (+ the guest SDK images)
+#   make demo       boot the bundled hello64 guest (host KVM, else the emulated machine)
+#   make check      every test; last line "N passed, N failed, N skipped"
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS (default 600)
+#
+# Variants (VARIANT=...): release (-O2), san (ASan+UBSan, used by the unit
+# tests), static (-static, for the binaries that run inside the emulated machine).
+
+CC      ?= cc
+VARIANT ?= release
+OUT     := build/$(VARIANT)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wpointer-arith
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -MMD -MP
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+ifeq ($(VARIANT),san)
+CFLAGS  += $(SAN)
+LDFLAGS += $(SAN)
+endif
+ifeq ($(VARIANT),static)
+LDFLAGS += -static
+endif
+
+LIB_SRC  := $(wildcard lib/*.c)
+VMM_SRC  := $(wildcard vmm/*.c vmm/dev/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+
+obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
+
+LIBPVH  := $(OUT)/libpvhboot.a
+LIBVMM  := $(OUT)/libpvhvmm.a
+PVHBOOT := $(OUT)/pvhboot
+UNITS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
+BENCHES := $(patsubst bench/%.c,$(OUT)/bench/%,$(BENCH_SRC))
+
+.PHONY: all variant demo check unit fuzz fuzz-build clean guest bench
+all:
+	$(MAKE) variant VARIANT=release
+	$(MAKE) guest
+
+variant: $(PVHBOOT) $(UNITS) $(BENCHES)
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBPVH): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBVMM): $(call obj,$(VMM_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(PVHBOOT): $(call obj,$(CLI_SRC)) $(LIBVMM) $(LIBPVH)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/tests/test_%: $(OUT)/obj/tests/unit/test_%.o $(LIBVMM) $(LIBPVH)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(OUT)/bench/%: $(OUT)/obj/bench/%.o $(LIBVMM) $(LIBPVH)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+guest:
+	$(MAKE) -C guest
+
+# libFuzzer harnesses: clang, ASan+UBSan, library sources compiled in.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(VMM_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(VMM_SRC)
+fuzz-build: $(FUZZERS)
+FUZZ_SECONDS ?= 600
+fuzz: fuzz-build
+	tests/fuzz/run-fuzzers.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+demo:
+	tests/lib/install-deps.sh
+	$(MAKE) all
+	$(MAKE) -C guest
+	tests/demo.sh
+
+check:
+	tests/lib/install-deps.sh
+	$(MAKE) variant VARIANT=san
+	$(MAKE) variant VARIANT=release
+	$(MAKE) variant VARIANT=static
+	$(MAKE) guest
+	$(MAKE) fuzz-build
+	tests/run-all.sh
+
+clean:
+	rm -rf build
+	$(MAKE) -C guest clean
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,18 @@
+/* The pvhboot command-line verbs. Argument parsing lives in cli/ only. */
+#ifndef PVHBOOT_CLI_H
+#define PVHBOOT_CLI_H
+
+#include "pvhboot/error.h"
+
+/* Exit statuses shared by every verb. */
+#define PVH_EXIT_VMM_ERROR 1   /* the VMM failed; one line says why */
+#define PVH_EXIT_BAD_INPUT 2   /* unusable kernel, module or option */
+#define PVH_EXIT_TIMEOUT 124
+
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* Prints "pvhboot: <msg>" on stderr and returns the exit status for err. */
+int cli_report(const struct pvh_error *err);
+
+#endif

@@ -1,0 +1,21 @@
+/* Read-only file mappings for kernel images and modules, with the checks
+ * every input file gets (exists, regular, not empty) and one-line errors. */
+#ifndef PVHBOOT_FILE_H
+#define PVHBOOT_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pvhboot/error.h"
+
+struct pvh_file {
+    const char *path;
+    int fd;               /* kept open: the VMM maps segments from it */
+    const uint8_t *data;  /* PROT_READ, MAP_PRIVATE mapping of the whole file */
+    size_t size;
+};
+
+int pvh_file_open(struct pvh_file *f, const char *path, struct pvh_error *err);
+void pvh_file_close(struct pvh_file *f);
+
+#endif

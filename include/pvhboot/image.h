@@ -1,0 +1,70 @@
+/* Kernel image reader: what a file is (PVH ELF, bzImage, Multiboot...), its
+ * loadable segments and its Xen notes. Input is hostile: every offset and size
+ * is checked against the buffer; nothing outside it is ever read.
+ * Parsing reads headers and notes only; segment bytes stay untouched. */
+#ifndef PVHBOOT_IMAGE_H
+#define PVHBOOT_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pvhboot/error.h"
+
+enum pvh_image_kind {
+    PVH_IMAGE_UNKNOWN = 0,
+    PVH_IMAGE_ELF,        /* ELF32 or ELF64 x86 executable */
+    PVH_IMAGE_BZIMAGE,    /* Linux bzImage (boot protocol header "HdrS") */
+    PVH_IMAGE_MULTIBOOT1, /* non-ELF file with a Multiboot 1 header */
+    PVH_IMAGE_MULTIBOOT2,
+};
+
+#define PVH_MAX_SEGMENTS 64
+#define PVH_MAX_NOTES 64
+
+struct pvh_segment {
+    uint64_t paddr;
+    uint64_t vaddr;
+    uint64_t offset;   /* in the file */
+    uint64_t filesz;
+    uint64_t memsz;
+    uint32_t flags;    /* PF_X=1, PF_W=2, PF_R=4 */
+};
+
+struct pvh_note {
+    uint32_t type;       /* XEN_ELFNOTE_xxx */
+    uint64_t desc_off;   /* offset of the descriptor in the file */
+    uint32_t desc_size;
+};
+
+struct pvh_image {
+    enum pvh_image_kind kind;
+    int elf_class;            /* 32 or 64, 0 when not ELF */
+    uint16_t elf_machine;     /* EM_386 or EM_X86_64 */
+    uint64_t elf_entry;       /* e_entry (virtual) */
+    size_t nsegments;         /* PT_LOAD segments, in file order */
+    struct pvh_segment seg[PVH_MAX_SEGMENTS];
+    size_t nnotes;            /* every Xen note found, in file order */
+    struct pvh_note notes[PVH_MAX_NOTES];
+    bool has_pvh_entry;
+    uint64_t pvh_entry;       /* XEN_ELFNOTE_PHYS32_ENTRY: guest-physical */
+    bool has_reloc;           /* XEN_ELFNOTE_PHYS32_RELOC */
+    uint32_t reloc_align, reloc_min, reloc_max;
+    /* bzImage only */
+    uint16_t boot_protocol;   /* e.g. 0x020f */
+    uint32_t payload_offset;  /* compressed payload, offset in the file */
+    uint32_t payload_length;
+    /* Multiboot only */
+    uint64_t multiboot_header_off;
+};
+
+/* Parses `size` bytes of the file called `name` (used in messages).
+ * Returns 0 when the image is a bootable PVH ELF; otherwise -1 with err
+ * naming the file, the offset where relevant and what to do. img is filled
+ * as far as parsing got (kind is set for bzImage/Multiboot diagnoses). */
+int pvh_image_parse(const uint8_t *data, size_t size, const char *name,
+                    struct pvh_image *img, struct pvh_error *err);
+
+const char *pvh_image_kind_name(enum pvh_image_kind kind);
+
+#endif

@@ -1,0 +1,97 @@
+/* Guest-physical layout planner: from RAM size, vCPU count, the kernel's
+ * segments, the command line and the modules, decide where everything goes.
+ * Pure arithmetic: no memory is touched. Every placed object is listed in
+ * plan->regions so that callers and tests can check overlaps themselves. */
+#ifndef PVHBOOT_PLAN_H
+#define PVHBOOT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pvh/start_info.h"
+#include "pvhboot/error.h"
+#include "pvhboot/image.h"
+
+#define PVH_KiB (1024ull)
+#define PVH_MiB (1024ull * 1024)
+#define PVH_GiB (1024ull * 1024 * 1024)
+#define PVH_PAGE_SIZE 4096ull
+
+#define PVH_MIN_RAM (2 * PVH_MiB)
+#define PVH_MAX_RAM (1024 * PVH_GiB)
+#define PVH_ISA_HOLE_START (640 * PVH_KiB)
+#define PVH_ISA_HOLE_END (1 * PVH_MiB)
+#define PVH_MMIO_HOLE_START (3 * PVH_GiB) /* RAM stops here ... */
+#define PVH_MMIO_HOLE_END (4 * PVH_GiB)   /* ... and resumes here */
+#define PVH_LOW_DATA_LIMIT (1 * PVH_GiB)  /* Linux's early mapping */
+#define PVH_MAX_MODULES 16
+#define PVH_MAX_MEMMAP 128
+#define PVH_MAX_CPUS 255 /* xAPIC ids 0..254 */
+
+struct pvh_module_spec {
+    const char *name;    /* for messages, e.g. the file name */
+    uint64_t size;       /* bytes */
+    const char *cmdline; /* NULL: none */
+};
+
+struct pvh_plan_request {
+    uint64_t ram_size;
+    unsigned ncpus;
+    const struct pvh_image *image; /* a parsed PVH ELF */
+    const char *cmdline;           /* NULL: none */
+    size_t nmodules;               /* module 0 is the initrd */
+    const struct pvh_module_spec *modules;
+    bool relocate;                 /* random load address (needs PHYS32_RELOC) */
+    uint64_t seed;                 /* randomness for relocate */
+};
+
+enum pvh_region_kind {
+    PVH_REGION_KERNEL,         /* index: segment number */
+    PVH_REGION_START_INFO,
+    PVH_REGION_MODLIST,
+    PVH_REGION_CMDLINE,
+    PVH_REGION_MODULE_CMDLINE, /* index: module number */
+    PVH_REGION_MEMMAP,
+    PVH_REGION_GDT,
+    PVH_REGION_ACPI,           /* RSDP and every table */
+    PVH_REGION_MODULE,         /* index: module number */
+};
+
+struct pvh_region {
+    uint64_t addr;
+    uint64_t size;
+    enum pvh_region_kind kind;
+    unsigned index;
+};
+
+#define PVH_MAX_REGIONS (PVH_MAX_SEGMENTS + 2 * PVH_MAX_MODULES + 8)
+
+struct pvh_plan {
+    uint64_t ram_low_end;    /* RAM is [0, ram_low_end) ... */
+    uint64_t ram_high_size;  /* ... and [4 GiB, 4 GiB + ram_high_size) */
+    int64_t kernel_shift;    /* added to every segment paddr and the entry */
+    uint64_t entry;          /* guest-physical entry, after relocation */
+    uint64_t start_info;
+    uint64_t modlist;        /* 0 when no modules */
+    uint64_t cmdline;        /* 0 when no command line */
+    uint64_t memmap;
+    uint32_t memmap_entries;
+    struct hvm_memmap_table_entry map[PVH_MAX_MEMMAP];
+    uint64_t gdt;            /* flat GDT matching the entry state */
+    uint64_t acpi_base, acpi_size;
+    uint64_t rsdp;
+    uint64_t module_addr[PVH_MAX_MODULES];
+    uint64_t module_cmdline[PVH_MAX_MODULES]; /* 0 when none */
+    size_t nregions;
+    struct pvh_region regions[PVH_MAX_REGIONS];
+};
+
+/* Returns 0, or -1 with a message giving the numbers and the fix, e.g.
+ * "initrd.img (900 MiB) does not fit below 4 GiB with 512 MiB of RAM; try --mem 2G". */
+int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
+                   struct pvh_error *err);
+
+const char *pvh_region_kind_name(enum pvh_region_kind kind);
+
+#endif

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fetches Debian's cloud kernel package (version resolved with apt-cache) into
+# a cache outside the source tree and prints the cache directory, which holds:
+#   vmlinuz   the bzImage (LZ4 payload)
+#   vmlinux   the uncompressed ELF extracted from it
+#   modules/  irqbypass.ko kvm.ko kvm-amd.ko (for the emulated machine)
+#   version   the package name
+# Usage: tests/lib/debian-kernel.sh [FLAVOUR]   (default: cloud-amd64)
+set -euo pipefail
+flavour=${1:-cloud-amd64}
+cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvhboot-tests}
+pkg=$(apt-cache depends "linux-image-$flavour" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+if [ -z "$pkg" ]; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    pkg=$(apt-cache depends "linux-image-$flavour" | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+fi
+[ -n "$pkg" ] || { echo "debian-kernel: cannot resolve linux-image-$flavour" >&2; exit 1; }
+dir=$cache/$pkg
+if [ ! -s "$dir/vmlinux" ]; then
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/deb"
+    (cd "$dir.tmp/deb" && apt-get download "$pkg" >/dev/null 2>&1)
+    dpkg -x "$dir.tmp/deb"/*.deb "$dir.tmp/root"
+    cp "$dir.tmp/root"/boot/vmlinuz-* "$dir.tmp/vmlinuz"
+    mkdir -p "$dir.tmp/modules"
+    for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+        src=$(ls "$dir.tmp/root"/lib/modules/*/kernel/$m* | head -1)
+        case "$src" in
+            *.xz) xz -dc "$src" >"$dir.tmp/modules/$(basename "$m")" ;;
+            *) cp "$src" "$dir.tmp/modules/" ;;
+        esac
+    done
+    "$(dirname "$0")/extract-vmlinux.sh" "$dir.tmp/vmlinuz" "$dir.tmp/vmlinux"
+    echo "$pkg" >"$dir.tmp/version"
+    rm -rf "$dir.tmp/deb" "$dir.tmp/root" "$dir"
+    mv "$dir.tmp" "$dir"
+fi
+echo "$dir"

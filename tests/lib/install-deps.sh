@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need, when missing.
+# Why each: gcc/clang/make build; libcmocka-dev is the unit-test framework;
+# acpica-tools (iasl) validates our ACPI tables; qemu-system-x86, busybox-static,
+# cpio run the emulated machine with nested KVM and the reference producer;
+# musl-tools links small static test programs; lz4/xz-utils extract Debian kernels.
+set -eu
+pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
+      busybox-static cpio musl-tools lz4 xz-utils liblz4-dev liblzma-dev binutils python3"
+missing=()
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}" >&2
+sudo=; [ "$(id -u)" -ne 0 ] && sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
