@@ -27,6 +27,8 @@ LDFLAGS += -static
 endif
 
 LIB_SRC  := $(wildcard lib/*.c)
+EXTRACT_SRC := $(wildcard extract/*.c)
+EXTRACT_LIBS := -lz -llzma -llz4 -lzstd -lbz2 -llzo2
 VMM_SRC  := $(wildcard vmm/*.c vmm/dev/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -37,6 +39,7 @@ obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 
 LIBPVH  := $(OUT)/libpvhboot.a
 LIBVMM  := $(OUT)/libpvhvmm.a
+LIBEXT  := $(OUT)/libpvhextract.a
 PVHBOOT := $(OUT)/pvhboot
 UNITS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 BENCHES := $(patsubst bench/%.c,$(OUT)/bench/%,$(BENCH_SRC))
@@ -60,14 +63,21 @@ $(LIBVMM): $(call obj,$(VMM_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(PVHBOOT): $(call obj,$(CLI_SRC)) $(LIBVMM) $(LIBPVH)
+$(LIBEXT): $(call obj,$(EXTRACT_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+LIBS_ALL := $(LIBEXT) $(LIBVMM) $(LIBPVH)
+LDLIBS  += $(EXTRACT_LIBS) -lpthread
+
+$(PVHBOOT): $(call obj,$(CLI_SRC)) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OUT)/tests/test_%: $(OUT)/obj/tests/unit/test_%.o $(LIBVMM) $(LIBPVH)
+$(OUT)/tests/test_%: $(OUT)/obj/tests/unit/test_%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(OUT)/bench/%: $(OUT)/obj/bench/%.o $(LIBVMM) $(LIBPVH)
+$(OUT)/bench/%: $(OUT)/obj/bench/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -77,9 +87,9 @@ guest:
 # libFuzzer harnesses: clang, ASan+UBSan, library sources compiled in.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(VMM_SRC)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(EXTRACT_SRC) $(VMM_SRC)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(VMM_SRC)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(EXTRACT_SRC) $(VMM_SRC) $(EXTRACT_LIBS) -lpthread
 fuzz-build: $(FUZZERS)
 FUZZ_SECONDS ?= 600
 fuzz: fuzz-build
