@@ -1,0 +1,22 @@
+/* The run loop's sandbox: a seccomp-BPF allow-list of exactly the system
+ * calls the VMM needs once the VM is set up, and dropping root privileges. */
+#ifndef PVHBOOT_SANDBOX_H
+#define PVHBOOT_SANDBOX_H
+
+#include <sys/types.h>
+
+#include "pvhboot/error.h"
+
+/* Installs the allow-list on every thread of the process (TSYNC). A system
+ * call outside it prints "pvhboot: sandbox: forbidden system call NAME (NR)"
+ * on stderr and kills the process with SIGSYS. */
+int pvh_sandbox_enter(struct pvh_error *err);
+
+/* Resolves NAME (a user name, or UID[:GID]) to ids. */
+int pvh_user_lookup(const char *name, uid_t *uid, gid_t *gid, struct pvh_error *err);
+
+/* When running as root: drops supplementary groups, then gid, then uid, and
+ * checks that root cannot be regained. Not root: an error (nothing to drop). */
+int pvh_drop_privileges(uid_t uid, gid_t gid, struct pvh_error *err);
+
+#endif

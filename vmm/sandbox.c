@@ -1,0 +1,213 @@
+/* Sandbox for the run loop: a seccomp-BPF allow-list installed on all threads
+ * once setup is done, and the privilege drop for `--user`. The allow-list is
+ * the system calls the run loop makes (KVM_RUN and IRQ ioctls, console I/O,
+ * thread wake-ups, clocks, exit) plus the memory calls malloc and the
+ * sanitizer runtimes make; mmap/mprotect may never ask for executable pages. */
+#include "pvhboot/sandbox.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+struct syscall_name {
+    int nr;
+    const char *name;
+};
+
+#define SYSCALL(n) { SYS_##n, #n }
+static const struct syscall_name allowed_syscalls[] = {
+    SYSCALL(read), SYSCALL(write), SYSCALL(readv), SYSCALL(writev), SYSCALL(close),
+    SYSCALL(poll), SYSCALL(ppoll), SYSCALL(futex), SYSCALL(clock_gettime),
+    SYSCALL(clock_nanosleep), SYSCALL(nanosleep), SYSCALL(gettimeofday),
+    SYSCALL(exit), SYSCALL(exit_group), SYSCALL(rt_sigreturn), SYSCALL(rt_sigprocmask),
+    SYSCALL(rt_sigaction), SYSCALL(sigaltstack), SYSCALL(tgkill), SYSCALL(getpid),
+    SYSCALL(gettid), SYSCALL(sched_yield), SYSCALL(restart_syscall), SYSCALL(munmap),
+    SYSCALL(madvise), SYSCALL(brk), SYSCALL(mremap), SYSCALL(fstat), SYSCALL(newfstatat),
+    SYSCALL(lseek), SYSCALL(set_robust_list), SYSCALL(rseq), SYSCALL(timer_settime),
+    SYSCALL(timerfd_settime), SYSCALL(sched_getaffinity),
+};
+
+/* Named for the message only: refused, or allowed only with some arguments. */
+static const struct syscall_name other_names[] = {
+    SYSCALL(open), SYSCALL(openat), SYSCALL(execve), SYSCALL(execveat), SYSCALL(socket),
+    SYSCALL(connect), SYSCALL(clone), SYSCALL(clone3), SYSCALL(fork), SYSCALL(vfork),
+    SYSCALL(ptrace), SYSCALL(kill), SYSCALL(mount), SYSCALL(unlink), SYSCALL(mkdir),
+    SYSCALL(getuid), SYSCALL(setuid), SYSCALL(prctl), SYSCALL(seccomp), SYSCALL(getcwd),
+    SYSCALL(mmap), SYSCALL(mprotect), SYSCALL(ioctl),
+};
+#undef SYSCALL
+
+/* ioctl requests the run loop makes: vCPU runs, interrupts, terminal restore. */
+static const unsigned long allowed_ioctls[] = {
+    KVM_RUN, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_SIGNAL_MSI, KVM_GET_REGS, KVM_GET_SREGS,
+    KVM_GET_MP_STATE, TCGETS, TCSETS, TCSETSW, FIONREAD,
+};
+
+#define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))
+#define NIOCTLS (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))
+/* header (4) + per syscall (2) + ioctl block (2 + 2 per request) + mmap and
+ * mprotect blocks (5 each) + trap (1) */
+#define MAX_FILTER (4 + 2 * NALLOWED + 2 + 2 * NIOCTLS + 10 + 2)
+
+#define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
+#define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+#define TRAP BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP)
+
+static const char *syscall_name(int nr)
+{
+    for (size_t i = 0; i < NALLOWED; i++)
+        if (allowed_syscalls[i].nr == nr)
+            return allowed_syscalls[i].name;
+    for (size_t i = 0; i < sizeof(other_names) / sizeof(other_names[0]); i++)
+        if (other_names[i].nr == nr)
+            return other_names[i].name;
+    return "?";
+}
+
+/* Async-signal-safe: formats with no stdio, then dies by SIGSYS. */
+static void on_forbidden_syscall(int sig, siginfo_t *info, void *ucontext)
+{
+    (void)ucontext;
+    char msg[128], num[16];
+    int nr = info->si_syscall, n = 0;
+    do
+        num[n++] = (char)('0' + nr % 10);
+    while ((nr /= 10) > 0 && n < (int)sizeof(num));
+    size_t len = 0;
+    const char *parts[] = {"pvhboot: sandbox: forbidden system call ", syscall_name(info->si_syscall), " ("};
+    for (size_t p = 0; p < 3; p++)
+        for (const char *c = parts[p]; *c && len < sizeof(msg) - 20; c++)
+            msg[len++] = *c;
+    while (n > 0)
+        msg[len++] = num[--n];
+    msg[len++] = ')';
+    msg[len++] = '\n';
+    if (write(STDERR_FILENO, msg, len) < 0) {
+        /* nothing more can be done from here */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Appends "if (A == value) return ALLOW". */
+static size_t emit_allow_if(struct sock_filter *f, size_t n, uint32_t value)
+{
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 1);
+    f[n++] = (struct sock_filter)ALLOW;
+    return n;
+}
+
+/* "if (nr == sys && !(arg & PROT_EXEC)) return ALLOW" — A holds nr on entry and on exit. */
+static size_t emit_no_exec_rule(struct sock_filter *f, size_t n, int sys, size_t prot_arg)
+{
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)sys, 0, 4);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                          offsetof(struct seccomp_data, args) + prot_arg * 8);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0);
+    f[n++] = (struct sock_filter)ALLOW;
+    f[n++] = (struct sock_filter)TRAP;
+    return n;
+}
+
+static size_t build_filter(struct sock_filter *f)
+{
+    size_t n = 0;
+    f[n++] = (struct sock_filter)LOAD(arch);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    f[n++] = (struct sock_filter)LOAD(nr);
+    for (size_t i = 0; i < NALLOWED; i++)
+        n = emit_allow_if(f, n, (uint32_t)allowed_syscalls[i].nr);
+    n = emit_no_exec_rule(f, n, SYS_mmap, 2);
+    f[n++] = (struct sock_filter)LOAD(nr);
+    n = emit_no_exec_rule(f, n, SYS_mprotect, 2);
+    f[n++] = (struct sock_filter)LOAD(nr);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 1, 0);
+    f[n++] = (struct sock_filter)TRAP;
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) + 8);
+    for (size_t i = 0; i < NIOCTLS; i++)
+        n = emit_allow_if(f, n, (uint32_t)allowed_ioctls[i]);
+    f[n++] = (struct sock_filter)TRAP;
+    return n;
+}
+
+int pvh_sandbox_enter(struct pvh_error *err)
+{
+    struct sock_filter filter[MAX_FILTER + 4];
+    size_t len = build_filter(filter);
+    struct sock_fprog prog = {.len = (unsigned short)len, .filter = filter};
+    struct sigaction sa = {.sa_sigaction = on_forbidden_syscall, .sa_flags = SA_SIGINFO};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSYS, &sa, NULL) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "sandbox: sigaction(SIGSYS): %s", strerror(errno));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "sandbox: prctl(NO_NEW_PRIVS): %s", strerror(errno));
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM,
+                        "sandbox: the kernel refused the seccomp filter (%s); --no-sandbox runs without it",
+                        strerror(errno));
+    return 0;
+}
+
+static int parse_ids(const char *name, uid_t *uid, gid_t *gid)
+{
+    char *end;
+    unsigned long u = strtoul(name, &end, 10);
+    if (end == name || (*end != '\0' && *end != ':'))
+        return -1;
+    unsigned long g = u;
+    if (*end == ':') {
+        const char *gs = end + 1;
+        g = strtoul(gs, &end, 10);
+        if (end == gs || *end != '\0')
+            return -1;
+    }
+    if (u > 0xfffffffeul || g > 0xfffffffeul)
+        return -1;
+    *uid = (uid_t)u;
+    *gid = (gid_t)g;
+    return 0;
+}
+
+int pvh_user_lookup(const char *name, uid_t *uid, gid_t *gid, struct pvh_error *err)
+{
+    if (name[0] >= '0' && name[0] <= '9')
+        return parse_ids(name, uid, gid) == 0
+                   ? 0
+                   : pvh_fail(err, PVH_E_INPUT, "--user %s: expected a user name or UID[:GID]", name);
+    struct passwd *pw = getpwnam(name);
+    if (!pw)
+        return pvh_fail(err, PVH_E_INPUT, "--user %s: no such user", name);
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
+}
+
+int pvh_drop_privileges(uid_t uid, gid_t gid, struct pvh_error *err)
+{
+    if (geteuid() != 0)
+        return pvh_fail(err, PVH_E_INPUT, "--user: pvhboot is not running as root; there is nothing to drop");
+    if (uid == 0)
+        return pvh_fail(err, PVH_E_INPUT, "--user: refusing to run as uid 0");
+    if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "--user: cannot drop privileges: %s", strerror(errno));
+    if (setuid(0) == 0 || seteuid(0) == 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "--user: root privileges could be regained; refusing to run");
+    return 0;
+}
