@@ -5,20 +5,35 @@
 #   vmlinux   the uncompressed ELF extracted from it
 #   modules/  irqbypass.ko kvm.ko kvm-amd.ko (for the emulated machine)
 #   version   the package name
-# Usage: tests/lib/debian-kernel.sh [FLAVOUR]   (default: cloud-amd64)
+# Usage: tests/lib/debian-kernel.sh [FLAVOUR [SUITE]]   (default: cloud-amd64,
+# the machine's own suites). SUITE, e.g. bookworm-backports, is read through a
+# private apt list directory in the cache; the system's sources are untouched.
 set -euo pipefail
 flavour=${1:-cloud-amd64}
+suite=${2:-}
 cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvhboot-tests}
-pkg=$(apt-cache depends "linux-image-$flavour" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-if [ -z "$pkg" ]; then
+apt_opts=()
+if [ -n "$suite" ]; then
+    aptdir=$cache/apt-$suite
+    mkdir -p "$aptdir/lists/partial"
+    echo "deb http://deb.debian.org/debian $suite main" >"$aptdir/sources.list"
+    apt_opts=(-o "Dir::Etc::sourcelist=$aptdir/sources.list" -o Dir::Etc::sourceparts=-
+              -o "Dir::State::Lists=$aptdir/lists")
+    if [ -z "$(find "$aptdir/lists" -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+        apt-get "${apt_opts[@]}" update -qq >/dev/null 2>&1 || true
+    fi
+fi
+resolve() { apt-cache "${apt_opts[@]}" depends "linux-image-$flavour" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'; }
+pkg=$(resolve)
+if [ -z "$pkg" ] && [ -z "$suite" ]; then
     apt-get update -qq >/dev/null 2>&1 || true
-    pkg=$(apt-cache depends "linux-image-$flavour" | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    pkg=$(resolve)
 fi
 [ -n "$pkg" ] || { echo "debian-kernel: cannot resolve linux-image-$flavour" >&2; exit 1; }
 dir=$cache/$pkg
 if [ ! -s "$dir/vmlinux" ]; then
     rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/deb"
-    (cd "$dir.tmp/deb" && apt-get download "$pkg" >/dev/null 2>&1)
+    (cd "$dir.tmp/deb" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1)
     dpkg -x "$dir.tmp/deb"/*.deb "$dir.tmp/root"
     cp "$dir.tmp/root"/boot/vmlinuz-* "$dir.tmp/vmlinuz"
     mkdir -p "$dir.tmp/modules"

@@ -16,7 +16,7 @@ case "$magic" in
     02214c18) payload $((len - 4)) | lz4 -dc >"$out" ;;  # legacy frames + size_append
     fd377a58) payload | xz -dc >"$out" 2>/dev/null || [ -s "$out" ] ;;
     1f8b*) payload | gzip -dc >"$out" 2>/dev/null || [ -s "$out" ] ;;
-    28b52ffd) payload | zstd -dc >"$out" ;;
+    28b52ffd) payload $((len - 4)) | zstd -dc >"$out" ;;       # size_append after the frame
     *) echo "extract-vmlinux: unknown payload magic $magic at $off in $in" >&2; exit 1 ;;
 esac
 [ "$(head -c 4 "$out" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || { echo "extract-vmlinux: result is not ELF" >&2; exit 1; }
