@@ -10,7 +10,10 @@
 
 #include "codec.h"
 
-#define XZ_MEMLIMIT ((uint64_t)256 << 20)
+/* liblzma's memory limit: the dictionary need not exceed the output, so
+ * the expected size plus room for an "xz -9" dictionary, at most 256 MiB. */
+#define XZ_MEMLIMIT_SLACK ((uint64_t)64 << 20)
+#define XZ_MEMLIMIT_MAX ((uint64_t)256 << 20)
 #define ZSTD_WINDOW_LOG_MAX 27
 
 int codec_gzip(struct codec_io *io)
@@ -97,7 +100,7 @@ static const char *lzma_what(lzma_ret ret)
     case LZMA_OPTIONS_ERROR: return "unsupported options";
     case LZMA_DATA_ERROR: return "corrupt data";
     case LZMA_UNSUPPORTED_CHECK: return "unsupported integrity check";
-    case LZMA_MEMLIMIT_ERROR: return "needs more than 256 MiB of dictionary";
+    case LZMA_MEMLIMIT_ERROR: return "needs a dictionary larger than the kernel plus 64 MiB (or 256 MiB)";
     default: return "decoder error";
     }
 }
@@ -105,8 +108,11 @@ static const char *lzma_what(lzma_ret ret)
 int codec_xz(struct codec_io *io)
 {
     lzma_stream s = LZMA_STREAM_INIT;
-    lzma_ret ret = io->comp == PVH_COMP_XZ ? lzma_stream_decoder(&s, XZ_MEMLIMIT, 0)
-                                           : lzma_alone_decoder(&s, XZ_MEMLIMIT);
+    uint64_t memlimit = (uint64_t)io->out_cap + XZ_MEMLIMIT_SLACK;
+    if (memlimit > XZ_MEMLIMIT_MAX)
+        memlimit = XZ_MEMLIMIT_MAX;
+    lzma_ret ret = io->comp == PVH_COMP_XZ ? lzma_stream_decoder(&s, memlimit, 0)
+                                           : lzma_alone_decoder(&s, memlimit);
     if (ret != LZMA_OK)
         return codec_fail(io, PVH_E_SYSTEM, "liblzma initialisation failed");
     s.next_in = io->in;
