@@ -200,7 +200,7 @@ int codec_lzo(struct codec_io *io)
 {
     if (lzo_init() != LZO_E_OK)
         return codec_fail(io, PVH_E_SYSTEM, "liblzo2 initialisation failed");
-    struct lzop_header h;
+    struct lzop_header h = {0};
     if (lzop_parse_header(io, &h) != 0)
         return -1;
     size_t pos = h.size;

@@ -228,7 +228,7 @@ static int add_elf_segment(const uint8_t *ph, int is64, size_t size, const char 
 static int plan_elf(const uint8_t *d, size_t size, const char *name, struct pvh_mb1_load *load,
                     struct pvh_error *err)
 {
-    struct elf_view v;
+    struct elf_view v = {0};
     if (elf_view(d, size, name, &v, err) != 0)
         return -1;
     uint64_t entry = v.entry;
