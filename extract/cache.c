@@ -1,7 +1,8 @@
 /* The extracted-kernel cache: <dir>/vmlinux-<sha256 of the vmlinuz>, where
  * dir is $XDG_CACHE_HOME/pvhboot (or ~/.cache/pvhboot). A hit needs a regular
  * file of exactly the size the payload's trailer announces; a miss extracts
- * and publishes the file atomically (mkstemp in the same directory, rename). */
+ * and publishes the file atomically (mkstemp in the same directory, rename).
+ * A stat-<identity> symlink per vmlinuz lets repeated lookups skip the hash. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -128,6 +129,72 @@ static int fill_cache(const struct pvh_file *f, const char *dir, const char *pat
     return rc;
 }
 
+/* <dir>/stat-<dev>-<ino>-<size>-<mtime>-<ctime>: the vmlinuz's identity as
+ * the file system reports it (ctime changes with every content change, and
+ * cannot be set back by users). A symlink by that name to the cache entry
+ * lets a lookup skip hashing the vmlinuz. */
+static int stat_link_path(const char *dir, int fd, char *out, size_t cap)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    int n = snprintf(out, cap, "%s/stat-%llx-%llx-%llx-%lld.%09ld-%lld.%09ld", dir,
+                     (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                     (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                     (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static bool stat_link_hit(const char *link, const char *dir, uint32_t want_size,
+                          char *out_path, size_t out_cap)
+{
+    char target[128];
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    if (n != (ssize_t)strlen("vmlinux-") + 2 * PVH_SHA256_SIZE)
+        return false;
+    target[n] = '\0';
+    if (strncmp(target, "vmlinux-", 8) != 0 || strspn(target + 8, "0123456789abcdef") != 2 * PVH_SHA256_SIZE)
+        return false;
+    int m = snprintf(out_path, out_cap, "%s/%s", dir, target);
+    return m > 0 && (size_t)m < out_cap && cache_valid(out_path, want_size);
+}
+
+/* Best effort: a failure only costs the next lookup a hash. */
+static void remember_stat(const char *link, const char *entry_path)
+{
+    const char *base = strrchr(entry_path, '/');
+    char tmp[4200];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp%ld", link, (long)getpid());
+    if (!base || n < 0 || (size_t)n >= sizeof(tmp))
+        return;
+    unlink(tmp);
+    if (symlink(base + 1, tmp) == 0 && rename(tmp, link) != 0)
+        unlink(tmp);
+}
+
+static int lookup(const struct pvh_file *f, const char *dir, char *out_path, size_t out_cap,
+                  bool *hit, struct pvh_error *err)
+{
+    struct pvh_vmlinuz_info info;
+    if (pvh_vmlinuz_inspect(f->data, f->size, f->path, &info, err) != 0)
+        return -1;
+    char link[4096];
+    bool have_link = stat_link_path(dir, f->fd, link, sizeof(link)) == 0;
+    if (have_link && stat_link_hit(link, dir, info.uncompressed_size, out_path, out_cap)) {
+        *hit = true;
+        return 0;
+    }
+    if (cached_path(dir, f, out_path, out_cap, err) != 0)
+        return -1;
+    if (cache_valid(out_path, info.uncompressed_size))
+        *hit = true;
+    else if (fill_cache(f, dir, out_path, err) != 0)
+        return -1;
+    if (have_link)
+        remember_stat(link, out_path);
+    return 0;
+}
+
 int pvh_vmlinuz_cached_elf(const char *vmlinuz_path, const char *cache_dir,
                            char *out_path, size_t out_cap, bool *hit,
                            struct pvh_error *err)
@@ -143,14 +210,7 @@ int pvh_vmlinuz_cached_elf(const char *vmlinuz_path, const char *cache_dir,
     struct pvh_file f;
     if (pvh_file_open(&f, vmlinuz_path, err) != 0)
         return -1;
-    struct pvh_vmlinuz_info info;
-    int rc = pvh_vmlinuz_inspect(f.data, f.size, vmlinuz_path, &info, err);
-    if (rc == 0)
-        rc = cached_path(dir, &f, out_path, out_cap, err);
-    if (rc == 0 && cache_valid(out_path, info.uncompressed_size))
-        *hit = true;
-    else if (rc == 0)
-        rc = fill_cache(&f, dir, out_path, err);
+    int rc = lookup(&f, dir, out_path, out_cap, hit, err);
     pvh_file_close(&f);
     return rc;
 }

@@ -360,6 +360,14 @@ static void the_second_lookup_hits_the_cache(void **state)
     assert_int_equal(pvh_vmlinuz_cached_elf(vmlinuz, NULL, path, sizeof(path), &hit, &err), 0);
     assert_true(hit);
     assert_string_equal(path, want);
+    /* the shortcut from the vmlinuz's stat identity names the same entry */
+    char cmd[1400], link_target[200] = "";
+    snprintf(cmd, sizeof(cmd), "readlink '%s'/stat-*", dir);
+    FILE *rl = popen(cmd, "r");
+    assert_non_null(rl);
+    assert_int_equal(fscanf(rl, "%199s", link_target), 1);
+    pclose(rl);
+    assert_string_equal(link_target, strrchr(want, '/') + 1);
 
     /* a damaged (short) cache file is not a hit: it is rewritten */
     truncate(path, 10);
@@ -368,6 +376,22 @@ static void the_second_lookup_hits_the_cache(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal((size_t)st.st_size, original.len);
+
+    /* new content at the same path: a new key, a miss, then a hit */
+    struct buf p2 = compress_original("gzip -9 -c");
+    struct buf bz2 = make_bzimage(&p2);
+    write_file(vmlinuz, bz2.data, bz2.len);
+    char want2[800];
+    expected_cache_path(vmlinuz, dir, want2, sizeof(want2));
+    assert_string_not_equal(want2, want);
+    assert_int_equal(pvh_vmlinuz_cached_elf(vmlinuz, NULL, path, sizeof(path), &hit, &err), 0);
+    assert_false(hit);
+    assert_string_equal(path, want2);
+    assert_int_equal(pvh_vmlinuz_cached_elf(vmlinuz, NULL, path, sizeof(path), &hit, &err), 0);
+    assert_true(hit);
+    assert_string_equal(path, want2);
+    free(bz2.data);
+    free(p2.data);
     free(bz.data);
     free(p.data);
 }
