@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Debian's real kernels through extract/: the cloud vmlinuz (LZ4 legacy
-# frames) and the bookworm-backports 6.12 one (zstd) extract to exactly the
+# frames), the generic one (xz with the x86 BCJ filter) and the
+# bookworm-backports 6.12 cloud one (zstd) extract to exactly the
 # vmlinux the Debian command-line tools give (tests/lib/extract-vmlinux.sh);
 # the first cached lookup misses, the second hits and names the same file.
 # Builds its own small driver (tests/extract/vmlinuz-tool.c) against the san
 # libraries: run `make VARIANT=san variant` first.
 set -u
 cd "$(dirname "$0")/../.."
-echo "1..10"
+echo "1..14"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 tool=build/san/extract-tool
@@ -42,3 +43,5 @@ cmp -s "$work/xdg-lz4/pvhboot/"vmlinux-* "$cloud/vmlinux"
 ok $? "cloud vmlinux equals the test kernel cache's vmlinux"
 backports=$(tests/lib/debian-kernel.sh cloud-amd64 bookworm-backports)
 check_kernel "$backports" zstd
+generic=$(tests/lib/debian-kernel.sh amd64)
+check_kernel "$generic" xz
