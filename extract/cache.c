@@ -32,6 +32,21 @@ int pvh_cache_dir(char *buf, size_t cap, struct pvh_error *err)
     return 0;
 }
 
+/* The cache is trusted only when nobody else can plant entries in it: an
+ * existing directory must be ours and not group- or world-writable. */
+static int check_dir_private(const char *dir, struct pvh_error *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return errno == ENOENT ? 0 : pvh_fail(err, PVH_E_SYSTEM, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return pvh_fail(err, PVH_E_SYSTEM, "%s: cache path is not a directory", dir);
+    if (st.st_uid != geteuid() || (st.st_mode & 022))
+        return pvh_fail(err, PVH_E_SYSTEM, "%s: cache directory is owned by another user or writable by others; "
+                        "fix its permissions (chmod 700) or set XDG_CACHE_HOME", dir);
+    return 0;
+}
+
 /* mkdir -p with mode 0700 for the parts that do not exist yet. */
 static int make_dirs(const char *dir, struct pvh_error *err)
 {
@@ -49,10 +64,7 @@ static int make_dirs(const char *dir, struct pvh_error *err)
             return pvh_fail(err, PVH_E_SYSTEM, "%s: cannot create cache directory: %s", path, strerror(errno));
         path[i] = saved;
     }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return pvh_fail(err, PVH_E_SYSTEM, "%s: cache path is not a directory", dir);
-    return 0;
+    return check_dir_private(dir, err);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -176,7 +188,7 @@ static int lookup(const struct pvh_file *f, const char *dir, char *out_path, siz
                   bool *hit, struct pvh_error *err)
 {
     struct pvh_vmlinuz_info info;
-    if (pvh_vmlinuz_inspect(f->data, f->size, f->path, &info, err) != 0)
+    if (pvh_vmlinuz_inspect(f->data, f->size, f->path, &info, err) != 0 || check_dir_private(dir, err) != 0)
         return -1;
     char link[4096];
     bool have_link = stat_link_path(dir, f->fd, link, sizeof(link)) == 0;

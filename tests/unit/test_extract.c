@@ -425,6 +425,28 @@ static void a_bad_vmlinuz_fails_the_cache_lookup_with_one_line(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/vmlinuz: "));
 }
 
+static void a_cache_directory_others_can_write_is_refused(void **state)
+{
+    (void)state;
+    struct buf p = compress_original("lz4 -l -c");
+    struct buf bz = make_bzimage(&p);
+    char vmlinuz[512], dir[512], path[800];
+    snprintf(vmlinuz, sizeof(vmlinuz), "%s/vmlinuz-open", tmpdir);
+    snprintf(dir, sizeof(dir), "%s/open-cache", tmpdir);
+    write_file(vmlinuz, bz.data, bz.len);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    bool hit;
+    struct pvh_error err = {0};
+    assert_int_equal(pvh_vmlinuz_cached_elf(vmlinuz, dir, path, sizeof(path), &hit, &err), -1);
+    assert_non_null(strstr(err.msg, "writable by others"));
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(pvh_vmlinuz_cached_elf(vmlinuz, dir, path, sizeof(path), &hit, &err), 0);
+    assert_false(hit);
+    free(bz.data);
+    free(p.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +463,7 @@ int main(void)
         cmocka_unit_test(the_second_lookup_hits_the_cache),
         cmocka_unit_test(a_relative_xdg_cache_home_falls_back_to_home),
         cmocka_unit_test(a_bad_vmlinuz_fails_the_cache_lookup_with_one_line),
+        cmocka_unit_test(a_cache_directory_others_can_write_is_refused),
     };
     return cmocka_run_group_tests_name("extract", tests, setup, teardown);
 }
