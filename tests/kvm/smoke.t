@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# KVM smoke suite for the harness tests/kvm/with-kvm.sh (issue 4): a tiny
+# static KVM program (tests/kvm/smoke.c) runs a real-mode and a protected-mode
+# guest through the harness; the harness hands back exact output and exit
+# status (a command exiting 3 is reported as 3); it fails loudly (exit 125)
+# when KVM does not load, the run times out, a binary is dynamic, or no KVM can
+# be had. Two emulated boots in all when the host has no /dev/kvm.
+set -u
+cd "$(dirname "$0")/../.."
+harness=tests/kvm/with-kvm.sh
+out=build/kvm
+mkdir -p "$out"
+tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
+n=0 smoke_checks=11
+
+echo "1..$((smoke_checks + 17))"
+result() { # result OK DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+assert() { local d=$1; shift; "$@" >/dev/null 2>&1; result $? "$d"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# musl has no kernel headers: give it the kernel's UAPI headers alone.
+build_smoke() {
+    local uapi=$out/uapi flags="-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla"
+    mkdir -p "$uapi"
+    ln -sfn /usr/include/linux "$uapi/linux"
+    ln -sfn /usr/include/asm-generic "$uapi/asm-generic"
+    ln -sfn "/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/asm" "$uapi/asm"
+    # shellcheck disable=SC2086
+    { command -v musl-gcc >/dev/null && musl-gcc -static $flags -isystem "$uapi" -o "$out/smoke" tests/kvm/smoke.c; } ||
+        ${CC:-cc} -static $flags -o "$out/smoke" tests/kvm/smoke.c || return 1
+    # shellcheck disable=SC2086
+    ${CC:-cc} $flags -o "$out/smoke-dynamic" tests/kvm/smoke.c
+}
+assert "build the static KVM smoke program (build/kvm/smoke)" build_smoke
+
+# ---- boot 1: the smoke program, exact output, exit status 3 -----------------
+printf 'known text\n' >"$tmp/expected-tail"
+printf 'to stderr\n' >>"$tmp/expected-tail"
+printf '\001\000\377\r\nno newline at end' >>"$tmp/expected-tail"
+cmd='./smoke; echo "smoke-exit=$?"; echo "known text"; echo "to stderr" >&2; printf "\001\000\377\r\nno newline at end"; exit 3'
+t0=$(now)
+"$harness" --file "$out/smoke" -- "$cmd" >"$tmp/out1" 2>"$tmp/err1"
+rc1=$?
+echo "# boot 1 (smoke + exact output + exit 3): $(elapsed "$t0") s, $(grep -a '^# kvm:' "$tmp/err1" | head -1)"
+grep -a '^# kvm: emulated run took' "$tmp/err1" | sed 's/^# /# /'
+
+smoke_lines=$(grep -aE '^(ok|not ok) - ' "$tmp/out1" | head -n "$smoke_checks")
+i=0
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    i=$((i + 1))
+    case $line in
+        "ok - "*) result 0 "smoke: ${line#ok - }" ;;
+        *) result 1 "smoke: ${line#not ok - }" ;;
+    esac
+done <<<"$smoke_lines"
+while [ "$i" -lt "$smoke_checks" ]; do
+    i=$((i + 1))
+    result 1 "smoke: check $i missing from the output"
+done
+assert "smoke program exited 0 inside" grep -aqx 'smoke-exit=0' "$tmp/out1"
+result "$([ "$rc1" = 3 ] && echo 0 || echo 1)" "a command exiting 3 inside makes the harness exit 3 (got $rc1)"
+tail -c "$(wc -c <"$tmp/expected-tail")" "$tmp/out1" >"$tmp/got-tail"
+assert "stdout+stderr come back byte for byte (binary, CR, no final newline)" cmp "$tmp/expected-tail" "$tmp/got-tail"
+lines=$(wc -l <"$tmp/out1")
+result "$([ "$lines" = $((smoke_checks + 4)) ] && echo 0 || echo 1)" "stdout holds only the command's output ($lines lines)"
+assert "stderr says which KVM was used" grep -aqE '^# kvm: (host|emulated)' "$tmp/err1"
+
+# ---- checks that need no boot -----------------------------------------------
+"$harness" --file "$out/smoke-dynamic" -- ./smoke-dynamic >/dev/null 2>"$tmp/err-dyn"
+rc=$?
+result "$([ "$rc" = 125 ] && grep -q 'dynamically linked' "$tmp/err-dyn" && echo 0 || echo 1)" \
+    "a dynamically linked --file is refused with exit 125 (got $rc)"
+"$harness" --file "$tmp/does-not-exist" -- true >/dev/null 2>&1
+rc=$?
+result "$([ "$rc" = 125 ] && echo 0 || echo 1)" "a missing --file is refused with exit 125 (got $rc)"
+"$harness" --mem 512 >/dev/null 2>"$tmp/err-usage"
+rc=$?
+result "$([ "$rc" = 125 ] && grep -q usage "$tmp/err-usage" && echo 0 || echo 1)" "no command: usage and exit 125 (got $rc)"
+PVHBOOT_KVM=emulated PVHBOOT_KVM_QEMU=/nonexistent/qemu-system-x86_64 "$harness" -- true >/dev/null 2>"$tmp/err-noqemu"
+rc=$?
+result "$([ "$rc" = 125 ] && grep -q 'no QEMU' "$tmp/err-noqemu" && echo 0 || echo 1)" \
+    "no QEMU for the emulated path: exit 125 saying why (got $rc)"
+PVHBOOT_KVM=bogus "$harness" -- true >/dev/null 2>&1
+rc=$?
+result "$([ "$rc" = 125 ] && echo 0 || echo 1)" "an unknown PVHBOOT_KVM value is refused with exit 125 (got $rc)"
+if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    PVHBOOT_KVM=host "$harness" --file "$out/smoke" -- './smoke >/dev/null && echo host-smoke-ok' >"$tmp/out-host" 2>"$tmp/err-host"
+    rc=$?
+    result "$([ "$rc" = 0 ] && grep -qx host-smoke-ok "$tmp/out-host" && grep -q '^# kvm: host' "$tmp/err-host" && echo 0 || echo 1)" \
+        "PVHBOOT_KVM=host runs the smoke program on the host's /dev/kvm (got $rc)"
+else
+    PVHBOOT_KVM=host "$harness" -- true >/dev/null 2>"$tmp/err-host"
+    rc=$?
+    result "$([ "$rc" = 125 ] && grep -q '/dev/kvm' "$tmp/err-host" && echo 0 || echo 1)" \
+        "PVHBOOT_KVM=host without a usable /dev/kvm: exit 125 saying why (got $rc)"
+fi
+
+# ---- emulated-path failures (one short boot + one timeout) ------------------
+if command -v "${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}" >/dev/null; then
+    t0=$(now)
+    PVHBOOT_KVM=emulated PVHBOOT_KVM_QEMU_CPU=max,-svm "$harness" -- 'echo must-not-run' >"$tmp/out-nosvm" 2>"$tmp/err-nosvm"
+    rc=$?
+    echo "# boot 2 (-cpu max,-svm): $(elapsed "$t0") s"
+    result "$([ "$rc" = 125 ] && echo 0 || echo 1)" "KVM fails to load (-cpu max,-svm): exit 125 (got $rc)"
+    assert "... the command did not run" test ! -s "$tmp/out-nosvm"
+    assert "... stderr names the failure (insmod kvm-amd.ko failed)" grep -q 'KVM is not usable.*insmod kvm-amd.ko failed' "$tmp/err-nosvm"
+    assert "... stderr carries the console log (kernel: no hardware support)" grep -q "no hardware support" "$tmp/err-nosvm"
+    t0=$(now)
+    PVHBOOT_KVM=emulated PVHBOOT_KVM_TIMEOUT=1 "$harness" -- 'sleep 100' >/dev/null 2>"$tmp/err-timeout"
+    rc=$?
+    echo "# timeout case: $(elapsed "$t0") s"
+    result "$([ "$rc" = 125 ] && grep -q 'within 1s' "$tmp/err-timeout" && echo 0 || echo 1)" \
+        "no result within PVHBOOT_KVM_TIMEOUT: exit 125 saying so (got $rc)"
+else
+    for what in "KVM fails to load" "... the command did not run" "... stderr names the failure" \
+        "... stderr carries the console log" "timeout"; do
+        n=$((n + 1)); echo "ok $n - $what # SKIP no QEMU here (the host's /dev/kvm is used)"
+    done
+fi
+[ "$n" = $((smoke_checks + 17)) ] || echo "# internal: printed $n results"

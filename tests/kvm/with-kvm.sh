@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Runs a command where /dev/kvm works: on the host when its /dev/kvm is usable,
+# else inside a QEMU-TCG emulated q35 machine (AMD SVM with nested paging,
+# Debian's cloud kernel with irqbypass/kvm/kvm-amd loaded, busybox userland).
+#
+#   tests/kvm/with-kvm.sh [--mem MB] [--cpus N] [--file PATH]... -- COMMAND [ARG...]
+#
+# COMMAND (the words joined by spaces, run with `sh -c`) runs in a directory
+# holding each --file under its basename. Its stdout+stderr come back on our
+# stdout, byte for byte; we exit with its status. Binaries passed in must be
+# statically linked (checked). `# kvm: host` or `# kvm: emulated ...` goes to
+# stderr. Exit 125, with the reason (and the emulated console log), when no
+# KVM can be had, the machine does not boot, KVM does not load, or no result
+# comes back within PVHBOOT_KVM_TIMEOUT seconds.
+#
+# Environment:
+#   PVHBOOT_KVM=host|emulated    force a path (default: host if usable)
+#   PVHBOOT_KVM_TIMEOUT          seconds for the emulated run (default 900)
+#   PVHBOOT_KVM_QEMU             QEMU binary (default qemu-system-x86_64)
+#   PVHBOOT_KVM_QEMU_CPU         QEMU -cpu value (default max)
+#   PVHBOOT_KVM_KERNEL_FLAVOUR   Debian kernel flavour (default cloud-amd64)
+#   PVHBOOT_TEST_CACHE           cache dir (default ~/.cache/pvhboot-tests)
+#   PVHBOOT_KVM_KEEP=1           keep the run's temp dir (path on stderr)
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+mem=1024 cpus=1 files=()
+timeout_s=${PVHBOOT_KVM_TIMEOUT:-900}
+qemu=${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}
+qemu_cpu=${PVHBOOT_KVM_QEMU_CPU:-max}
+flavour=${PVHBOOT_KVM_KERNEL_FLAVOUR:-cloud-amd64}
+cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvhboot-tests}
+begin_marker=PVHBOOT-KVM-BEGIN end_marker=PVHBOOT-KVM-END fail_marker=PVHBOOT-KVM-FAIL
+
+fail() { echo "with-kvm: $*" >&2; exit 125; }
+usage() { fail "usage: with-kvm.sh [--mem MB] [--cpus N] [--file PATH]... -- COMMAND [ARG...]"; }
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
+            --cpus) [ $# -ge 2 ] || usage; cpus=$2; shift 2 ;;
+            --file) [ $# -ge 2 ] || usage; files+=("$2"); shift 2 ;;
+            --) shift; break ;;
+            *) usage ;;
+        esac
+    done
+    [ $# -gt 0 ] || usage
+    [[ $mem =~ ^[1-9][0-9]*$ ]] || fail "--mem wants a number of MB, got '$mem'"
+    [[ $cpus =~ ^[1-9][0-9]*$ ]] || fail "--cpus wants a positive count, got '$cpus'"
+    [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || fail "PVHBOOT_KVM_TIMEOUT wants seconds, got '$timeout_s'"
+    command_text="$*"
+}
+
+# Refuses missing files, clashing basenames and dynamically linked ELF files
+# (they would not run in the emulated machine's busybox-only userland).
+check_files() {
+    local f seen=" " name
+    for f in "${files[@]+"${files[@]}"}"; do
+        [ -f "$f" ] && [ -r "$f" ] || fail "--file $f: not a readable regular file"
+        name=$(basename "$f")
+        [[ $seen == *" $name "* ]] && fail "--file $f: another --file has the basename $name"
+        seen+="$name "
+        [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] || continue
+        if readelf -lW "$f" 2>/dev/null | grep -q 'Requesting program interpreter' ||
+            readelf -dW "$f" 2>/dev/null | grep -q '(NEEDED)'; then
+            fail "--file $f: dynamically linked ELF; binaries run in the emulated machine must be static (link with -static or musl-gcc -static)"
+        fi
+    done
+}
+
+# True when /dev/kvm opens read-write and KVM_GET_API_VERSION answers 12.
+host_kvm_usable() {
+    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+    command -v python3 >/dev/null || return 0
+    python3 - <<'EOF' 2>/dev/null
+import fcntl, os, sys
+fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+sys.exit(0 if fcntl.ioctl(fd, 0xAE00) == 12 else 1)
+EOF
+}
+
+make_workdir() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/with-kvm.XXXXXX") || fail "cannot create a temp dir"
+    if [ "${PVHBOOT_KVM_KEEP:-0}" = 1 ]; then
+        echo "with-kvm: keeping $tmp" >&2
+    else
+        trap 'rm -rf "$tmp"' EXIT
+    fi
+    mkdir -p "$tmp/work"
+    local f
+    for f in "${files[@]+"${files[@]}"}"; do
+        ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$tmp/work/$(basename "$f")"
+    done
+}
+
+run_on_host() {
+    echo "# kvm: host (/dev/kvm)" >&2
+    make_workdir
+    (cd "$tmp/work" && exec sh -c "$command_text" 2>&1 </dev/null)
+    exit $?
+}
+
+# ---- emulated path ----------------------------------------------------------
+
+# The emulated machine's /init. It reports on the console (ttyS0) with markers
+# and sends the command's output to the second serial port (ttyS1), raw, so
+# that kernel messages never mix with it.
+init_script() {
+    cat <<'EOF'
+#!/bin/busybox sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/work TMPDIR=/tmp
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+die() {
+    echo "PVHBOOT-KVM-FAIL $*"
+    dmesg | tail -n 40
+    reboot -f
+}
+for m in irqbypass kvm kvm-amd; do
+    insmod /modules/$m.ko || die "insmod $m.ko failed"
+done
+[ -c /dev/kvm ] || die "no /dev/kvm after loading kvm-amd"
+[ -c /dev/ttyS1 ] || die "no /dev/ttyS1 for the command's output"
+stty -F /dev/ttyS1 raw -echo -onlcr || die "stty on /dev/ttyS1 failed"
+echo "PVHBOOT-KVM-BEGIN"
+cd /work && sh -c "$(cat /cmd)" >/dev/ttyS1 2>&1 </dev/null
+status=$?
+cd /
+: >/dev/ttyS1
+echo "PVHBOOT-KVM-END $status"
+reboot -f
+EOF
+}
+
+ensure_tools() {
+    local missing=()
+    command -v "$qemu" >/dev/null || missing+=(qemu-system-x86)
+    command -v busybox >/dev/null || [ -x /bin/busybox ] || missing+=(busybox-static)
+    command -v cpio >/dev/null || missing+=(cpio)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ -z "${PVHBOOT_KVM_QEMU:-}" ]; then
+        echo "with-kvm: installing ${missing[*]}" >&2
+        "$root/tests/lib/install-deps.sh" >&2 || true
+    fi
+    command -v "$qemu" >/dev/null || fail "no usable /dev/kvm on this host and no QEMU ($qemu) to emulate one; install qemu-system-x86 (tests/lib/install-deps.sh) or run on a host with /dev/kvm"
+    command -v cpio >/dev/null || fail "cpio is missing (apt-get install cpio)"
+}
+
+busybox_path() {
+    local b
+    for b in /bin/busybox /usr/bin/busybox "$(command -v busybox)"; do
+        [ -x "$b" ] || continue
+        if ! readelf -lW "$b" 2>/dev/null | grep -q 'program interpreter'; then echo "$b"; return; fi
+    done
+    fail "no static busybox found (apt-get install busybox-static)"
+}
+
+# Builds (once, cached) the base initramfs: busybox with its applet links,
+# the three KVM modules and /init.
+base_initramfs() {
+    local kdir=$1 bb key out stage
+    bb=$(busybox_path)
+    key=$( { init_script; cat "$kdir/version"; sha256sum "$bb" "$kdir"/modules/*.ko; } | sha256sum | cut -c1-16)
+    out=$cache/kvm-initramfs/base-$key.cpio
+    if [ ! -s "$out" ]; then
+        mkdir -p "$cache/kvm-initramfs" || fail "cannot create $cache/kvm-initramfs"
+        stage=$(mktemp -d "$cache/kvm-initramfs/stage.XXXXXX")
+        (
+            set -e
+            cd "$stage"
+            mkdir -p bin sbin usr/bin usr/sbin dev proc sys tmp work modules
+            cp "$bb" bin/busybox
+            for link in $(bin/busybox --list-full); do
+                [ -e "$link" ] || ln -s /bin/busybox "$link"
+            done
+            cp "$kdir"/modules/irqbypass.ko "$kdir"/modules/kvm.ko "$kdir"/modules/kvm-amd.ko modules/
+            init_script >init && chmod 755 init
+            find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$out.tmp"
+            mv "$out.tmp" "$out"
+        ) || { rm -rf "$stage"; fail "building the base initramfs in $cache/kvm-initramfs failed"; }
+        rm -rf "$stage"
+    fi
+    echo "$out"
+}
+
+# The per-run archive: /work with the files (dereferenced) and /cmd.
+run_initramfs() {
+    (
+        set -e
+        mkdir -p "$tmp/run"
+        mv "$tmp/work" "$tmp/run/work"
+        printf '%s' "$command_text" >"$tmp/run/cmd"
+        cd "$tmp/run"
+        find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 -L --quiet >"$tmp/run.cpio"
+    ) || fail "building the per-run initramfs failed"
+}
+
+console_tail() {
+    echo "with-kvm: ---- emulated machine console (last 60 lines) ----" >&2
+    tr -d '\r' <"$tmp/console" 2>/dev/null | tail -n 60 >&2
+    if [ -s "$tmp/qemu.err" ]; then
+        echo "with-kvm: ---- qemu stderr ----" >&2
+        tail -n 20 "$tmp/qemu.err" >&2
+    fi
+    echo "with-kvm: ---- end ----" >&2
+}
+
+run_emulated() {
+    ensure_tools
+    local kdir base status rc t0 t1
+    kdir=$("$root/tests/lib/debian-kernel.sh" "$flavour") || fail "cannot get Debian's $flavour kernel (tests/lib/debian-kernel.sh)"
+    base=$(base_initramfs "$kdir")
+    make_workdir
+    run_initramfs
+    cat "$base" "$tmp/run.cpio" >"$tmp/initrd" || fail "cannot write $tmp/initrd"
+    echo "# kvm: emulated (qemu TCG -cpu $qemu_cpu, q35, $mem MB, $cpus cpu, $(cat "$kdir/version"))" >&2
+    : >"$tmp/console"; : >"$tmp/out"
+    t0=$(date +%s.%N)
+    timeout -k 5 "$timeout_s" "$qemu" -accel tcg -cpu "$qemu_cpu" -M q35 -m "$mem" -smp "$cpus" \
+        -nodefaults -display none -no-reboot -no-user-config \
+        -serial "file:$tmp/console" -serial "file:$tmp/out" \
+        -kernel "$kdir/vmlinuz" -initrd "$tmp/initrd" \
+        -append "console=ttyS0 quiet reboot=k panic=-1" \
+        </dev/null >"$tmp/qemu.err" 2>&1
+    rc=$?
+    t1=$(date +%s.%N)
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        console_tail
+        fail "no result from the emulated machine within ${timeout_s}s (PVHBOOT_KVM_TIMEOUT)"
+    fi
+    if grep -aq "$fail_marker" "$tmp/console"; then
+        console_tail
+        fail "KVM is not usable in the emulated machine: $(grep -a "$fail_marker" "$tmp/console" | head -1 | tr -d '\r' | sed "s/.*$fail_marker //")"
+    fi
+    status=$(grep -ao "$end_marker [0-9]*" "$tmp/console" | tail -1 | cut -d' ' -f2)
+    if [ -z "$status" ]; then
+        console_tail
+        if grep -aq "$begin_marker" "$tmp/console"; then
+            fail "the emulated machine stopped while the command ran (qemu exit $rc, no end marker)"
+        fi
+        fail "the emulated machine did not boot to its init (qemu exit $rc)"
+    fi
+    cat "$tmp/out"
+    printf '# kvm: emulated run took %.1f s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >&2
+    exit "$status"
+}
+
+main() {
+    parse_args "$@"
+    check_files
+    case ${PVHBOOT_KVM:-auto} in
+        host) host_kvm_usable || fail "PVHBOOT_KVM=host but /dev/kvm is missing or unusable (open O_RDWR + KVM_GET_API_VERSION)"; run_on_host ;;
+        emulated) run_emulated ;;
+        auto) if host_kvm_usable; then run_on_host; else run_emulated; fi ;;
+        *) fail "PVHBOOT_KVM must be host or emulated, got '${PVHBOOT_KVM}'" ;;
+    esac
+}
+
+main "$@"
