@@ -19,6 +19,7 @@
 #   PVHBOOT_KVM_QEMU             QEMU binary (default qemu-system-x86_64)
 #   PVHBOOT_KVM_QEMU_CPU         QEMU -cpu value (default max)
 #   PVHBOOT_KVM_KERNEL_FLAVOUR   Debian kernel flavour (default cloud-amd64)
+#   PVHBOOT_KVM_KERNEL_DIR       use this kernel dir (layout of debian-kernel.sh)
 #   PVHBOOT_TEST_CACHE           cache dir (default ~/.cache/pvhboot-tests)
 #   PVHBOOT_KVM_KEEP=1           keep the run's temp dir (path on stderr)
 set -uo pipefail
@@ -87,6 +88,8 @@ make_workdir() {
         echo "with-kvm: keeping $tmp" >&2
     else
         trap 'rm -rf "$tmp"' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
     fi
     mkdir -p "$tmp/work"
     local f
@@ -151,6 +154,27 @@ ensure_tools() {
     command -v cpio >/dev/null || fail "cpio is missing (apt-get install cpio)"
 }
 
+# The kernel cache dir from tests/lib/debian-kernel.sh; its answer is kept for
+# a day (resolving the package with apt-cache costs ~1 s per run).
+kernel_dir() {
+    local memo=$cache/kvm-initramfs/kernel-$flavour dir
+    if [ -n "${PVHBOOT_KVM_KERNEL_DIR:-}" ]; then
+        dir=$PVHBOOT_KVM_KERNEL_DIR
+    elif [ -n "$(find "$memo" -mmin -1440 2>/dev/null)" ] && dir=$(cat "$memo") && kernel_dir_complete "$dir"; then
+        :
+    else
+        dir=$("$root/tests/lib/debian-kernel.sh" "$flavour") || fail "cannot get Debian's $flavour kernel (tests/lib/debian-kernel.sh)"
+        mkdir -p "$cache/kvm-initramfs" && echo "$dir" >"$memo.$$" && mv "$memo.$$" "$memo"
+    fi
+    kernel_dir_complete "$dir" || fail "kernel dir $dir lacks vmlinuz, version or modules/{irqbypass,kvm,kvm-amd}.ko"
+    echo "$dir"
+}
+
+kernel_dir_complete() {
+    [ -s "$1/vmlinuz" ] && [ -s "$1/version" ] && [ -s "$1/modules/irqbypass.ko" ] &&
+        [ -s "$1/modules/kvm.ko" ] && [ -s "$1/modules/kvm-amd.ko" ]
+}
+
 busybox_path() {
     local b
     for b in /bin/busybox /usr/bin/busybox "$(command -v busybox)"; do
@@ -180,8 +204,8 @@ base_initramfs() {
             done
             cp "$kdir"/modules/irqbypass.ko "$kdir"/modules/kvm.ko "$kdir"/modules/kvm-amd.ko modules/
             init_script >init && chmod 755 init
-            find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$out.tmp"
-            mv "$out.tmp" "$out"
+            find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$out.$$"
+            mv "$out.$$" "$out"
         ) || { rm -rf "$stage"; fail "building the base initramfs in $cache/kvm-initramfs failed"; }
         rm -rf "$stage"
     fi
@@ -213,7 +237,7 @@ console_tail() {
 run_emulated() {
     ensure_tools
     local kdir base status rc t0 t1
-    kdir=$("$root/tests/lib/debian-kernel.sh" "$flavour") || fail "cannot get Debian's $flavour kernel (tests/lib/debian-kernel.sh)"
+    kdir=$(kernel_dir)
     base=$(base_initramfs "$kdir")
     make_workdir
     run_initramfs
