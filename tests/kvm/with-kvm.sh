@@ -59,7 +59,7 @@ parse_args() {
 check_files() {
     local f seen=" " name
     for f in "${files[@]+"${files[@]}"}"; do
-        [ -f "$f" ] && [ -r "$f" ] || fail "--file $f: not a readable regular file"
+        if [ ! -f "$f" ] || [ ! -r "$f" ]; then fail "--file $f: not a readable regular file"; fi
         name=$(basename "$f")
         [[ $seen == *" $name "* ]] && fail "--file $f: another --file has the basename $name"
         seen+="$name "
@@ -109,7 +109,8 @@ run_on_host() {
 
 # The emulated machine's /init. It reports on the console (ttyS0) with markers
 # and sends the command's output to the second serial port (ttyS1), raw, so
-# that kernel messages never mix with it.
+# that kernel messages never mix with it. Should `reboot -f` fail, init exits:
+# the kernel panics and panic=-1 restarts, which QEMU's -no-reboot ends.
 init_script() {
     cat <<'EOF'
 #!/bin/busybox sh
@@ -123,6 +124,7 @@ die() {
     echo "PVHBOOT-KVM-FAIL $*"
     dmesg | tail -n 40
     reboot -f
+    exit 1
 }
 for m in irqbypass kvm kvm-amd; do
     insmod /modules/$m.ko || die "insmod $m.ko failed"
@@ -137,6 +139,7 @@ cd /
 : >/dev/ttyS1
 echo "PVHBOOT-KVM-END $status"
 reboot -f
+exit 1
 EOF
 }
 
@@ -225,8 +228,8 @@ run_initramfs() {
 }
 
 console_tail() {
-    echo "with-kvm: ---- emulated machine console (last 60 lines) ----" >&2
-    tr -d '\r' <"$tmp/console" 2>/dev/null | tail -n 60 >&2
+    echo "with-kvm: ---- emulated machine console (last 150 lines) ----" >&2
+    tr -d '\r' <"$tmp/console" 2>/dev/null | tail -n 150 >&2
     if [ -s "$tmp/qemu.err" ]; then
         echo "with-kvm: ---- qemu stderr ----" >&2
         tail -n 20 "$tmp/qemu.err" >&2
