@@ -137,7 +137,7 @@ cd /work && sh -c "$(cat /cmd)" >/dev/ttyS1 2>&1 </dev/null
 status=$?
 cd /
 : >/dev/ttyS1
-echo "PVHBOOT-KVM-END $status"
+echo "PVHBOOT-KVM-END $status END"
 reboot -f
 exit 1
 EOF
@@ -264,7 +264,7 @@ run_emulated() {
         console_tail
         fail "KVM is not usable in the emulated machine: $(grep -a "$fail_marker" "$tmp/console" | head -1 | tr -d '\r' | sed "s/.*$fail_marker //")"
     fi
-    status=$(grep -ao "$end_marker [0-9]*" "$tmp/console" | tail -1 | cut -d' ' -f2)
+    status=$(grep -aoE "$end_marker [0-9]+ END" "$tmp/console" | tail -1 | cut -d' ' -f2)
     if [ -z "$status" ]; then
         console_tail
         if grep -aq "$begin_marker" "$tmp/console"; then
