@@ -61,6 +61,7 @@ check_files() {
     for f in "${files[@]+"${files[@]}"}"; do
         if [ ! -f "$f" ] || [ ! -r "$f" ]; then fail "--file $f: not a readable regular file"; fi
         name=$(basename "$f")
+        case $name in *$'\n'*) fail "--file $f: a newline in the name is not supported" ;; esac
         [[ $seen == *" $name "* ]] && fail "--file $f: another --file has the basename $name"
         seen+="$name "
         [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] || continue
