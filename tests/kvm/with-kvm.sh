@@ -271,7 +271,8 @@ run_emulated() {
         if grep -aq "$begin_marker" "$tmp/console"; then
             fail "the emulated machine stopped while the command ran (qemu exit $rc, no end marker)"
         fi
-        fail "the emulated machine did not boot to its init (qemu exit $rc)"
+        local initrd_mb=$(( $(wc -c <"$tmp/initrd") / 1048576 ))
+        fail "the emulated machine did not boot to its init (qemu exit $rc; initramfs $initrd_mb MB in --mem $mem MB: give it at least twice that plus 200)"
     fi
     cat "$tmp/out"
     printf '# kvm: emulated run took %.1f s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >&2
