@@ -31,7 +31,7 @@ timeout_s=${PVHBOOT_KVM_TIMEOUT:-900}
 qemu=${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}
 qemu_cpu=${PVHBOOT_KVM_QEMU_CPU:-max}
 flavour=${PVHBOOT_KVM_KERNEL_FLAVOUR:-cloud-amd64}
-cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvhboot-tests}
+cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/pvhboot-tests}
 begin_marker=PVHBOOT-KVM-BEGIN end_marker=PVHBOOT-KVM-END fail_marker=PVHBOOT-KVM-FAIL
 
 fail() { echo "with-kvm: $*" >&2; exit 125; }
