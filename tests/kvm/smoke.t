@@ -6,7 +6,7 @@
 # when KVM does not load, the run times out, a binary is dynamic, or no KVM can
 # be had. Two emulated boots in all when the host has no /dev/kvm.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 harness=tests/kvm/with-kvm.sh
 out=build/kvm
 mkdir -p "$out"

@@ -19,6 +19,7 @@
 #   PVHBOOT_KVM_QEMU             QEMU binary (default qemu-system-x86_64)
 #   PVHBOOT_KVM_QEMU_CPU         QEMU -cpu value (default max)
 #   PVHBOOT_KVM_KERNEL_FLAVOUR   Debian kernel flavour (default cloud-amd64)
+#   PVHBOOT_KVM_KERNEL_DIR       use this kernel dir (layout of debian-kernel.sh)
 #   PVHBOOT_TEST_CACHE           cache dir (default ~/.cache/pvhboot-tests)
 #   PVHBOOT_KVM_KEEP=1           keep the run's temp dir (path on stderr)
 set -uo pipefail
@@ -30,7 +31,7 @@ timeout_s=${PVHBOOT_KVM_TIMEOUT:-900}
 qemu=${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}
 qemu_cpu=${PVHBOOT_KVM_QEMU_CPU:-max}
 flavour=${PVHBOOT_KVM_KERNEL_FLAVOUR:-cloud-amd64}
-cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvhboot-tests}
+cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/pvhboot-tests}
 begin_marker=PVHBOOT-KVM-BEGIN end_marker=PVHBOOT-KVM-END fail_marker=PVHBOOT-KVM-FAIL
 
 fail() { echo "with-kvm: $*" >&2; exit 125; }
@@ -58,8 +59,9 @@ parse_args() {
 check_files() {
     local f seen=" " name
     for f in "${files[@]+"${files[@]}"}"; do
-        [ -f "$f" ] && [ -r "$f" ] || fail "--file $f: not a readable regular file"
+        if [ ! -f "$f" ] || [ ! -r "$f" ]; then fail "--file $f: not a readable regular file"; fi
         name=$(basename "$f")
+        case $name in *$'\n'*) fail "--file $f: a newline in the name is not supported" ;; esac
         [[ $seen == *" $name "* ]] && fail "--file $f: another --file has the basename $name"
         seen+="$name "
         [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] || continue
@@ -87,6 +89,8 @@ make_workdir() {
         echo "with-kvm: keeping $tmp" >&2
     else
         trap 'rm -rf "$tmp"' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
     fi
     mkdir -p "$tmp/work"
     local f
@@ -106,7 +110,8 @@ run_on_host() {
 
 # The emulated machine's /init. It reports on the console (ttyS0) with markers
 # and sends the command's output to the second serial port (ttyS1), raw, so
-# that kernel messages never mix with it.
+# that kernel messages never mix with it. Should `reboot -f` fail, init exits:
+# the kernel panics and panic=-1 restarts, which QEMU's -no-reboot ends.
 init_script() {
     cat <<'EOF'
 #!/bin/busybox sh
@@ -120,6 +125,7 @@ die() {
     echo "PVHBOOT-KVM-FAIL $*"
     dmesg | tail -n 40
     reboot -f
+    exit 1
 }
 for m in irqbypass kvm kvm-amd; do
     insmod /modules/$m.ko || die "insmod $m.ko failed"
@@ -132,8 +138,9 @@ cd /work && sh -c "$(cat /cmd)" >/dev/ttyS1 2>&1 </dev/null
 status=$?
 cd /
 : >/dev/ttyS1
-echo "PVHBOOT-KVM-END $status"
+echo "PVHBOOT-KVM-END $status END"
 reboot -f
+exit 1
 EOF
 }
 
@@ -149,6 +156,27 @@ ensure_tools() {
     fi
     command -v "$qemu" >/dev/null || fail "no usable /dev/kvm on this host and no QEMU ($qemu) to emulate one; install qemu-system-x86 (tests/lib/install-deps.sh) or run on a host with /dev/kvm"
     command -v cpio >/dev/null || fail "cpio is missing (apt-get install cpio)"
+}
+
+# The kernel cache dir from tests/lib/debian-kernel.sh; its answer is kept for
+# a day (resolving the package with apt-cache costs ~1 s per run).
+kernel_dir() {
+    local memo=$cache/kvm-initramfs/kernel-$flavour dir
+    if [ -n "${PVHBOOT_KVM_KERNEL_DIR:-}" ]; then
+        dir=$PVHBOOT_KVM_KERNEL_DIR
+    elif [ -n "$(find "$memo" -mmin -1440 2>/dev/null)" ] && dir=$(cat "$memo") && kernel_dir_complete "$dir"; then
+        :
+    else
+        dir=$("$root/tests/lib/debian-kernel.sh" "$flavour") || fail "cannot get Debian's $flavour kernel (tests/lib/debian-kernel.sh)"
+        mkdir -p "$cache/kvm-initramfs" && echo "$dir" >"$memo.$$" && mv "$memo.$$" "$memo"
+    fi
+    kernel_dir_complete "$dir" || fail "kernel dir $dir lacks vmlinuz, version or modules/{irqbypass,kvm,kvm-amd}.ko"
+    echo "$dir"
+}
+
+kernel_dir_complete() {
+    [ -s "$1/vmlinuz" ] && [ -s "$1/version" ] && [ -s "$1/modules/irqbypass.ko" ] &&
+        [ -s "$1/modules/kvm.ko" ] && [ -s "$1/modules/kvm-amd.ko" ]
 }
 
 busybox_path() {
@@ -180,8 +208,8 @@ base_initramfs() {
             done
             cp "$kdir"/modules/irqbypass.ko "$kdir"/modules/kvm.ko "$kdir"/modules/kvm-amd.ko modules/
             init_script >init && chmod 755 init
-            find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$out.tmp"
-            mv "$out.tmp" "$out"
+            find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$out.$$"
+            mv "$out.$$" "$out"
         ) || { rm -rf "$stage"; fail "building the base initramfs in $cache/kvm-initramfs failed"; }
         rm -rf "$stage"
     fi
@@ -201,8 +229,8 @@ run_initramfs() {
 }
 
 console_tail() {
-    echo "with-kvm: ---- emulated machine console (last 60 lines) ----" >&2
-    tr -d '\r' <"$tmp/console" 2>/dev/null | tail -n 60 >&2
+    echo "with-kvm: ---- emulated machine console (last 150 lines) ----" >&2
+    tr -d '\r' <"$tmp/console" 2>/dev/null | tail -n 150 >&2
     if [ -s "$tmp/qemu.err" ]; then
         echo "with-kvm: ---- qemu stderr ----" >&2
         tail -n 20 "$tmp/qemu.err" >&2
@@ -213,7 +241,7 @@ console_tail() {
 run_emulated() {
     ensure_tools
     local kdir base status rc t0 t1
-    kdir=$("$root/tests/lib/debian-kernel.sh" "$flavour") || fail "cannot get Debian's $flavour kernel (tests/lib/debian-kernel.sh)"
+    kdir=$(kernel_dir)
     base=$(base_initramfs "$kdir")
     make_workdir
     run_initramfs
@@ -237,13 +265,14 @@ run_emulated() {
         console_tail
         fail "KVM is not usable in the emulated machine: $(grep -a "$fail_marker" "$tmp/console" | head -1 | tr -d '\r' | sed "s/.*$fail_marker //")"
     fi
-    status=$(grep -ao "$end_marker [0-9]*" "$tmp/console" | tail -1 | cut -d' ' -f2)
+    status=$(grep -aoE "$end_marker [0-9]+ END" "$tmp/console" | tail -1 | cut -d' ' -f2)
     if [ -z "$status" ]; then
         console_tail
         if grep -aq "$begin_marker" "$tmp/console"; then
             fail "the emulated machine stopped while the command ran (qemu exit $rc, no end marker)"
         fi
-        fail "the emulated machine did not boot to its init (qemu exit $rc)"
+        local initrd_mb=$(( $(wc -c <"$tmp/initrd") / 1048576 ))
+        fail "the emulated machine did not boot to its init (qemu exit $rc; initramfs $initrd_mb MB in --mem $mem MB: give it at least twice that plus 200)"
     fi
     cat "$tmp/out"
     printf '# kvm: emulated run took %.1f s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >&2
