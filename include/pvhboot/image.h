@@ -52,9 +52,10 @@ struct pvh_image {
     uint32_t reloc_align, reloc_min, reloc_max;
     /* bzImage only */
     uint16_t boot_protocol;   /* e.g. 0x020f */
-    uint32_t payload_offset;  /* compressed payload, offset in the file */
-    uint32_t payload_length;
-    /* Multiboot only */
+    uint64_t payload_offset;  /* compressed payload, offset in the file */
+    uint64_t payload_length;
+    /* Multiboot header (also set for an ELF that carries one) */
+    int multiboot_version;    /* 0 none, 1 or 2 */
     uint64_t multiboot_header_off;
 };
 
@@ -66,5 +67,16 @@ int pvh_image_parse(const uint8_t *data, size_t size, const char *name,
                     struct pvh_image *img, struct pvh_error *err);
 
 const char *pvh_image_kind_name(enum pvh_image_kind kind);
+
+/* How a Xen note's descriptor is meant to be read (for `inspect`). A NUMBER
+ * of 1, 2, 4 or 8 bytes is little endian; other sizes are shown as bytes. */
+enum pvh_note_format {
+    PVH_NOTE_BYTES,    /* unknown type, or a byte array (L1_MFN_VALID) */
+    PVH_NOTE_STRING,   /* NUL-terminated */
+    PVH_NOTE_FEATURES, /* a string of '|'-separated names, '!' = required */
+    PVH_NOTE_NUMBER,
+    PVH_NOTE_RELOC,    /* PHYS32_RELOC: align, min, max (u32 each) */
+};
+enum pvh_note_format pvh_xen_note_format(uint32_t type);
 
 #endif

@@ -1,0 +1,27 @@
+/* Internal to lib/: ELF reading and Xen note scanning for image.c. */
+#ifndef PVHBOOT_LIB_ELF_H
+#define PVHBOOT_LIB_ELF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pvhboot/image.h"
+
+/* Little-endian unsigned of n bytes (n <= 8) at p. */
+uint64_t pvh_le(const uint8_t *p, unsigned n);
+
+bool pvh_is_elf(const uint8_t *data, size_t size);
+
+/* Reads the ELF header, PT_LOAD segments and Xen notes into img. */
+int pvh_elf_read(const uint8_t *data, size_t size, const char *name, struct pvh_image *img,
+                 struct pvh_error *err);
+
+bool pvh_segment_is_executable(const struct pvh_segment *s);
+
+/* Walks the notes in [off, off+len) of the file, recording Xen ones in img
+ * and decoding PHYS32_ENTRY and PHYS32_RELOC (the first of each wins). */
+int pvh_notes_scan(const uint8_t *data, size_t size, const char *name, uint64_t off, uint64_t len,
+                   struct pvh_image *img, struct pvh_error *err);
+
+#endif
