@@ -22,7 +22,7 @@ for fuzzer in "$@"; do
     log=build/fuzz/$area.log
     "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
         -artifact_prefix="build/fuzz/artifacts/$area-" "$work" >"$log" 2>&1 || crashes=$((crashes + 1))
-    execs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)
+    execs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -1)
     echo "$name: ${execs:-0} execs, $crashes crashes (log: $log)"
     [ "$crashes" -eq 0 ] || { status=1; grep -m3 -E 'ERROR|SUMMARY' "$log" "build/fuzz/$area.regressions.log" 2>/dev/null; }
     rm -rf "$work"

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# `pvhboot inspect` on Debian's real kernels, checked against independent
+# readers: binutils' readelf for the segments and every Xen note, od for the
+# bzImage boot-protocol field. Also bad inputs through the CLI: exit 2 and one
+# line on stderr.
+set -u
+cd "$(dirname "$0")/../.."
+bin=build/san/pvhboot
+kdir=$(tests/lib/debian-kernel.sh) || { echo "1..1"; echo "not ok 1 - cannot fetch the Debian kernel"; exit 1; }
+kreloc=$(tests/lib/debian-kernel.sh cloud-amd64 bookworm-backports 2>/dev/null) || kreloc=
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export PVHBOOT=$bin KDIR=$kdir KRELOC=$kreloc TMP=$tmp
+python3 - <<'PY'
+import json, os, re, subprocess, sys
+bin, kdir, kreloc, tmp = os.environ["PVHBOOT"], os.environ["KDIR"], os.environ["KRELOC"], os.environ["TMP"]
+results = []
+def check(ok, what):
+    results.append((bool(ok), what))
+
+def run(*args):
+    p = subprocess.run([bin, *args], capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+def readelf_notes(path):
+    """Xen notes from readelf -n: (type, description bytes)."""
+    out = subprocess.run(["readelf", "-nW", path], capture_output=True, text=True).stdout
+    # readelf prints generic names for the note types ELF itself defines
+    named = {"NT_VERSION (version)": 1, "NT_ARCH (architecture)": 2, "GO BUILDID": 4}
+    notes = []
+    for line in out.splitlines():
+        m = re.match(r"\s+Xen\s+0x[0-9a-f]+\s+(.*?)\s+description data:\s*([0-9a-f ]*)", line)
+        if m:
+            t = re.search(r"\(0x([0-9a-f]+)\)", m.group(1))
+            ntype = int(t.group(1), 16) if t else named[m.group(1).strip()]
+            notes.append((ntype, bytes.fromhex(m.group(2).replace(" ", ""))))
+    return notes
+
+def readelf_loads(path):
+    out = subprocess.run(["readelf", "-lW", path], capture_output=True, text=True).stdout
+    loads = []
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == "LOAD":
+            loads.append({"offset": int(f[1], 16), "vaddr": int(f[2], 16), "paddr": int(f[3], 16),
+                          "filesz": int(f[4], 16), "memsz": int(f[5], 16)})
+    return loads
+
+def expected_value(ntype, desc):
+    le = lambda b: int.from_bytes(b, "little")
+    if ntype in (5, 6, 7, 8, 9, 11):
+        return desc.split(b"\0")[0].decode()
+    if ntype == 10:
+        return desc.split(b"\0")[0].decode().split("|")
+    if ntype == 19:
+        return {"align": hex(le(desc[0:4])), "min": hex(le(desc[4:8])), "max": hex(le(desc[8:12]))}
+    if ntype in (1, 2, 3, 4, 12, 14, 15, 16, 17, 18) and len(desc) in (1, 2, 4, 8):
+        v = le(desc)
+        return hex(v) if v else "0"
+    return desc.hex()
+
+def check_kernel(label, path):
+    rc, out, err = run("inspect", "--json", path)
+    check(rc == 0, f"{label}: inspect --json exits 0 (got {rc}) {err.strip()}")
+    try:
+        j = json.loads(out)
+    except ValueError as e:
+        check(False, f"{label}: inspect --json prints valid JSON ({e})")
+        return
+    check(j["kind"] == "elf" and j["pvh_bootable"] is True and j["error"] is None,
+          f"{label}: kind elf, bootable")
+    notes = readelf_notes(path)
+    entry = [d for t, d in notes if t == 18]
+    check(entry and j["pvh_entry"] == hex(int.from_bytes(entry[0], "little")),
+          f"{label}: PVH entry {j['pvh_entry']} equals readelf's PHYS32_ENTRY note")
+    got = [(n["type"], n["value"]) for n in j["xen_notes"]]
+    want = [(t, expected_value(t, d)) for t, d in notes]
+    check(got == want, f"{label}: all {len(want)} Xen notes decoded as readelf shows them"
+          + ("" if got == want else f" (got {got}, want {want})"))
+    loads = readelf_loads(path)
+    segs = [{k: int(s[k], 16) for k in ("offset", "vaddr", "paddr", "filesz", "memsz")} for s in j["segments"]]
+    check(segs == loads, f"{label}: {len(loads)} PT_LOAD segments equal readelf -l's")
+    rc, text, _ = run("inspect", path)
+    check(rc == 0 and f"pvh entry: {j['pvh_entry']}" in text, f"{label}: text output names the PVH entry")
+    return j
+
+check_kernel("6.1 cloud vmlinux", f"{kdir}/vmlinux")
+if kreloc:
+    j = check_kernel("6.12 cloud vmlinux", f"{kreloc}/vmlinux")
+    reloc = [d for t, d in readelf_notes(f"{kreloc}/vmlinux") if t == 19]
+    if j is not None:
+        check(reloc and j["pvh_relocation"] == expected_value(19, reloc[0]),
+              f"6.12 cloud vmlinux: PHYS32_RELOC {j['pvh_relocation']} equals readelf's")
+
+# the vmlinuz: a bzImage with its protocol version, read here with plain file reads
+vmlinuz = f"{kdir}/vmlinuz"
+with open(vmlinuz, "rb") as f:
+    head = f.read(0x210)
+proto = int.from_bytes(head[0x206:0x208], "little")
+want = f"{proto >> 8}.{proto & 0xff:02d}"
+rc, out, err = run("inspect", "--json", vmlinuz)
+j = json.loads(out)
+check(rc == 2, f"vmlinuz: exit 2 (got {rc})")
+check(j["kind"] == "bzimage" and j["boot_protocol"] == want, f"vmlinuz: bzImage, boot protocol {want}")
+check(err.count("\n") == 1 and f"boot protocol {want}" in err and "CONFIG_PVH" in err,
+      f"vmlinuz: one-line diagnosis naming the protocol and CONFIG_PVH: {err.strip()}")
+
+# bad inputs through the CLI: each gives exit 2 and exactly one line on stderr
+bad = {
+    "empty": b"",
+    "script": b"#!/bin/sh\necho hi\n",
+    "truncated-elf": b"\x7fELF\x02\x01\x01" + b"\0" * 20,
+    "arm64-elf": b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\xb7\x00" + b"\0" * 44,
+}
+for name, data in bad.items():
+    p = os.path.join(tmp, name)
+    with open(p, "wb") as f:
+        f.write(data)
+    rc, out, err = run("inspect", p)
+    check(rc == 2 and err.count("\n") == 1 and err.startswith(f"pvhboot: {p}") and "AddressSanitizer" not in err,
+          f"bad input {name}: exit 2, one line: {err.strip()}")
+plain = os.path.join(tmp, "plain")
+subprocess.run(["cc", "-static", "-no-pie", "-o", plain, "-x", "c", "-"], input="int main(void){return 0;}",
+               text=True, check=True)
+rc, out, err = run("inspect", plain)
+check(rc == 2 and "ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: built without CONFIG_PVH" in err,
+      f"a static executable without the PVH note: exit 2: {err.strip()}")
+rc, out, err = run("inspect", "/bin/true")
+check(rc == 2 and "ELF type 3 is not an executable" in err, f"/bin/true (PIE): exit 2: {err.strip()}")
+rc, out, err = run("inspect", tmp)
+check(rc == 2 and err.count("\n") == 1 and "directory" in err, f"a directory: exit 2: {err.strip()}")
+rc, out, err = run("inspect", os.path.join(tmp, "missing"))
+check(rc == 2 and err.count("\n") == 1, f"a missing file: exit 2: {err.strip()}")
+
+print(f"1..{len(results)}")
+for i, (ok, what) in enumerate(results, 1):
+    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+PY

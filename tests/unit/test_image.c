@@ -1,0 +1,474 @@
+/* Image reader: crafted ELF32/ELF64 images (built by the helpers below, not
+ * copied from any program's output) for every accepted form of the PVH notes
+ * and every error path, each asserting on its own message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "pvh/start_info.h"
+#include "pvhboot/image.h"
+
+#define BUF 8192
+
+struct elf_builder {
+    uint8_t d[BUF];
+    size_t size;
+    int cls;          /* 32 or 64 */
+    unsigned phnum;
+    size_t note_at, note_len; /* the note area being built */
+};
+
+static void put(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static unsigned word(const struct elf_builder *b) { return b->cls == 64 ? 8 : 4; }
+static unsigned ehsize(const struct elf_builder *b) { return b->cls == 64 ? 64 : 52; }
+static unsigned phsize(const struct elf_builder *b) { return b->cls == 64 ? 56 : 32; }
+
+/* Header with room for 8 program headers; file is 4 KiB + 4 KiB of code. */
+static void elf_init(struct elf_builder *b, int cls)
+{
+    memset(b, 0, sizeof(*b));
+    b->cls = cls;
+    memcpy(b->d, "\x7f" "ELF", 4);
+    b->d[4] = cls == 64 ? 2 : 1;
+    b->d[5] = 1;
+    b->d[6] = 1;
+    put(b->d + 16, 2, 2);                 /* ET_EXEC */
+    put(b->d + 18, cls == 64 ? 62 : 3, 2); /* machine */
+    put(b->d + 20, 1, 4);
+    put(b->d + 24, 0x100000, word(b));    /* e_entry */
+    put(b->d + (cls == 64 ? 32 : 28), ehsize(b), word(b)); /* e_phoff */
+    put(b->d + (cls == 64 ? 52 : 40), ehsize(b), 2);
+    put(b->d + (cls == 64 ? 54 : 42), phsize(b), 2);
+    b->size = BUF;
+    b->note_at = 0x800;
+}
+
+static uint8_t *phdr(struct elf_builder *b, unsigned i)
+{
+    return b->d + ehsize(b) + i * phsize(b);
+}
+
+static void add_phdr(struct elf_builder *b, uint32_t type, uint32_t flags, uint64_t off, uint64_t paddr,
+                     uint64_t filesz, uint64_t memsz)
+{
+    uint8_t *p = phdr(b, b->phnum++);
+    put(b->d + (b->cls == 64 ? 56 : 44), b->phnum, 2);
+    put(p, type, 4);
+    if (b->cls == 64) {
+        put(p + 4, flags, 4);
+        put(p + 8, off, 8);
+        put(p + 16, paddr | 0xffffffff80000000ull, 8);
+        put(p + 24, paddr, 8);
+        put(p + 32, filesz, 8);
+        put(p + 40, memsz, 8);
+    } else {
+        put(p + 4, off, 4);
+        put(p + 8, paddr, 4);
+        put(p + 12, paddr, 4);
+        put(p + 16, filesz, 4);
+        put(p + 20, memsz, 4);
+        put(p + 24, flags, 4);
+    }
+}
+
+static void add_note(struct elf_builder *b, const char *owner, uint32_t type, const void *desc, uint32_t descsz)
+{
+    uint8_t *p = b->d + b->note_at + b->note_len;
+    uint32_t namesz = (uint32_t)strlen(owner) + 1;
+    put(p, namesz, 4);
+    put(p + 4, descsz, 4);
+    put(p + 8, type, 4);
+    memcpy(p + 12, owner, namesz);
+    size_t name_pad = (namesz + 3) & ~3u;
+    memcpy(p + 12 + name_pad, desc, descsz);
+    b->note_len += 12 + name_pad + ((descsz + 3) & ~3u);
+}
+
+static void add_entry_note(struct elf_builder *b, uint64_t entry, uint32_t size)
+{
+    uint8_t desc[8];
+    put(desc, entry, 8);
+    add_note(b, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, desc, size);
+}
+
+/* A valid PVH image: code at 1 MiB, data at 2 MiB, notes in a PT_NOTE. */
+static void valid_image(struct elf_builder *b, int cls)
+{
+    elf_init(b, cls);
+    add_phdr(b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_phdr(b, 1, 6, 0x1000, 0x200000, 0x800, 0x10000);
+    add_note(b, "Xen", XEN_ELFNOTE_GUEST_OS, "test", 5);
+    add_entry_note(b, 0x100010, 4);
+}
+
+static void finish_notes(struct elf_builder *b)
+{
+    add_phdr(b, 4, 4, b->note_at, 0, b->note_len, b->note_len);
+}
+
+static int parse(struct elf_builder *b, struct pvh_image *img, struct pvh_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    return pvh_image_parse(b->d, b->size, "k.elf", img, err);
+}
+
+static void expect_error(struct elf_builder *b, const char *text)
+{
+    struct pvh_image img;
+    struct pvh_error err;
+    assert_int_equal(parse(b, &img, &err), -1);
+    if (!strstr(err.msg, text))
+        fail_msg("message \"%s\" lacks \"%s\"", err.msg, text);
+    assert_int_equal(err.code, PVH_E_INPUT);
+    assert_non_null(strstr(err.msg, "k.elf"));
+}
+
+static void test_valid_elf64_and_elf32(void **state)
+{
+    (void)state;
+    for (int cls = 32; cls <= 64; cls += 32) {
+        struct elf_builder b;
+        struct pvh_image img;
+        struct pvh_error err;
+        valid_image(&b, cls);
+        finish_notes(&b);
+        assert_int_equal(parse(&b, &img, &err), 0);
+        assert_int_equal(img.kind, PVH_IMAGE_ELF);
+        assert_int_equal(img.elf_class, cls);
+        assert_int_equal(img.nsegments, 2);
+        assert_int_equal(img.seg[1].paddr, 0x200000);
+        assert_int_equal(img.seg[1].memsz, 0x10000);
+        assert_true(img.has_pvh_entry);
+        assert_int_equal(img.pvh_entry, 0x100010);
+        assert_int_equal(img.nnotes, 2);
+        assert_int_equal(img.notes[0].type, XEN_ELFNOTE_GUEST_OS);
+        assert_memory_equal(b.d + img.notes[0].desc_off, "test", 5);
+        assert_false(img.has_reloc);
+    }
+}
+
+static void test_eight_byte_entry(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_entry_note(&b, 0x100020, 8);
+    finish_notes(&b);
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_int_equal(img.pvh_entry, 0x100020);
+}
+
+static void test_eight_byte_entry_upper_half(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_entry_note(&b, 0x100000100020ull, 8);
+    finish_notes(&b);
+    expect_error(&b, "offset 0x800: XEN_ELFNOTE_PHYS32_ENTRY 0x100000100020 is not a 32-bit address");
+}
+
+static void test_bad_entry_descriptor_size(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_entry_note(&b, 0x100000, 2);
+    finish_notes(&b);
+    expect_error(&b, "XEN_ELFNOTE_PHYS32_ENTRY has a 2-byte descriptor; expected 4 or 8");
+}
+
+static void test_reloc_note(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    uint8_t reloc[12];
+    put(reloc, 0x200000, 4);
+    put(reloc + 4, 0x1000000, 4);
+    put(reloc + 8, 0x3fffffff, 4);
+    valid_image(&b, 64);
+    add_note(&b, "Xen", XEN_ELFNOTE_PHYS32_RELOC, reloc, 12);
+    finish_notes(&b);
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_true(img.has_reloc);
+    assert_int_equal(img.reloc_align, 0x200000);
+    assert_int_equal(img.reloc_min, 0x1000000);
+    assert_int_equal(img.reloc_max, 0x3fffffff);
+    put(reloc, 0x300000, 4); /* not a power of two: a second image */
+    valid_image(&b, 64);
+    add_note(&b, "Xen", XEN_ELFNOTE_PHYS32_RELOC, reloc, 12);
+    finish_notes(&b);
+    expect_error(&b, "XEN_ELFNOTE_PHYS32_RELOC align 0x300000 min 0x1000000 max 0x3fffffff is invalid");
+}
+
+static void test_notes_in_sections_only(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_entry_note(&b, 0x100040, 4);
+    /* one SHT_NOTE section header at 0xc00 (64 bytes each; index 0 null) */
+    uint8_t *sh = b.d + 0xc00 + 64;
+    put(sh + 4, 7, 4);
+    put(sh + 24, b.note_at, 8);
+    put(sh + 32, b.note_len, 8);
+    put(b.d + 40, 0xc00, 8);  /* e_shoff */
+    put(b.d + 58, 64, 2);     /* e_shentsize */
+    put(b.d + 60, 2, 2);      /* e_shnum */
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_int_equal(img.pvh_entry, 0x100040);
+}
+
+static void test_first_pvh_note_wins_across_segments(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_note(&b, "GNU", XEN_ELFNOTE_PHYS32_ENTRY, "\x00\x00\x00\x00", 4); /* other owner: ignored */
+    add_entry_note(&b, 0x100100, 4);
+    finish_notes(&b);
+    size_t first_len = b.note_len;
+    b.note_at += first_len;
+    b.note_len = 0;
+    add_entry_note(&b, 0x100200, 4);
+    finish_notes(&b);
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_int_equal(img.pvh_entry, 0x100100);
+    assert_int_equal(img.nnotes, 2);
+}
+
+static void test_note_padding_is_four_bytes(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_note(&b, "Xen", XEN_ELFNOTE_LOADER, "gen", 3); /* 3-byte desc padded to 4 */
+    add_entry_note(&b, 0x100300, 4);
+    add_phdr(&b, 4, 4, b.note_at, 0, b.note_len, b.note_len);
+    put(phdr(&b, 1) + 48, 8, 8); /* p_align 8 must not change the padding */
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_int_equal(img.pvh_entry, 0x100300);
+}
+
+static void test_no_pvh_note(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    expect_error(&b, "ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: built without CONFIG_PVH");
+}
+
+static void test_entry_not_in_executable_segment(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 6, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_entry_note(&b, 0x100000, 4);
+    finish_notes(&b);
+    expect_error(&b, "the PVH entry 0x100000 lies in PT_LOAD segment 0, which is not executable");
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_entry_note(&b, 0x500000, 4);
+    finish_notes(&b);
+    expect_error(&b, "the PVH entry 0x500000 lies outside every PT_LOAD segment");
+}
+
+static void test_wrong_machine_and_endianness(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    valid_image(&b, 64);
+    put(b.d + 18, 183, 2); /* EM_AARCH64 */
+    expect_error(&b, "offset 0x12: ELF machine 183 is not x86");
+    valid_image(&b, 64);
+    b.d[5] = 2;
+    expect_error(&b, "offset 0x5: big-endian ELF");
+    valid_image(&b, 64);
+    b.d[4] = 3;
+    expect_error(&b, "offset 0x4: ELF class 3");
+    valid_image(&b, 64);
+    put(b.d + 16, 3, 2); /* ET_DYN */
+    expect_error(&b, "offset 0x10: ELF type 3 is not an executable");
+}
+
+static void test_truncated_headers(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    valid_image(&b, 64);
+    finish_notes(&b);
+    b.size = 40;
+    expect_error(&b, "truncated ELF header (40 bytes, need 64)");
+    b.size = 10;
+    expect_error(&b, "truncated ELF identification (10 bytes, need 16)");
+    valid_image(&b, 64);
+    put(b.d + 32, BUF - 60, 8); /* e_phoff near the end */
+    expect_error(&b, "program header table (2 entries of 56 bytes) runs past the end of the file");
+}
+
+static void test_segment_errors(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x2000, 0x1000);
+    expect_error(&b, "PT_LOAD segment 0 has file size 0x2000 larger than its memory size 0x1000");
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x10000, 0x10000);
+    expect_error(&b, "PT_LOAD segment 0 (file offset 0x1000, 0x10000 bytes) runs past the end of the file (8192 bytes)");
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    add_phdr(&b, 1, 6, 0x1000, 0x100800, 0x800, 0x1000);
+    expect_error(&b, "PT_LOAD segment 1 [0x100800, 0x101800) overlaps segment 0 [0x100000, 0x101000)");
+    elf_init(&b, 64);
+    add_phdr(&b, 1, 5, 0x1000, 0xfffffffffffff000ull, 0x1000, 0x2000);
+    expect_error(&b, "address 0xfffffffffffff000 + size 0x2000 overflows");
+}
+
+static void test_note_runs_past_area(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    valid_image(&b, 64);
+    put(b.d + b.note_at + 4, 0x7ffffff0, 4); /* huge descsz in the first note */
+    finish_notes(&b);
+    expect_error(&b, "offset 0x800: note (name 4 bytes, descriptor 2147483632 bytes) runs past its note area");
+    valid_image(&b, 64);
+    add_phdr(&b, 4, 4, 0x1f00, 0, 0x200, 0x200);
+    expect_error(&b, "offset 0x1f00: note area (0x200 bytes) runs past the end of the file");
+}
+
+static void test_bzimage_diagnosis(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    memset(&b, 0, sizeof(b));
+    b.size = BUF;
+    b.d[0x1f1] = 1;                       /* setup_sects */
+    put(b.d + 0x1fe, 0xaa55, 2);
+    memcpy(b.d + 0x202, "HdrS", 4);
+    put(b.d + 0x206, 0x020f, 2);
+    put(b.d + 0x248, 0x100, 4);           /* payload at 0x400 + 0x100 */
+    put(b.d + 0x24c, 0x200, 4);
+    assert_int_equal(parse(&b, &img, &err), -1);
+    assert_int_equal(img.kind, PVH_IMAGE_BZIMAGE);
+    assert_int_equal(img.boot_protocol, 0x020f);
+    assert_int_equal(img.payload_offset, 0x500);
+    assert_non_null(strstr(err.msg, "a Linux bzImage (boot protocol 2.15), not a PVH ELF"));
+    assert_non_null(strstr(err.msg, "CONFIG_PVH"));
+    put(b.d + 0x24c, 0x10000, 4);         /* payload past the end */
+    expect_error(&b, "bzImage payload at offset 0x500 (65536 bytes) runs past the end of the file");
+}
+
+static void test_multiboot_diagnosis(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    memset(&b, 0, sizeof(b));
+    b.size = BUF;
+    put(b.d + 0x40, 0x1BADB002, 4);
+    put(b.d + 0x44, 0x3, 4);
+    put(b.d + 0x48, (uint32_t)-(0x1BADB002u + 3u), 4);
+    assert_int_equal(parse(&b, &img, &err), -1);
+    assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT1);
+    assert_non_null(strstr(err.msg, "offset 0x40: a Multiboot 1 kernel (not ELF)"));
+    memset(b.d, 0, 0x100);
+    put(b.d + 0x80, 0xE85250D6, 4);
+    put(b.d + 0x88, 16, 4);
+    put(b.d + 0x8c, (uint32_t)-(0xE85250D6u + 16u), 4);
+    assert_int_equal(parse(&b, &img, &err), -1);
+    assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT2);
+    /* an ELF with a Multiboot header but no PVH note */
+    elf_init(&b, 32);
+    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    put(b.d + 0x1000, 0x1BADB002, 4);
+    put(b.d + 0x1008, (uint32_t)-0x1BADB002u, 4);
+    expect_error(&b, "offset 0x1000: a Multiboot 1 kernel without the PVH note");
+}
+
+static void test_empty_and_unknown(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    memset(&b, 0, sizeof(b));
+    b.size = 0;
+    expect_error(&b, "k.elf: empty file");
+    b.size = 100;
+    memcpy(b.d, "#!/bin/sh\n", 10);
+    expect_error(&b, "not a kernel image pvhboot knows");
+}
+
+static void test_too_many_segments(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    elf_init(&b, 32);
+    /* 70 program headers of 32 bytes at 0x1000, each a 16-byte PT_LOAD */
+    put(b.d + 28, 0x1000, 4);
+    put(b.d + 44, 70, 2);
+    for (unsigned i = 0; i < 70; i++) {
+        uint8_t *p = b.d + 0x1000 + i * 32;
+        put(p, 1, 4);
+        put(p + 8, 0x100000 + i * 16, 4);
+        put(p + 12, 0x100000 + i * 16, 4);
+        put(p + 20, 16, 4);
+        put(p + 24, 5, 4);
+    }
+    expect_error(&b, "more than 64 PT_LOAD segments");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_elf64_and_elf32),
+        cmocka_unit_test(test_eight_byte_entry),
+        cmocka_unit_test(test_eight_byte_entry_upper_half),
+        cmocka_unit_test(test_bad_entry_descriptor_size),
+        cmocka_unit_test(test_reloc_note),
+        cmocka_unit_test(test_notes_in_sections_only),
+        cmocka_unit_test(test_first_pvh_note_wins_across_segments),
+        cmocka_unit_test(test_note_padding_is_four_bytes),
+        cmocka_unit_test(test_no_pvh_note),
+        cmocka_unit_test(test_entry_not_in_executable_segment),
+        cmocka_unit_test(test_wrong_machine_and_endianness),
+        cmocka_unit_test(test_truncated_headers),
+        cmocka_unit_test(test_segment_errors),
+        cmocka_unit_test(test_note_runs_past_area),
+        cmocka_unit_test(test_bzimage_diagnosis),
+        cmocka_unit_test(test_multiboot_diagnosis),
+        cmocka_unit_test(test_empty_and_unknown),
+        cmocka_unit_test(test_too_many_segments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
