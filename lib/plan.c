@@ -81,17 +81,30 @@ static void region_pages(const struct pvh_region *r, uint64_t *lo, uint64_t *hi)
     *hi = page_up(r->addr + r->size);
 }
 
-/* First region whose pages meet [addr, addr+size), or NULL. */
+/* First region whose pages meet [addr, addr+size), or NULL. Kernel segments
+ * among themselves are compared byte-exact (ELF segments may share a page). */
+static const struct pvh_region *collision_of(const struct pvh_plan *plan, uint64_t addr,
+                                             uint64_t size, bool is_kernel)
+{
+    for (size_t i = 0; i < plan->nregions; i++) {
+        const struct pvh_region *r = &plan->regions[i];
+        if (is_kernel && r->kind == PVH_REGION_KERNEL) {
+            if (ranges_overlap(addr, size, r->addr, r->size))
+                return r;
+            continue;
+        }
+        uint64_t lo, hi, a = page_down(addr), b = page_up(addr + size);
+        region_pages(r, &lo, &hi);
+        if (ranges_overlap(a, b - a, lo, hi - lo))
+            return r;
+    }
+    return NULL;
+}
+
 static const struct pvh_region *collision(const struct pvh_plan *plan, uint64_t addr,
                                           uint64_t size)
 {
-    for (size_t i = 0; i < plan->nregions; i++) {
-        uint64_t lo, hi;
-        region_pages(&plan->regions[i], &lo, &hi);
-        if (ranges_overlap(addr, size, lo, hi - lo))
-            return &plan->regions[i];
-    }
-    return NULL;
+    return collision_of(plan, addr, size, false);
 }
 
 static void add_region(struct pvh_plan *plan, enum pvh_region_kind kind, unsigned index,
@@ -198,7 +211,7 @@ static int place_kernel(const struct pvh_plan_request *req, struct pvh_plan *pla
             return pvh_fail(err, PVH_E_NOFIT, "kernel segment %zu ends at 0x%" PRIx64
                             ", beyond %s of RAM; try --mem %s", i, end, ram, sug);
         }
-        const struct pvh_region *r = collision(plan, start, end - start);
+        const struct pvh_region *r = collision_of(plan, start, end - start, true);
         if (r)
             return pvh_fail(err, PVH_E_NOFIT, "kernel segment %zu [0x%" PRIx64 ", 0x%" PRIx64
                             ") collides with the %s at 0x%" PRIx64, i, start, end,

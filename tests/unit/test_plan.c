@@ -404,6 +404,27 @@ static void collision_moves_relocatable_kernel(void **state)
     assert_int_equal(p.kernel_shift, 0);
 }
 
+/* ELF segments may share a page (text end and data start): accepted, and
+ * nothing of ours lands in that page. */
+static void kernel_segments_sharing_a_page(void **state)
+{
+    (void)state;
+    struct pvh_image k;
+    tiny(&k);
+    k.nsegments = 2;
+    k.seg[0].memsz = 0x1234;
+    k.seg[1].paddr = 0x101800;
+    k.seg[1].memsz = 0x300;
+    struct pvh_plan_request q = {.ram_size = 16 * MiB, .ncpus = 1, .image = &k};
+    struct pvh_plan p;
+    struct pvh_error err;
+    assert_int_equal(pvh_plan_build(&q, &p, &err), 0);
+    check_plan(&q, &p);
+    k.seg[1].paddr = 0x101000; /* overlaps segment 0 by 0x234 bytes */
+    assert_int_equal(pvh_plan_build(&q, &p, &err), -1);
+    assert_non_null(strstr(err.msg, "kernel segment 1 [0x101000, 0x101300) collides with the kernel"));
+}
+
 /* ---- boot data round trip through a fake guest RAM ---- */
 struct fake_ram {
     uint8_t *mem;
@@ -491,6 +512,7 @@ int main(void)
         cmocka_unit_test(relocation_range_outside_ram_refused),
         cmocka_unit_test(relocate_without_note_refused),
         cmocka_unit_test(collision_moves_relocatable_kernel),
+        cmocka_unit_test(kernel_segments_sharing_a_page),
         cmocka_unit_test(bootdata_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
