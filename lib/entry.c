@@ -8,9 +8,6 @@
 
 #include "pvhboot/entry.h"
 
-#define SEL_CODE 0x08
-#define SEL_DATA 0x10
-#define SEL_TSS 0x18
 #define CR0_PE (1u << 0)
 #define CR0_ET (1u << 4)
 
@@ -44,9 +41,9 @@ void pvh_entry_state_init(struct pvh_entry_state *st, uint64_t entry, uint64_t s
     st->rbx = start_info;
     st->rflags = 0x2;
     st->cr0 = CR0_PE | CR0_ET;
-    st->cs = flat(SEL_CODE, 0xb);
-    st->ds = st->es = st->fs = st->gs = st->ss = flat(SEL_DATA, 0x3);
-    st->tr = (struct pvh_segment_reg){.base = 0, .limit = 0x67, .selector = SEL_TSS,
+    st->cs = flat(PVH_SEL_CODE, 0xb);
+    st->ds = st->es = st->fs = st->gs = st->ss = flat(PVH_SEL_DATA, 0x3);
+    st->tr = (struct pvh_segment_reg){.base = 0, .limit = 0x67, .selector = PVH_SEL_TSS,
                                       .type = 0xb, .present = 1};
     st->ldt = (struct pvh_segment_reg){.type = 0x2, .unusable = 1};
     st->gdt_base = gdt;
