@@ -26,8 +26,12 @@ struct pvh_entry_state {
 void pvh_entry_state_init(struct pvh_entry_state *st, uint64_t entry,
                           uint64_t start_info, uint64_t gdt);
 
-/* Size of the GDT pvh_entry_state_init's selectors refer to, and its bytes. */
+/* Size of the GDT pvh_entry_state_init's selectors refer to, and its bytes:
+ * null, flat 32-bit code, flat 32-bit data, 32-bit busy TSS (base 0, limit 0x67). */
 #define PVH_GDT_ENTRIES 4
+#define PVH_SEL_CODE 0x08
+#define PVH_SEL_DATA 0x10
+#define PVH_SEL_TSS 0x18
 void pvh_gdt_build(uint64_t gdt[PVH_GDT_ENTRIES]);
 
 #endif

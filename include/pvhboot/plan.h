@@ -94,4 +94,11 @@ int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
 
 const char *pvh_region_kind_name(enum pvh_region_kind kind);
 
+/* The version-1 memory map for a plan whose regions are placed (lib/memmap.c):
+ * fills plan->map and plan->memmap_entries. Returns 0 or -1 (too many entries). */
+int pvh_memmap_build(struct pvh_plan *plan, struct pvh_error *err);
+
+/* True for the regions pvhboot itself writes (described as reserved/ACPI). */
+int pvh_region_is_bootdata(enum pvh_region_kind kind);
+
 #endif

@@ -1,0 +1,56 @@
+/* Test helper for tests/acpi/iasl.t: builds the ACPI tables for N vCPUs at
+ * 0xE0000 and writes each one to DIR/<signature>.dat for `iasl -d`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pvhboot/acpi.h"
+
+static int dump(const char *dir, const char *name, const uint8_t *p, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        return 1;
+    }
+    return 0;
+}
+
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: acpi-dump NCPUS DIR\n");
+        return 2;
+    }
+    static uint8_t buf[8192];
+    size_t used;
+    uint64_t rsdp;
+    struct pvh_error err;
+    const uint32_t base = 0xE0000;
+    if (pvh_acpi_build((unsigned)atoi(argv[1]), base, buf, sizeof(buf), &used, &rsdp, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    int rc = dump(argv[2], "rsdp", buf, 36);
+    /* walk every table the RSDT points to, and the FADT's FACS and DSDT */
+    const uint8_t *rsdt = buf + (rd32(buf + 16) - base);
+    rc |= dump(argv[2], "rsdt", rsdt, rd32(rsdt + 4));
+    const uint8_t *xsdt = buf + (buf[24] | buf[25] << 8 | buf[26] << 16 | (uint32_t)buf[27] << 24) - base;
+    rc |= dump(argv[2], "xsdt", xsdt, rd32(xsdt + 4));
+    for (uint32_t off = 36; off < rd32(rsdt + 4); off += 4) {
+        const uint8_t *t = buf + (rd32(rsdt + off) - base);
+        char name[5] = {0};
+        memcpy(name, t, 4);
+        rc |= dump(argv[2], name, t, rd32(t + 4));
+        if (memcmp(name, "FACP", 4) == 0) {
+            const uint8_t *facs = buf + (rd32(t + 36) - base), *dsdt = buf + (rd32(t + 40) - base);
+            rc |= dump(argv[2], "FACS", facs, rd32(facs + 4));
+            rc |= dump(argv[2], "DSDT", dsdt, rd32(dsdt + 4));
+        }
+    }
+    return rc;
+}
