@@ -1,0 +1,3 @@
+.globl pvh_start
+.text
+pvh_start: call probe_main
