@@ -56,6 +56,29 @@ static void print_modules(const struct hvm_start_info *si)
     }
 }
 
+/* Exit status from a "pvh.exit=N" word in the command line, else 0. */
+static uint32_t exit_status(uint64_t cmdline_paddr)
+{
+    static const char key[] = "pvh.exit=";
+    const char *s = pvh_cstr(cmdline_paddr);
+    if (!s)
+        return 0;
+    for (uint32_t i = 0; i < PVH_MAX_CMDLINE && s[i]; i++) {
+        if (i != 0 && s[i - 1] != ' ')
+            continue;
+        uint32_t k = 0;
+        while (key[k] && i + k < PVH_MAX_CMDLINE && s[i + k] == key[k])
+            k++;
+        if (key[k])
+            continue;
+        uint32_t v = 0;
+        for (i += k; i < PVH_MAX_CMDLINE && s[i] >= '0' && s[i] <= '9' && v < 100000000u; i++)
+            v = v * 10 + (uint32_t)(s[i] - '0');
+        return v;
+    }
+    return 0;
+}
+
 void hello_main(uint32_t start_info_paddr)
 {
     pvh_serial_init();
@@ -78,6 +101,9 @@ void hello_main(uint32_t start_info_paddr)
     pvh_puts("\n");
     print_memmap(si);
     print_modules(si);
-    pvh_puts("exit=0\n");
-    pvh_exit(0);
+    uint32_t status = exit_status(si->cmdline_paddr);
+    pvh_puts("exit=");
+    pvh_put_dec(status);
+    pvh_puts("\n");
+    pvh_exit(status);
 }
