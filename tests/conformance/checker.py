@@ -72,18 +72,22 @@ def segment(kv, seg):
     return fields
 
 
+def hexo(val):
+    return "?" if val is None else hex(val)
+
+
 def describe(d):
     if d is None:
         return UNOBS
-    base = "?" if d["base"] is None else hex(d["base"])
-    lim = "?" if d["limit"] is None else hex(d["limit"])
-    return "sel=%#x type=%#x s=%s db=%s base=%s limit=%s" % (
-        d["sel"], d["type"], d["s"], d["db"], base, lim)
+    return "sel=%s type=%s s=%s db=%s base=%s limit=%s" % (
+        hexo(d["sel"]), hexo(d["type"]), d["s"], d["db"], hexo(d["base"]), hexo(d["limit"]))
 
 
 def flat(d, code, writable):
     if d is None:
         return None
+    if d["type"] is None:
+        return False
     if d["s"] != 1 or d["p"] != 1 or d["db"] != 1 or d["l"] != 0:
         return False
     if code and (d["type"] & 0xA) != 0xA:          # code, readable
@@ -129,7 +133,8 @@ def grade_tr(g, kv):
         return
     ok = tr["s"] == 0 and tr["type"] == 0xB and tr["base"] == 0 and tr["limit"] == 0x67
     g.add("TR", "32-bit busy TSS (type 0xb), base 0, limit 0x67",
-          "sel=%#x type=%#x base=%s limit=%s" % (sel, tr["type"], tr["base"], tr["limit"]), "MUST", ok)
+          "sel=%s type=%s base=%s limit=%s" % (hexo(sel), hexo(tr["type"]), hexo(tr["base"]),
+                                               hexo(tr["limit"])), "MUST", ok)
 
 
 def grade_observations(g, kv, profile, fl):
@@ -152,14 +157,22 @@ def grade_observations(g, kv, profile, fl):
     g.add("A20", "unspecified", {1: "enabled", 0: "masked"}.get(a20, kv.get("a20")), "obs", None)
 
 
+MAX_LIST = 1024  # the probe prints at most 128 memmap entries and 64 modules
+
+
+def count(kv, key):
+    n = num(kv, key) or 0
+    return max(0, min(n, MAX_LIST))
+
+
 def memmap(kv):
-    n = num(kv, "mem.count") or 0
+    n = count(kv, "mem.count")
     return [(num(kv, "mem.%d.addr" % i), num(kv, "mem.%d.size" % i), num(kv, "mem.%d.type" % i))
             for i in range(n)]
 
 
 def modules(kv):
-    n = num(kv, "mod.count") or 0
+    n = count(kv, "mod.count")
     return [(num(kv, "mod.%d.paddr" % i), num(kv, "mod.%d.size" % i),
              kv.get("mod.%d.cmdline" % i), num(kv, "mod.%d.cmdline_paddr" % i)) for i in range(n)]
 
@@ -203,6 +216,10 @@ def grade_start_info(g, kv):
 def grade_memmap(g, kv, mm):
     given = num(kv, "si.memmap_entries") or 0
     g.add("memmap present (v1)", "entries > 0", given, "SHOULD", given > 0)
+    broken = [str(i) for i, e in enumerate(mm) if None in e]
+    g.add("memmap entries readable", "addr, size, type", "bad: " + ",".join(broken) if broken else "all",
+          "SHOULD", not broken)
+    mm = [e for e in mm if None not in e]
     empty = [str(i) for i, (a, s, t) in enumerate(mm) if not s]
     g.add("memmap entries non-empty", "size > 0", "empty: " + ",".join(empty) if empty else "all",
           "SHOULD", not empty)
@@ -242,11 +259,15 @@ def grade_expectations(g, kv, args):
     for i, spec in enumerate(args.expect_module):
         size, _, cmd = spec.partition(":")
         got = mods[i] if i < len(mods) else None
-        ok = got is not None and got[1] == int(size, 0) and (not cmd or got[2] == cmd)
+        try:
+            want_size = int(size, 0)
+        except ValueError:
+            want_size = -1
+        ok = got is not None and got[1] == want_size and (not cmd or got[2] == cmd)
         g.add("module %d" % i, spec, "missing" if got is None else "%s:%s" % (got[1], got[2]),
               "MUST", ok)
     if args.ram_mb is not None:
-        usable = sum(s for a, s, t in memmap(kv) if t == 1 and s)
+        usable = sum(s for a, s, t in memmap(kv) if t == 1 and s and s > 0)
         total = args.ram_mb << 20
         # legacy 640K-1M hole and firmware-reserved pages: allow up to 1 MiB less
         g.add("usable RAM", "%d MiB - [0, 1 MiB]" % args.ram_mb, usable, "MUST",

@@ -40,7 +40,7 @@ expect() {
     ok $good "$what: '$item' $level $result, status $want"
 }
 
-echo "1..38"
+echo "1..39"
 mutate
 expect 0 "CR0.PG" MUST pass "good QEMU report"
 ok $(grep -q '| fail ' "$work/out"; [ $? = 1 ] && echo 0 || echo 1) "good QEMU report: no failing row"
@@ -89,3 +89,26 @@ sed -i '/^end=1/d' "$work/r.log"
 python3 "$CHK" "$work/r.log" >/dev/null 2>&1
 rc=$?
 ok $([ $rc = 2 ] && echo 0 || echo 1) "truncated report: status 2 (got $rc)"
+# Corrupted values (garbage, empty, negative, huge) in random lines: the
+# checker must answer 0, 1 or 2 and never raise.
+python3 - "$CHK" "$GOOD" "$work" <<'PY'
+import random, subprocess, sys
+chk, good, work = sys.argv[1:]
+lines = open(good).read().splitlines()
+rng = random.Random(7)
+bad = 0
+for _ in range(60):
+    rep = list(lines)
+    for _ in range(rng.randint(1, 8)):
+        i = rng.randrange(len(rep))
+        key = rep[i].split("=", 1)[0]
+        if "=" in rep[i] and key not in ("probe", "end"):
+            rep[i] = key + "=" + rng.choice(["zz", "", "0x", "-1", "-0x10", "0x" + "f" * 20, "9" * 25])
+    open(work + "/fz.log", "w").write("\n".join(rep) + "\n")
+    r = subprocess.run([sys.executable, chk, work + "/fz.log", "--ram-mb", "256",
+                        "--expect-module", "6:x"], capture_output=True, text=True, timeout=30)
+    if r.returncode not in (0, 1, 2) or "Traceback" in r.stderr:
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+ok $? "60 randomly corrupted reports: no crash, status 0/1/2"
