@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 G=guest/build
-[ -x $G/hello32 ] && [ -x $G/hello64 ] && [ -x $G/probe ] || make -s -C guest >&2
+make -s -C guest >&2 || { echo "1..1"; echo "not ok 1 - make -C guest"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 head -c 12345 /dev/urandom >"$work/module.bin"
