@@ -1,0 +1,77 @@
+/* The KVM machine's public API: boot one PVH kernel with its modules and
+ * run it to the end. The CLI fills a config; the VMM returns how the guest
+ * ended. Everything KVM-specific stays behind this header. */
+#ifndef PVHBOOT_VMM_H
+#define PVHBOOT_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pvhboot/error.h"
+#include "pvhboot/plan.h"
+
+enum pvh_serial_mode { PVH_SERIAL_STDIO, PVH_SERIAL_FILE, PVH_SERIAL_NONE };
+
+struct pvh_vm_module {
+    const char *path;
+    const char *cmdline; /* NULL: none */
+};
+
+struct pvh_vm_config {
+    const char *kernel;            /* a PVH ELF (a bzImage is extracted by the caller) */
+    const char *kernel_name;       /* for messages: what the user named */
+    const char *cmdline;
+    size_t nmodules;               /* module 0 is the initrd */
+    struct pvh_vm_module modules[PVH_MAX_MODULES];
+    uint64_t ram_size;
+    unsigned ncpus;
+    enum pvh_serial_mode serial;
+    const char *serial_path;       /* PVH_SERIAL_FILE */
+    unsigned timeout_s;            /* 0: none */
+    bool verbose;
+    bool sandbox;                  /* seccomp allow-list for the run loop */
+    bool kaslr;                    /* random physical load address */
+    uint64_t seed;                 /* for kaslr */
+    bool drop_user;                /* --user: drop root after setup */
+    unsigned uid, gid;
+    const char *kvm_device;        /* default /dev/kvm */
+    uint64_t start_ns;             /* CLOCK_MONOTONIC at process start */
+};
+
+enum pvh_vm_end {
+    PVH_END_DEBUG_EXIT,   /* the guest wrote its status to port 0xf4 */
+    PVH_END_POWEROFF,     /* ACPI S5 */
+    PVH_END_RESET,        /* i8042 reset or KVM system reset */
+    PVH_END_TIMEOUT,
+    PVH_END_ERROR,        /* the VMM or the guest failed: err says why */
+};
+
+#define PVH_STATS_UNHANDLED 32
+struct pvh_vm_stats {
+    uint64_t ns_first_run;      /* process start -> first KVM_RUN (0: never) */
+    uint64_t ns_first_serial;   /* process start -> the guest's first serial byte */
+    uint64_t ns_end;            /* process start -> the VM's end */
+    uint64_t exits_io, exits_mmio, exits_hlt, exits_intr, exits_shutdown, exits_system_event, exits_other;
+    uint64_t serial_bytes;
+    size_t nunhandled;          /* port/MMIO addresses no device claimed */
+    struct { uint64_t addr; int mmio; uint64_t reads, writes; } unhandled[PVH_STATS_UNHANDLED];
+    uint64_t unhandled_other;   /* accesses beyond the table */
+    uint64_t rss_kib;           /* VmRSS at the end */
+    uint64_t guest_resident_kib;/* of which guest RAM pages */
+    uint64_t kernel_load;       /* guest-physical address the kernel was loaded at */
+};
+
+struct pvh_vm_result {
+    enum pvh_vm_end end;
+    int status;           /* PVH_END_DEBUG_EXIT: the guest's value & 0xff */
+    struct pvh_vm_stats stats;
+};
+
+/* Builds and runs the VM. Returns 0 with *res filled when the guest ran to
+ * an end (any end, timeouts and guest failures included: res->end says
+ * which, err holds the reason for PVH_END_ERROR), -1 when it could not be
+ * set up (err says why). */
+int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struct pvh_error *err);
+
+#endif

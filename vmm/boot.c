@@ -1,0 +1,217 @@
+/* pvh_vm_run: from a config to a finished VM. Reads the kernel and modules,
+ * plans the layout, creates the KVM machine, copies the kernel segments and
+ * modules into guest RAM and writes the boot data (all through the checked
+ * accessor), sets vCPU 0 to the PVH entry state, runs, and collects the
+ * statistics --verbose prints. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pvhboot/bootdata.h"
+#include "pvhboot/file.h"
+#include "pvhboot/image.h"
+#include "pvhboot/plan.h"
+#include "pvhboot/sandbox.h"
+#include "vm.h"
+
+struct boot_inputs {
+    struct pvh_file kernel;
+    struct pvh_file module[PVH_MAX_MODULES];
+    struct pvh_module_spec spec[PVH_MAX_MODULES];
+    struct pvh_image image;
+    struct pvh_plan_request req;
+    struct pvh_plan plan;
+};
+
+static int read_inputs(const struct pvh_vm_config *cfg, struct boot_inputs *in, struct pvh_error *err)
+{
+    in->kernel.fd = -1;
+    for (size_t i = 0; i < PVH_MAX_MODULES; i++)
+        in->module[i].fd = -1;
+    if (pvh_file_open(&in->kernel, cfg->kernel, err))
+        return -1;
+    const char *name = cfg->kernel_name ? cfg->kernel_name : cfg->kernel;
+    if (pvh_image_parse(in->kernel.data, in->kernel.size, name, &in->image, err))
+        return -1;
+    for (size_t i = 0; i < cfg->nmodules; i++) {
+        if (pvh_file_open(&in->module[i], cfg->modules[i].path, err))
+            return -1;
+        in->spec[i] = (struct pvh_module_spec){cfg->modules[i].path, in->module[i].size, cfg->modules[i].cmdline};
+    }
+    in->req = (struct pvh_plan_request){.ram_size = cfg->ram_size, .ncpus = cfg->ncpus, .image = &in->image,
+                                        .cmdline = cfg->cmdline, .nmodules = cfg->nmodules, .modules = in->spec,
+                                        .relocate = cfg->kaslr, .seed = cfg->seed};
+    return pvh_plan_build(&in->req, &in->plan, err);
+}
+
+static void close_inputs(struct boot_inputs *in, size_t nmodules)
+{
+    for (size_t i = 0; i < nmodules; i++)
+        pvh_file_close(&in->module[i]);
+    pvh_file_close(&in->kernel);
+}
+
+static int copy_to_guest(struct pvh_vm *vm, uint64_t gpa, const uint8_t *src, uint64_t len, const char *what,
+                         struct pvh_error *err)
+{
+    if (len == 0)
+        return 0;
+    uint8_t *dst = pvh_gpa_ptr(&vm->mem, gpa, len);
+    if (!dst)
+        return pvh_fail(err, PVH_E_SYSTEM, "%s (%llu bytes at %#llx) lies outside guest RAM", what,
+                        (unsigned long long)len, (unsigned long long)gpa);
+    memcpy(dst, src, len);
+    return 0;
+}
+
+/* Kernel segments (bss stays zero: fresh anonymous memory), then modules. */
+static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_error *err)
+{
+    char what[64];
+    for (size_t i = 0; i < in->image.nsegments; i++) {
+        const struct pvh_segment *s = &in->image.seg[i];
+        snprintf(what, sizeof(what), "kernel segment %zu", i);
+        if (copy_to_guest(vm, s->paddr + (uint64_t)in->plan.kernel_shift, in->kernel.data + s->offset, s->filesz,
+                          what, err))
+            return -1;
+    }
+    for (size_t i = 0; i < in->req.nmodules; i++) {
+        snprintf(what, sizeof(what), "module %zu", i);
+        if (copy_to_guest(vm, in->plan.module_addr[i], in->module[i].data, in->module[i].size, what, err))
+            return -1;
+    }
+    return pvh_bootdata_write(&in->req, &in->plan, pvh_guestmem_write, &vm->mem, err);
+}
+
+static void serial_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct pvh_vm *vm = ctx;
+    if (!vm->t_first_serial_ns)
+        vm->t_first_serial_ns = pvh_now_ns();
+    while (vm->serial_fd >= 0 && len > 0) {
+        ssize_t n = write(vm->serial_fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* output closed: the guest keeps running, unheard */
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static int open_serial(struct pvh_vm *vm, struct pvh_error *err)
+{
+    vm->serial_fd = -1;
+    if (vm->cfg->serial == PVH_SERIAL_STDIO)
+        vm->serial_fd = STDOUT_FILENO;
+    if (vm->cfg->serial == PVH_SERIAL_FILE) {
+        vm->serial_fd = open(vm->cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (vm->serial_fd < 0)
+            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: %s", vm->cfg->serial_path, strerror(errno));
+    }
+    vm->hooks = (struct pvh_io_hooks){vm, pvh_kvm_set_irq, pvh_vm_end, serial_output};
+    pvh_devices_init(&vm->dev, &vm->hooks);
+    return 0;
+}
+
+static uint64_t since_start(const struct pvh_vm *vm, uint64_t t)
+{
+    return t && t > vm->cfg->start_ns ? t - vm->cfg->start_ns : 0;
+}
+
+/* VmRSS from /proc/self/status, read through an fd opened before the sandbox. */
+static uint64_t read_rss_kib(int fd)
+{
+    char buf[4096];
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "VmRSS:");
+    return p ? strtoull(p + 6, NULL, 10) : 0;
+}
+
+static void collect_stats(struct pvh_vm *vm, int status_fd, uint64_t kernel_load, struct pvh_vm_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->ns_first_run = since_start(vm, vm->t_first_run_ns);
+    st->ns_first_serial = since_start(vm, vm->t_first_serial_ns);
+    st->ns_end = since_start(vm, vm->t_end_ns);
+    st->exits_io = vm->exits[PVH_EXIT_IO];
+    st->exits_mmio = vm->exits[PVH_EXIT_MMIO];
+    st->exits_hlt = vm->exits[PVH_EXIT_HLT];
+    st->exits_intr = vm->exits[PVH_EXIT_INTR];
+    st->exits_shutdown = vm->exits[PVH_EXIT_SHUTDOWN];
+    st->exits_system_event = vm->exits[PVH_EXIT_SYSTEM_EVENT];
+    st->exits_other = vm->exits[PVH_EXIT_OTHER];
+    st->serial_bytes = vm->dev.uart.tx_bytes;
+    const struct pvh_unhandled *u = &vm->dev.unhandled;
+    st->nunhandled = u->n < PVH_STATS_UNHANDLED ? u->n : PVH_STATS_UNHANDLED;
+    for (size_t i = 0; i < st->nunhandled; i++) {
+        st->unhandled[i].addr = u->e[i].addr;
+        st->unhandled[i].mmio = u->e[i].mmio;
+        st->unhandled[i].reads = u->e[i].reads;
+        st->unhandled[i].writes = u->e[i].writes;
+    }
+    st->unhandled_other = u->other;
+    st->rss_kib = read_rss_kib(status_fd);
+    st->guest_resident_kib = pvh_guestmem_resident(&vm->mem) / 1024;
+    st->kernel_load = kernel_load;
+}
+
+static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_error *err)
+{
+    struct pvh_entry_state entry;
+    if (pvh_kvm_open(vm, err) || pvh_kvm_create_vm(vm, in->plan.ram_low_end, in->plan.ram_high_size, err) ||
+        load_guest(vm, in, err) || open_serial(vm, err) || pvh_vcpus_create(vm, err))
+        return -1;
+    pvh_entry_state_init(&entry, in->plan.entry, in->plan.start_info, in->plan.gdt);
+    if (pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
+        return -1;
+    if (vm->cfg->drop_user)
+        return pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err);
+    return 0;
+}
+
+int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struct pvh_error *err)
+{
+    struct pvh_vm *vm = calloc(1, sizeof(*vm));
+    struct boot_inputs *in = calloc(1, sizeof(*in));
+    int rc = -1;
+    if (!vm || !in) {
+        free(vm);
+        free(in);
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    }
+    *vm = (struct pvh_vm){.cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .serial_fd = -1, .ncpus = cfg->ncpus};
+    pthread_mutex_init(&vm->io_lock, NULL);
+    pthread_mutex_init(&vm->end_lock, NULL);
+    pthread_cond_init(&vm->end_cond, NULL);
+    int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (read_inputs(cfg, in, err) == 0 && setup_machine(vm, in, err) == 0 &&
+        pvh_vm_start_and_wait(vm, err) == 0) {
+        res->end = vm->result.end;
+        res->status = vm->result.status;
+        if (res->end == PVH_END_ERROR)
+            *err = vm->end_err;
+        collect_stats(vm, status_fd, in->image.nsegments ? in->image.seg[0].paddr + (uint64_t)in->plan.kernel_shift : 0,
+                      &res->stats);
+        rc = 0;
+    }
+    if (status_fd >= 0)
+        close(status_fd);
+    if (vm->serial_fd > STDERR_FILENO)
+        close(vm->serial_fd);
+    pvh_vcpus_destroy(vm);
+    pvh_kvm_close(vm);
+    close_inputs(in, cfg->nmodules);
+    pthread_mutex_destroy(&vm->io_lock);
+    pthread_mutex_destroy(&vm->end_lock);
+    pthread_cond_destroy(&vm->end_cond);
+    free(vm);
+    free(in);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* ACPI fixed hardware the FADT promises (include/pvhboot/acpi.h): the PM1a
+ * event block (status, enable: 2 bytes each) and the PM1a control block.
+ * Writing SLP_EN with SLP_TYP = S5 (the DSDT's \_S5) powers the VM off,
+ * ending it with status 0. SCI_EN reads as set: always in ACPI mode. */
+#include "device.h"
+
+#include "pvhboot/acpi.h"
+
+#define PM1_STATUS 0
+#define PM1_ENABLE 2
+#define PM1_CONTROL (PVH_ACPI_PM1A_CNT_PORT - PVH_ACPI_PM1A_EVT_PORT)
+#define SCI_EN 0x0001
+#define SLP_TYP_MASK (7u << PVH_ACPI_SLP_TYP_SHIFT)
+
+void pvh_acpipm_init(struct pvh_acpipm *pm, const struct pvh_io_hooks *hooks)
+{
+    *pm = (struct pvh_acpipm){.hooks = hooks, .control = SCI_EN};
+}
+
+static uint16_t *reg16(struct pvh_acpipm *pm, uint16_t off)
+{
+    switch (off & ~1u) {
+    case PM1_STATUS:
+        return &pm->status;
+    case PM1_ENABLE:
+        return &pm->enable;
+    case PM1_CONTROL:
+        return &pm->control;
+    default:
+        return NULL;
+    }
+}
+
+uint32_t pvh_acpipm_read(void *state, uint16_t off, unsigned size)
+{
+    struct pvh_acpipm *pm = state;
+    uint32_t v = 0;
+    for (unsigned i = 0; i < size; i++) {
+        uint16_t *r = reg16(pm, (uint16_t)(off + i));
+        uint8_t byte = r ? (uint8_t)(*r >> (((off + i) & 1) * 8)) : 0xff;
+        v |= (uint32_t)byte << (8 * i);
+    }
+    return v;
+}
+
+static void write_byte(struct pvh_acpipm *pm, uint16_t off, uint8_t byte)
+{
+    uint16_t *r = reg16(pm, off);
+    if (!r)
+        return;
+    unsigned shift = (off & 1) * 8;
+    if (r == &pm->status) {
+        pm->status &= (uint16_t)~((unsigned)byte << shift); /* write 1 to clear */
+        return;
+    }
+    *r = (uint16_t)((*r & ~(0xffu << shift)) | ((unsigned)byte << shift));
+}
+
+void pvh_acpipm_write(void *state, uint16_t off, uint32_t value, unsigned size)
+{
+    struct pvh_acpipm *pm = state;
+    for (unsigned i = 0; i < size; i++)
+        write_byte(pm, (uint16_t)(off + i), (uint8_t)(value >> (8 * i)));
+    pm->control |= SCI_EN;
+    if ((pm->control & PVH_ACPI_SLP_EN) &&
+        ((pm->control & SLP_TYP_MASK) >> PVH_ACPI_SLP_TYP_SHIFT) == PVH_ACPI_SLP_TYP_S5) {
+        pm->control &= (uint16_t)~PVH_ACPI_SLP_EN;
+        pm->hooks->end(pm->hooks->ctx, PVH_END_POWEROFF, 0);
+    }
+}

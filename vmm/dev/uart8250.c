@@ -1,0 +1,178 @@
+/* 8250/16550A UART on COM1 (0x3f8, IRQ 4): transmit is immediate (THR is
+ * always empty, so LSR says THRE|TEMT), received bytes wait in a bounded
+ * FIFO, interrupts for "data ready" and "transmitter empty" drive IRQ 4 (the
+ * Linux 8250 driver's userspace console output waits for the latter), DLAB
+ * divisor latches, scratch, FIFO control and modem loopback for the driver's
+ * probe. */
+#include "device.h"
+
+#define UART_RBR_THR 0
+#define UART_IER 1
+#define UART_IIR_FCR 2
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
+#define UART_MSR 6
+#define UART_SCR 7
+
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define IIR_NONE 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define IIR_FIFO 0xc0
+#define LCR_DLAB 0x80
+#define MCR_LOOP 0x10
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+
+void pvh_uart_init(struct pvh_uart *u, const struct pvh_io_hooks *hooks, unsigned irq)
+{
+    *u = (struct pvh_uart){.hooks = hooks, .irq = irq, .dll = 1};
+}
+
+static uint8_t pending_interrupt(const struct pvh_uart *u)
+{
+    if ((u->ier & IER_RDI) && u->rx_count)
+        return IIR_RDI;
+    if ((u->ier & IER_THRI) && u->thre_pending)
+        return IIR_THRI;
+    return IIR_NONE;
+}
+
+/* The line follows "an enabled interrupt is pending" (and OUT2, which gates
+ * the line on PCs); KVM sees an edge when it goes 0 -> 1. */
+static void update_irq(struct pvh_uart *u)
+{
+    int level = pending_interrupt(u) != IIR_NONE && (u->mcr & 0x08);
+    if (level != u->irq_level && u->hooks->set_irq)
+        u->hooks->set_irq(u->hooks->ctx, u->irq, level);
+    u->irq_level = level;
+}
+
+static uint8_t rx_pop(struct pvh_uart *u)
+{
+    if (!u->rx_count)
+        return 0;
+    uint8_t c = u->rx[u->rx_head];
+    u->rx_head = (u->rx_head + 1) % PVH_UART_RX_SIZE;
+    u->rx_count--;
+    return c;
+}
+
+size_t pvh_uart_receive(struct pvh_uart *u, const uint8_t *buf, size_t len)
+{
+    size_t n = 0;
+    for (; n < len && u->rx_count < PVH_UART_RX_SIZE; n++) {
+        u->rx[(u->rx_head + u->rx_count) % PVH_UART_RX_SIZE] = buf[n];
+        u->rx_count++;
+    }
+    update_irq(u);
+    return n;
+}
+
+static void transmit(struct pvh_uart *u, uint8_t c)
+{
+    if (u->mcr & MCR_LOOP)
+        pvh_uart_receive(u, &c, 1);
+    else if (u->hooks->output)
+        u->hooks->output(u->hooks->ctx, &c, 1);
+    u->tx_bytes++;
+    u->thre_pending = 1;
+}
+
+/* In loopback the modem outputs feed the inputs: DTR->DSR, RTS->CTS,
+ * OUT1->RI, OUT2->DCD; otherwise the line is up (DCD, DSR, CTS). */
+static uint8_t modem_status(const struct pvh_uart *u)
+{
+    if (!(u->mcr & MCR_LOOP))
+        return 0xb0;
+    uint8_t m = u->mcr;
+    return (uint8_t)((m & 0x01 ? 0x20 : 0) | (m & 0x02 ? 0x10 : 0) | (m & 0x04 ? 0x40 : 0) | (m & 0x08 ? 0x80 : 0));
+}
+
+static uint8_t read_reg(struct pvh_uart *u, uint16_t reg)
+{
+    switch (reg) {
+    case UART_RBR_THR:
+        if (u->lcr & LCR_DLAB)
+            return u->dll;
+        return rx_pop(u);
+    case UART_IER:
+        return u->lcr & LCR_DLAB ? u->dlm : u->ier;
+    case UART_IIR_FCR: {
+        uint8_t iir = pending_interrupt(u);
+        if (iir == IIR_THRI)
+            u->thre_pending = 0; /* reading IIR acknowledges THRE */
+        return (uint8_t)(iir | (u->fcr & 0x01 ? IIR_FIFO : 0));
+    }
+    case UART_LCR:
+        return u->lcr;
+    case UART_MCR:
+        return u->mcr;
+    case UART_LSR:
+        return (uint8_t)(LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0));
+    case UART_MSR:
+        return modem_status(u);
+    default:
+        return u->scr;
+    }
+}
+
+static void write_reg(struct pvh_uart *u, uint16_t reg, uint8_t v)
+{
+    switch (reg) {
+    case UART_RBR_THR:
+        if (u->lcr & LCR_DLAB)
+            u->dll = v;
+        else
+            transmit(u, v);
+        break;
+    case UART_IER:
+        if (u->lcr & LCR_DLAB) {
+            u->dlm = v;
+            break;
+        }
+        if ((v & IER_THRI) && !(u->ier & IER_THRI))
+            u->thre_pending = 1; /* enabling THRI with an empty THR interrupts */
+        u->ier = v & 0x0f;
+        break;
+    case UART_IIR_FCR:
+        if (v & 0x02) { /* clear the receive FIFO */
+            u->rx_head = 0;
+            u->rx_count = 0;
+        }
+        u->fcr = v & 0xc9;
+        break;
+    case UART_LCR:
+        u->lcr = v;
+        break;
+    case UART_MCR:
+        u->mcr = v & 0x1f;
+        break;
+    case UART_LSR:
+    case UART_MSR:
+        break; /* read-only */
+    default:
+        u->scr = v;
+    }
+}
+
+uint32_t pvh_uart_read(void *state, uint16_t off, unsigned size)
+{
+    struct pvh_uart *u = state;
+    uint32_t v = read_reg(u, off & 7);
+    if (size > 1)
+        v |= 0xffffff00u; /* wider accesses: only the addressed byte is a register */
+    update_irq(u);
+    return v;
+}
+
+void pvh_uart_write(void *state, uint16_t off, uint32_t value, unsigned size)
+{
+    (void)size;
+    struct pvh_uart *u = state;
+    write_reg(u, off & 7, (uint8_t)value);
+    update_irq(u);
+}

@@ -1,0 +1,316 @@
+/* Running the VM: one thread per vCPU in a KVM_RUN loop dispatching exits
+ * to the devices, the console input thread, the end of the VM (whoever ends
+ * it first wins; every vCPU is kicked out of KVM_RUN), the timeout, and the
+ * sandbox entered once all threads exist. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pvhboot/sandbox.h"
+#include "vm.h"
+
+#define KICK_SIGNAL SIGUSR1
+#define ESCAPE_PREFIX 0x01 /* Ctrl-A, then 'x' quits */
+
+uint64_t pvh_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_kick(int sig)
+{
+    (void)sig;
+}
+
+static void kick_all(struct pvh_vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct pvh_vcpu *v = &vm->vcpu[i];
+        if (!v->started)
+            continue;
+        v->run->immediate_exit = 1;
+        pthread_kill(v->thread, KICK_SIGNAL);
+    }
+}
+
+static bool claim_end(struct pvh_vm *vm, enum pvh_vm_end end, int status)
+{
+    pthread_mutex_lock(&vm->end_lock);
+    bool first = !atomic_load(&vm->ending);
+    if (first) {
+        vm->result.end = end;
+        vm->result.status = status;
+        vm->t_end_ns = pvh_now_ns();
+        atomic_store(&vm->ending, true);
+        pthread_cond_broadcast(&vm->end_cond);
+    }
+    pthread_mutex_unlock(&vm->end_lock);
+    if (first)
+        kick_all(vm);
+    return first;
+}
+
+void pvh_vm_end(void *ctx, enum pvh_vm_end end, int status)
+{
+    claim_end(ctx, end, status);
+}
+
+__attribute__((format(printf, 2, 3))) static void fail_vm(struct pvh_vm *vm, const char *fmt, ...)
+{
+    char msg[sizeof(vm->end_err.msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&vm->end_lock);
+    bool first = !atomic_load(&vm->ending);
+    if (first) {
+        vm->end_err.code = PVH_E_GUEST;
+        memcpy(vm->end_err.msg, msg, sizeof(msg));
+    }
+    pthread_mutex_unlock(&vm->end_lock);
+    if (first)
+        claim_end(vm, PVH_END_ERROR, 1);
+}
+
+static void handle_io(struct pvh_vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    uint64_t bytes = (uint64_t)run->io.size * run->io.count;
+    if (run->io.data_offset >= v->run_size || bytes > v->run_size - run->io.data_offset) {
+        fail_vm(v->vm, "vCPU %u: KVM reported port I/O data outside kvm_run", v->id);
+        return;
+    }
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    int is_write = run->io.direction == KVM_EXIT_IO_OUT;
+    pthread_mutex_lock(&v->vm->io_lock);
+    for (uint32_t i = 0; i < run->io.count; i++)
+        pvh_devices_io(&v->vm->dev, run->io.port, is_write, data + (size_t)i * run->io.size, run->io.size);
+    pthread_mutex_unlock(&v->vm->io_lock);
+}
+
+static void handle_mmio(struct pvh_vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    unsigned len = run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data) : run->mmio.len;
+    pthread_mutex_lock(&v->vm->io_lock);
+    pvh_devices_mmio(&v->vm->dev, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, len);
+    pthread_mutex_unlock(&v->vm->io_lock);
+}
+
+static uint64_t guest_rip(struct pvh_vcpu *v)
+{
+    struct kvm_regs regs;
+    return ioctl(v->fd, KVM_GET_REGS, &regs) == 0 ? regs.rip : 0;
+}
+
+static void handle_system_event(struct pvh_vcpu *v)
+{
+    switch (v->run->system_event.type) {
+    case KVM_SYSTEM_EVENT_SHUTDOWN:
+        claim_end(v->vm, PVH_END_POWEROFF, 0);
+        break;
+    case KVM_SYSTEM_EVENT_RESET:
+        claim_end(v->vm, PVH_END_RESET, 0);
+        break;
+    default:
+        fail_vm(v->vm, "vCPU %u: the guest reported a crash (KVM system event %u)", v->id, v->run->system_event.type);
+    }
+}
+
+/* One exit; the VM's end (if any) is recorded through claim_end/fail_vm. */
+static void handle_exit(struct pvh_vcpu *v)
+{
+    struct pvh_vm *vm = v->vm;
+    struct kvm_run *run = v->run;
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        vm->exits[PVH_EXIT_IO]++;
+        handle_io(v);
+        break;
+    case KVM_EXIT_MMIO:
+        vm->exits[PVH_EXIT_MMIO]++;
+        handle_mmio(v);
+        break;
+    case KVM_EXIT_INTR:
+        vm->exits[PVH_EXIT_INTR]++;
+        break;
+    case KVM_EXIT_HLT:
+        vm->exits[PVH_EXIT_HLT]++;
+        fail_vm(vm, "vCPU %u halted with interrupts off at rip %#llx", v->id, (unsigned long long)guest_rip(v));
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        vm->exits[PVH_EXIT_SHUTDOWN]++;
+        fail_vm(vm, "vCPU %u: the guest triple-faulted (shutdown) at rip %#llx", v->id,
+                (unsigned long long)guest_rip(v));
+        break;
+    case KVM_EXIT_SYSTEM_EVENT:
+        vm->exits[PVH_EXIT_SYSTEM_EVENT]++;
+        handle_system_event(v);
+        break;
+    case KVM_EXIT_FAIL_ENTRY:
+        vm->exits[PVH_EXIT_OTHER]++;
+        fail_vm(vm, "vCPU %u: KVM could not enter the guest (hardware reason %#llx)", v->id,
+                (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        break;
+    case KVM_EXIT_INTERNAL_ERROR:
+        vm->exits[PVH_EXIT_OTHER]++;
+        fail_vm(vm, "vCPU %u: KVM internal error (suberror %u) at rip %#llx", v->id, run->internal.suberror,
+                (unsigned long long)guest_rip(v));
+        break;
+    default:
+        vm->exits[PVH_EXIT_OTHER]++;
+        fail_vm(vm, "vCPU %u: unexpected KVM exit reason %u", v->id, run->exit_reason);
+    }
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct pvh_vcpu *v = arg;
+    struct pvh_vm *vm = v->vm;
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, KICK_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    while (!atomic_load(&vm->ending)) {
+        if (v->id == 0 && !vm->t_first_run_ns)
+            vm->t_first_run_ns = pvh_now_ns();
+        if (ioctl(v->fd, KVM_RUN, 0) != 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                v->run->immediate_exit = 0;
+                continue;
+            }
+            fail_vm(vm, "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+            break;
+        }
+        handle_exit(v);
+    }
+    return NULL;
+}
+
+/* Console input: stdin bytes go to the UART's receive FIFO (waiting while it
+ * is full); Ctrl-A x ends the VM (status 0). */
+struct input_state {
+    struct pvh_vm *vm;
+    bool saw_prefix;
+};
+
+static void feed_uart(struct pvh_vm *vm, const uint8_t *buf, size_t n)
+{
+    while (n > 0 && !atomic_load(&vm->ending)) {
+        pthread_mutex_lock(&vm->io_lock);
+        size_t took = pvh_uart_receive(&vm->dev.uart, buf, n);
+        pthread_mutex_unlock(&vm->io_lock);
+        buf += took;
+        n -= took;
+        if (n)
+            usleep(1000);
+    }
+}
+
+static void *input_thread(void *arg)
+{
+    struct input_state *in = arg;
+    struct pvh_vm *vm = in->vm;
+    uint8_t buf[64];
+    while (!atomic_load(&vm->ending)) {
+        struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+        if (n <= 0)
+            break; /* end of input: the guest keeps running */
+        for (ssize_t i = 0; i < n; i++) {
+            if (in->saw_prefix && (buf[i] == 'x' || buf[i] == 'X')) {
+                claim_end(vm, PVH_END_RESET, 0);
+                return NULL;
+            }
+            in->saw_prefix = buf[i] == ESCAPE_PREFIX && !in->saw_prefix;
+            if (!in->saw_prefix)
+                feed_uart(vm, &buf[i], 1);
+        }
+    }
+    return NULL;
+}
+
+static int start_threads(struct pvh_vm *vm, pthread_t *input, bool *has_input, struct input_state *in,
+                         struct pvh_error *err)
+{
+    struct sigaction sa = {.sa_handler = on_kick};
+    sigemptyset(&sa.sa_mask);
+    sigaction(KICK_SIGNAL, &sa, NULL);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, KICK_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &block, &old); /* only vCPU threads take kicks */
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        int rc = pthread_create(&vm->vcpu[i].thread, NULL, vcpu_thread, &vm->vcpu[i]);
+        if (rc != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            return pvh_fail(err, PVH_E_SYSTEM, "cannot start the thread of vCPU %u: %s", i, strerror(rc));
+        }
+        vm->vcpu[i].started = true;
+    }
+    *has_input = vm->cfg->serial == PVH_SERIAL_STDIO && isatty(STDIN_FILENO) &&
+                 pthread_create(input, NULL, input_thread, in) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
+static void wait_for_end(struct pvh_vm *vm)
+{
+    unsigned timeout = vm->cfg->timeout_s;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout;
+    pthread_mutex_lock(&vm->end_lock);
+    while (!atomic_load(&vm->ending)) {
+        if (!timeout) {
+            pthread_cond_wait(&vm->end_cond, &vm->end_lock);
+        } else if (pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&vm->end_lock);
+            claim_end(vm, PVH_END_TIMEOUT, 124);
+            pthread_mutex_lock(&vm->end_lock);
+        }
+    }
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
+int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
+{
+    pthread_t input;
+    bool has_input = false;
+    struct input_state in = {.vm = vm};
+    struct termios saved;
+    bool raw = vm->cfg->serial == PVH_SERIAL_STDIO && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (raw) {
+        struct termios t = saved;
+        cfmakeraw(&t);
+        t.c_oflag |= OPOST | ONLCR; /* keep the host's line endings for output */
+        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    }
+    int rc = start_threads(vm, &input, &has_input, &in, err);
+    if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter(err) != 0)
+        rc = -1;
+    if (rc != 0)
+        claim_end(vm, PVH_END_ERROR, 1);
+    else
+        wait_for_end(vm);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpu[i].started)
+            pthread_join(vm->vcpu[i].thread, NULL);
+    if (has_input)
+        pthread_join(input, NULL);
+    if (raw)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    return rc;
+}
