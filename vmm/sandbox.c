@@ -32,7 +32,7 @@ struct syscall_name {
 
 #define SYSCALL(n) { SYS_##n, #n }
 static const struct syscall_name allowed_syscalls[] = {
-    SYSCALL(read), SYSCALL(write), SYSCALL(readv), SYSCALL(writev), SYSCALL(close),
+    SYSCALL(read), SYSCALL(pread64), SYSCALL(write), SYSCALL(readv), SYSCALL(writev), SYSCALL(close),
     SYSCALL(poll), SYSCALL(ppoll), SYSCALL(futex), SYSCALL(clock_gettime),
     SYSCALL(clock_nanosleep), SYSCALL(nanosleep), SYSCALL(gettimeofday),
     SYSCALL(exit), SYSCALL(exit_group), SYSCALL(rt_sigreturn), SYSCALL(rt_sigprocmask),
@@ -40,7 +40,7 @@ static const struct syscall_name allowed_syscalls[] = {
     SYSCALL(gettid), SYSCALL(sched_yield), SYSCALL(restart_syscall), SYSCALL(munmap),
     SYSCALL(madvise), SYSCALL(brk), SYSCALL(mremap), SYSCALL(fstat), SYSCALL(newfstatat),
     SYSCALL(lseek), SYSCALL(set_robust_list), SYSCALL(rseq), SYSCALL(timer_settime),
-    SYSCALL(timerfd_settime), SYSCALL(sched_getaffinity),
+    SYSCALL(timerfd_settime), SYSCALL(sched_getaffinity), SYSCALL(mincore),
 };
 
 /* Named for the message only: refused, or allowed only with some arguments. */
