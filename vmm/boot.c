@@ -5,9 +5,11 @@
  * statistics --verbose prints. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pvhboot/bootdata.h"
@@ -189,16 +191,21 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
     *vm = (struct pvh_vm){.cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .serial_fd = -1, .ncpus = cfg->ncpus};
     pthread_mutex_init(&vm->io_lock, NULL);
     pthread_mutex_init(&vm->end_lock, NULL);
-    pthread_cond_init(&vm->end_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* run.c's deadline is on this clock */
+    pthread_cond_init(&vm->end_cond, &ca);
+    pthread_condattr_destroy(&ca);
     int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (read_inputs(cfg, in, err) == 0 && setup_machine(vm, in, err) == 0 &&
-        pvh_vm_start_and_wait(vm, err) == 0) {
+    bool ready = read_inputs(cfg, in, err) == 0 && setup_machine(vm, in, err) == 0;
+    uint64_t kernel_load = in->image.nsegments ? in->image.seg[0].paddr + (uint64_t)in->plan.kernel_shift : 0;
+    close_inputs(in, cfg->nmodules); /* loaded: their mappings would only add to our RSS */
+    if (ready && pvh_vm_start_and_wait(vm, err) == 0) {
         res->end = vm->result.end;
         res->status = vm->result.status;
         if (res->end == PVH_END_ERROR)
             *err = vm->end_err;
-        collect_stats(vm, status_fd, in->image.nsegments ? in->image.seg[0].paddr + (uint64_t)in->plan.kernel_shift : 0,
-                      &res->stats);
+        collect_stats(vm, status_fd, kernel_load, &res->stats);
         rc = 0;
     }
     if (status_fd >= 0)
@@ -207,7 +214,6 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
         close(vm->serial_fd);
     pvh_vcpus_destroy(vm);
     pvh_kvm_close(vm);
-    close_inputs(in, cfg->nmodules);
     pthread_mutex_destroy(&vm->io_lock);
     pthread_mutex_destroy(&vm->end_lock);
     pthread_cond_destroy(&vm->end_cond);

@@ -28,6 +28,7 @@ static const struct needed_cap needed_caps[] = {
     {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
     {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
     {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+    {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
 };
 
 static int open_error(const char *dev, int e, struct pvh_error *err)
@@ -78,6 +79,40 @@ static int set_memory(struct pvh_vm *vm, struct pvh_error *err)
     return 0;
 }
 
+/* Interrupt routing as the MADT describes it (a PC's): ISA IRQ 0, the PIT,
+ * reaches I/O APIC pin 2 (the MADT's IRQ0 -> GSI2 override); every other
+ * GSI n is I/O APIC pin n; GSIs 0-15 also reach the 8259 PICs (not 2, the
+ * cascade). KVM's default routing sends GSI 0 to pin 0, which the guest
+ * would never unmask. */
+static int set_irq_routing(struct pvh_vm *vm, struct pvh_error *err)
+{
+    enum { IOAPIC_PINS = 24, MAX_ROUTES = 48 };
+    struct {
+        struct kvm_irq_routing head;
+        struct kvm_irq_routing_entry e[MAX_ROUTES];
+    } r;
+    memset(&r, 0, sizeof(r));
+    unsigned n = 0;
+    for (unsigned gsi = 0; gsi < 16; gsi++) {
+        if (gsi == 2)
+            continue;
+        r.e[n++] = (struct kvm_irq_routing_entry){
+            .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = {.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = gsi % 8}};
+    }
+    for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+        if (gsi == 2)
+            continue;
+        r.e[n++] = (struct kvm_irq_routing_entry){
+            .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi}};
+    }
+    r.head.nr = n;
+    if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+    return 0;
+}
+
 int pvh_kvm_create_vm(struct pvh_vm *vm, uint64_t low_size, uint64_t high_size, struct pvh_error *err)
 {
     vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -90,6 +125,8 @@ int pvh_kvm_create_vm(struct pvh_vm *vm, uint64_t low_size, uint64_t high_size, 
         return pvh_fail(err, PVH_E_SYSTEM, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+    if (set_irq_routing(vm, err))
+        return -1;
     struct kvm_pit_config pit = {.flags = 0};
     if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "KVM_CREATE_PIT2: %s", strerror(errno));
