@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `pvhboot run` refusing what it cannot run, with no KVM needed: each case
+# gives exactly one line on stderr, the right exit status (2 unusable input,
+# 1 VMM error) and no sanitizer report (ASan+UBSan build).
+set -u
+cd "$(dirname "$0")/../.."
+bin=build/san/pvhboot
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+make -s -C guest >/dev/null 2>&1
+hello=guest/build/hello64
+head -c 4096 /dev/zero >"$tmp/zeros"
+head -c 3M /dev/zero >"$tmp/big"
+: >"$tmp/empty"
+cc -static -no-pie -o "$tmp/plain" -x c - <<<'int main(void){return 0;}'
+# name | expected status | expected text | arguments
+cases=(
+  "missing /dev/kvm|1|$tmp/no-kvm: no such device — KVM is not available on this machine; see README|$hello --kvm-device $tmp/no-kvm"
+  "unreadable kernel|2|$tmp/missing: No such file or directory|$tmp/missing"
+  "a directory|2|is a directory, not a kernel image or module file|$tmp"
+  "empty kernel|2|empty|$tmp/empty"
+  "not a kernel|2|not a kernel image pvhboot knows|$tmp/zeros"
+  "non-PVH ELF|2|built without CONFIG_PVH|$tmp/plain"
+  "RAM too small|2|try --mem|$hello --mem 2M --initrd $tmp/big --cmdline x"
+  "--cpus 0|2|--cpus 0: expected a number from 1 to 255|$hello --cpus 0"
+  "--cpus 256|2|--cpus 256: expected a number from 1 to 255|$hello --cpus 256"
+  "absurd --mem|2|--mem 9999T: guest RAM must be between 2M and 1T|$hello --mem 9999T"
+  "--mem beyond the host|2|more than this host's memory|$hello --mem 1T"
+  "--mem garbage|2|--mem lots: expected a size such as 512M or 2G|$hello --mem lots"
+  "unknown option|2|unknown option '--frobnicate'|$hello --frobnicate"
+  "missing value|2|--initrd: missing value|$hello --initrd"
+  "missing initrd|2|$tmp/nope: No such file or directory|$hello --initrd $tmp/nope"
+  "--module without --initrd|2|--module needs --initrd first|$hello --module $tmp/zeros"
+  "bad --serial|2|--serial tty: expected stdio, file:PATH or none|$hello --serial tty"
+  "bad --timeout|2|--timeout 0: expected seconds|$hello --timeout 0"
+  "--kaslr without the note|2|XEN_ELFNOTE_PHYS32_RELOC|$hello --kaslr --kvm-device $tmp/no-kvm"
+  "two kernels|2|unexpected argument|$hello $hello"
+  "no kernel|2|usage: pvhboot run KERNEL|"
+)
+echo "1..$(( ${#cases[@]} + 1 ))"
+n=0
+for c in "${cases[@]}"; do
+    IFS='|' read -r name want text args <<<"$c"
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    $bin run $args >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    lines=$(wc -l <"$tmp/err")
+    if [ "$rc" -eq "$want" ] && grep -qF -- "$text" "$tmp/err" && ! grep -q Sanitizer "$tmp/err" &&
+       { [ "$lines" -eq 1 ] || [ -z "$args" ]; }; then
+        echo "ok $n - $name: exit $rc: $(head -1 "$tmp/err")"
+    else
+        echo "not ok $n - $name: exit $rc (want $want), $lines lines, want '$text'"; sed 's/^/# /' "$tmp/err" | head -5
+    fi
+done
+n=$((n + 1))
+$bin run --help >"$tmp/out" 2>&1
+if [ $? -eq 0 ] && grep -q -- "--initrd FILE" "$tmp/out" && grep -q "Ctrl-A x" "$tmp/out"; then
+    echo "ok $n - run --help documents the options and the serial escape"
+else
+    echo "not ok $n - run --help"
+fi

@@ -1,0 +1,233 @@
+/* Devices driven without KVM through their port handlers and hooks: the
+ * 16550A's registers (DLAB, IER/IIR, LSR, loopback MSR, scratch), its IRQ line
+ * and output, the bounded receive FIFO; the i8042 reset; debug-exit status;
+ * ACPI S5 power-off; unhandled ports and MMIO reading all ones, counted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "../../vmm/dev/device.h"
+#include "pvhboot/acpi.h"
+
+struct machine {
+    int irq_changes, irq_level;
+    unsigned irq;
+    int ended;
+    enum pvh_vm_end end;
+    int status;
+    uint8_t out[64];
+    size_t nout;
+};
+
+static void set_irq(void *ctx, unsigned irq, int level)
+{
+    struct machine *m = ctx;
+    m->irq = irq;
+    m->irq_level = level;
+    m->irq_changes++;
+}
+
+static void end(void *ctx, enum pvh_vm_end e, int status)
+{
+    struct machine *m = ctx;
+    m->ended++;
+    m->end = e;
+    m->status = status;
+}
+
+static void output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct machine *m = ctx;
+    for (size_t i = 0; i < len && m->nout < sizeof(m->out); i++)
+        m->out[m->nout++] = buf[i];
+}
+
+struct fixture {
+    struct machine m;
+    struct pvh_io_hooks hooks;
+    struct pvh_devices d;
+};
+
+static int setup(void **state)
+{
+    static struct fixture f;
+    memset(&f, 0, sizeof(f));
+    f.hooks = (struct pvh_io_hooks){&f.m, set_irq, end, output};
+    pvh_devices_init(&f.d, &f.hooks);
+    *state = &f;
+    return 0;
+}
+
+static uint8_t inb(struct fixture *f, uint16_t port)
+{
+    uint8_t v;
+    pvh_devices_io(&f->d, port, 0, &v, 1);
+    return v;
+}
+
+static void outb(struct fixture *f, uint16_t port, uint8_t v)
+{
+    pvh_devices_io(&f->d, port, 1, &v, 1);
+}
+
+static void test_uart_transmit_and_lsr(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(inb(f, 0x3fd) & 0x60, 0x60); /* THRE and TEMT: always ready */
+    outb(f, 0x3f8, 'h');
+    outb(f, 0x3f8, 'i');
+    assert_int_equal(f->m.nout, 2);
+    assert_memory_equal(f->m.out, "hi", 2);
+    assert_int_equal(f->d.uart.tx_bytes, 2);
+}
+
+static void test_uart_dlab_and_scratch(void **state)
+{
+    struct fixture *f = *state;
+    outb(f, 0x3fb, 0x80); /* DLAB */
+    outb(f, 0x3f8, 0x0c);
+    outb(f, 0x3f9, 0x00);
+    assert_int_equal(inb(f, 0x3f8), 0x0c);
+    assert_int_equal(f->m.nout, 0); /* the divisor write transmitted nothing */
+    outb(f, 0x3fb, 0x03);
+    assert_int_equal(inb(f, 0x3fb), 0x03);
+    outb(f, 0x3ff, 0x5a);
+    assert_int_equal(inb(f, 0x3ff), 0x5a);
+}
+
+static void test_uart_thre_interrupt(void **state)
+{
+    struct fixture *f = *state;
+    outb(f, 0x3fc, 0x08);               /* OUT2: interrupts reach the PIC */
+    assert_int_equal(inb(f, 0x3fa) & 0x0f, 0x01); /* none pending */
+    outb(f, 0x3f9, 0x02);               /* enable THRI: pending at once */
+    assert_int_equal(f->m.irq, 4);
+    assert_int_equal(f->m.irq_level, 1);
+    assert_int_equal(inb(f, 0x3fa) & 0x0f, 0x02); /* IIR says THRE; reading acknowledges */
+    assert_int_equal(f->m.irq_level, 0);
+    outb(f, 0x3f8, 'x');                /* transmitted at once: owed again */
+    assert_int_equal(f->m.irq_level, 1);
+    outb(f, 0x3f9, 0x00);
+    assert_int_equal(f->m.irq_level, 0);
+}
+
+static void test_uart_receive_fifo(void **state)
+{
+    struct fixture *f = *state;
+    outb(f, 0x3fc, 0x08);
+    outb(f, 0x3f9, 0x01); /* RDI */
+    uint8_t big[PVH_UART_RX_SIZE + 10];
+    memset(big, 'a', sizeof(big));
+    big[0] = 'q';
+    assert_int_equal(pvh_uart_receive(&f->d.uart, big, sizeof(big)), PVH_UART_RX_SIZE); /* bounded */
+    assert_int_equal(f->m.irq_level, 1);
+    assert_int_equal(inb(f, 0x3fd) & 0x01, 0x01);
+    assert_int_equal(inb(f, 0x3fa) & 0x0f, 0x04);
+    assert_int_equal(inb(f, 0x3f8), 'q');
+    outb(f, 0x3fa, 0x03); /* FIFO enable + clear receive */
+    assert_int_equal(inb(f, 0x3fd) & 0x01, 0x00);
+    assert_int_equal(inb(f, 0x3fa) & 0xc0, 0xc0); /* 16550A: FIFOs enabled */
+    assert_int_equal(f->m.irq_level, 0);
+}
+
+static void test_uart_loopback(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(inb(f, 0x3fe), 0xb0);
+    outb(f, 0x3fc, 0x1a); /* loop + RTS + OUT2, as Linux's probe does */
+    assert_int_equal(inb(f, 0x3fe) & 0xf0, 0x90);
+    outb(f, 0x3f8, 'L');
+    assert_int_equal(f->m.nout, 0);     /* looped back, not output */
+    assert_int_equal(inb(f, 0x3f8), 'L');
+}
+
+static void test_i8042_reset(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(inb(f, 0x64) & 0x01, 0); /* no data */
+    outb(f, 0x64, 0xaa);
+    assert_int_equal(f->m.ended, 0);
+    outb(f, 0x64, 0xfe);
+    assert_int_equal(f->m.ended, 1);
+    assert_int_equal(f->m.end, PVH_END_RESET);
+    assert_int_equal(f->m.status, 0);
+}
+
+static void test_debug_exit(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t v[4] = {0x07, 0x01, 0, 0};
+    pvh_devices_io(&f->d, 0xf4, 1, v, 4);
+    assert_int_equal(f->m.end, PVH_END_DEBUG_EXIT);
+    assert_int_equal(f->m.status, 7); /* low 8 bits of 0x107 */
+}
+
+static void test_acpi_poweroff(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t v[2];
+    pvh_devices_io(&f->d, PVH_ACPI_PM1A_CNT_PORT, 0, v, 2);
+    assert_int_equal(v[0] & 1, 1); /* SCI_EN */
+    uint16_t typ = PVH_ACPI_SLP_TYP_S5 << PVH_ACPI_SLP_TYP_SHIFT;
+    v[0] = (uint8_t)typ;
+    v[1] = (uint8_t)(typ >> 8);
+    pvh_devices_io(&f->d, PVH_ACPI_PM1A_CNT_PORT, 1, v, 2); /* type first, no SLP_EN */
+    assert_int_equal(f->m.ended, 0);
+    typ |= PVH_ACPI_SLP_EN;
+    v[0] = (uint8_t)typ;
+    v[1] = (uint8_t)(typ >> 8);
+    pvh_devices_io(&f->d, PVH_ACPI_PM1A_CNT_PORT, 1, v, 2);
+    assert_int_equal(f->m.ended, 1);
+    assert_int_equal(f->m.end, PVH_END_POWEROFF);
+}
+
+static void test_acpi_other_sleep_state_ignored(void **state)
+{
+    struct fixture *f = *state;
+    uint16_t s3 = (uint16_t)((3 << PVH_ACPI_SLP_TYP_SHIFT) | PVH_ACPI_SLP_EN);
+    uint8_t v[2] = {(uint8_t)s3, (uint8_t)(s3 >> 8)};
+    pvh_devices_io(&f->d, PVH_ACPI_PM1A_CNT_PORT, 1, v, 2);
+    assert_int_equal(f->m.ended, 0);
+}
+
+static void test_unhandled_reads_all_ones_and_counts(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t v[4] = {0};
+    pvh_devices_io(&f->d, 0xcfc, 0, v, 4);
+    assert_memory_equal(v, "\xff\xff\xff\xff", 4);
+    pvh_devices_io(&f->d, 0xcfc, 1, v, 4);
+    pvh_devices_io(&f->d, 0xcfc, 0, v, 2);
+    assert_int_equal(f->d.unhandled.n, 1);
+    assert_int_equal(f->d.unhandled.e[0].addr, 0xcfc);
+    assert_int_equal(f->d.unhandled.e[0].reads, 2);
+    assert_int_equal(f->d.unhandled.e[0].writes, 1);
+    uint8_t m[8] = {0};
+    pvh_devices_mmio(&f->d, 0xd0000000, 0, m, 8);
+    assert_memory_equal(m, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+    for (uint16_t p = 0x100; p < 0x100 + 2 * PVH_UNHANDLED_SLOTS; p++)
+        pvh_devices_io(&f->d, p, 1, v, 1);
+    assert_int_equal(f->d.unhandled.n, PVH_UNHANDLED_SLOTS); /* bounded table */
+    assert_true(f->d.unhandled.other > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_uart_transmit_and_lsr, setup),
+        cmocka_unit_test_setup(test_uart_dlab_and_scratch, setup),
+        cmocka_unit_test_setup(test_uart_thre_interrupt, setup),
+        cmocka_unit_test_setup(test_uart_receive_fifo, setup),
+        cmocka_unit_test_setup(test_uart_loopback, setup),
+        cmocka_unit_test_setup(test_i8042_reset, setup),
+        cmocka_unit_test_setup(test_debug_exit, setup),
+        cmocka_unit_test_setup(test_acpi_poweroff, setup),
+        cmocka_unit_test_setup(test_acpi_other_sleep_state_ignored, setup),
+        cmocka_unit_test_setup(test_unhandled_reads_all_ones_and_counts, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
