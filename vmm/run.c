@@ -260,8 +260,8 @@ static int start_threads(struct pvh_vm *vm, pthread_t *input, bool *has_input, s
         }
         vm->vcpu[i].started = true;
     }
-    *has_input = vm->cfg->serial == PVH_SERIAL_STDIO && isatty(STDIN_FILENO) &&
-                 pthread_create(input, NULL, input_thread, in) == 0;
+    /* stdin feeds COM1 whatever it is (a terminal, a pipe); /dev/null ends at once */
+    *has_input = vm->cfg->serial == PVH_SERIAL_STDIO && pthread_create(input, NULL, input_thread, in) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }

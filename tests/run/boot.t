@@ -26,7 +26,15 @@ cat >"$work/root/init" <<'INIT'
 /bin/busybox echo "PVHBOOT-INIT-ECHO: init is running"
 /bin/busybox poweroff -f
 INIT
-chmod +x "$work/root/init"
+# rdinit=/input: prints a marker, runs one line read from the console, waits
+cat >"$work/root/input" <<'INPUT'
+#!/bin/busybox sh
+/bin/busybox echo "PVHBOOT-INPUT-READY"
+read -r line
+eval "$line"
+/bin/busybox sleep 1000
+INPUT
+chmod +x "$work/root/init" "$work/root/input"
 (cd "$work/root" && find . | cpio -o -H newc --quiet) >"$work/initrd.cpio"
 
 cat >"$work/cases.sh" <<'CASES'
@@ -44,6 +52,11 @@ boot hello64 hello64 -m 256 -append "pvh.exit=7 from hello64" -initrd mod0 --mod
 boot probe probe --mem 256 --cmdline "probe run" --initrd mod0 --module "mod1,cmdline=first module" --module "mod2,cmdline=second,with,commas"
 boot linux1 vmlinux --initrd initrd.cpio --mem 256 --cpus 1 --cmdline "console=ttyS0 panic=-1" --timeout 300 --verbose
 boot linux2 vmlinux --initrd initrd.cpio --mem 256 --cpus 2 --cmdline "console=ttyS0 panic=-1" --timeout 300 --verbose
+# console input through a pipe: a line for the guest's shell to run, then Ctrl-A x
+echo "=== BEGIN input"
+(busybox sleep 25; echo 'echo INPUT-WORKS-$((6*7))'; busybox sleep 5; printf '\001x') |
+    busybox timeout -s KILL 240 ./pvhboot run vmlinux --initrd initrd.cpio --mem 256 --cmdline "console=ttyS0 rdinit=/input" --timeout 200 2>&1
+echo "=== END input rc=$?"
 boot timeout vmlinux --initrd initrd.cpio --mem 256 --cmdline "console=ttyS0" --timeout 1
 CASES
 
@@ -74,7 +87,7 @@ def usable_ok(text, mb):
     m = re.search(r"^usable_ram=(\d+)$", text, re.M)
     return m and (mb - 1) * 2**20 <= int(m.group(1)) <= mb * 2**20
 
-for name in ("hello32", "hello64", "probe", "linux1", "linux2", "timeout"):
+for name in ("hello32", "hello64", "probe", "linux1", "linux2", "input", "timeout"):
     check(name in sections, f"{name}: booted and ended (markers seen)")
 
 if "hello32" in sections:
@@ -128,6 +141,11 @@ for name, cpus in (("linux1", 1), ("linux2", 2)):
     t = re.search(r"first KVM_RUN ([\d.]+) ms, first serial byte ([\d.]+) ms, exit ([\d.]+) ms", text)
     if t:
         print(f"# {name}: first KVM_RUN {t.group(1)} ms, first serial byte {t.group(2)} ms, exit {t.group(3)} ms")
+if "input" in sections:
+    text, rc = sections["input"]
+    check("PVHBOOT-INPUT-READY" in text and "INPUT-WORKS-42" in text,
+          "console input: a line piped to pvhboot reached the guest's shell, which ran it")
+    check(rc == 0 and "timeout" not in text, f"console input: Ctrl-A x ended the VM with status 0 (got {rc})")
 if "timeout" in sections:
     text, rc = sections["timeout"]
     check(rc == 124 and "pvhboot: timeout: the guest was still running after 1 s" in text,

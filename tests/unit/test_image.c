@@ -100,11 +100,17 @@ static void add_entry_note(struct elf_builder *b, uint64_t entry, uint32_t size)
     add_note(b, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, desc, size);
 }
 
-/* A valid PVH image: code at 1 MiB, data at 2 MiB, notes in a PT_NOTE. */
-static void valid_image(struct elf_builder *b, int cls)
+/* An image with one executable segment at 1 MiB and no notes yet. */
+static void code_image(struct elf_builder *b, int cls)
 {
     elf_init(b, cls);
     add_phdr(b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+}
+
+/* A valid PVH image: code at 1 MiB, data at 2 MiB, notes in a PT_NOTE. */
+static void valid_image(struct elf_builder *b, int cls)
+{
+    code_image(b, cls);
     add_phdr(b, 1, 6, 0x1000, 0x200000, 0x800, 0x10000);
     add_note(b, "Xen", XEN_ELFNOTE_GUEST_OS, "test", 5);
     add_entry_note(b, 0x100010, 4);
@@ -162,8 +168,7 @@ static void test_eight_byte_entry(void **state)
     struct elf_builder b;
     struct pvh_image img;
     struct pvh_error err;
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_entry_note(&b, 0x100020, 8);
     finish_notes(&b);
     assert_int_equal(parse(&b, &img, &err), 0);
@@ -174,8 +179,7 @@ static void test_eight_byte_entry_upper_half(void **state)
 {
     (void)state;
     struct elf_builder b;
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_entry_note(&b, 0x100000100020ull, 8);
     finish_notes(&b);
     expect_error(&b, "offset 0x800: XEN_ELFNOTE_PHYS32_ENTRY 0x100000100020 is not a 32-bit address");
@@ -185,8 +189,7 @@ static void test_bad_entry_descriptor_size(void **state)
 {
     (void)state;
     struct elf_builder b;
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_entry_note(&b, 0x100000, 2);
     finish_notes(&b);
     expect_error(&b, "XEN_ELFNOTE_PHYS32_ENTRY has a 2-byte descriptor; expected 4 or 8");
@@ -223,8 +226,7 @@ static void test_notes_in_sections_only(void **state)
     struct elf_builder b;
     struct pvh_image img;
     struct pvh_error err;
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_entry_note(&b, 0x100040, 4);
     /* one SHT_NOTE section header at 0xc00 (64 bytes each; index 0 null) */
     uint8_t *sh = b.d + 0xc00 + 64;
@@ -244,8 +246,7 @@ static void test_first_pvh_note_wins_across_segments(void **state)
     struct elf_builder b;
     struct pvh_image img;
     struct pvh_error err;
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_note(&b, "GNU", XEN_ELFNOTE_PHYS32_ENTRY, "\x00\x00\x00\x00", 4); /* other owner: ignored */
     add_entry_note(&b, 0x100100, 4);
     finish_notes(&b);
@@ -265,8 +266,7 @@ static void test_note_padding_is_four_bytes(void **state)
     struct elf_builder b;
     struct pvh_image img;
     struct pvh_error err;
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_note(&b, "Xen", XEN_ELFNOTE_LOADER, "gen", 3); /* 3-byte desc padded to 4 */
     add_entry_note(&b, 0x100300, 4);
     add_phdr(&b, 4, 4, b.note_at, 0, b.note_len, b.note_len);
@@ -279,8 +279,7 @@ static void test_no_pvh_note(void **state)
 {
     (void)state;
     struct elf_builder b;
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     expect_error(&b, "ELF without a XEN_ELFNOTE_PHYS32_ENTRY note: built without CONFIG_PVH");
 }
 
@@ -293,8 +292,7 @@ static void test_entry_not_in_executable_segment(void **state)
     add_entry_note(&b, 0x100000, 4);
     finish_notes(&b);
     expect_error(&b, "the PVH entry 0x100000 lies in PT_LOAD segment 0, which is not executable");
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_entry_note(&b, 0x500000, 4);
     finish_notes(&b);
     expect_error(&b, "the PVH entry 0x500000 lies outside every PT_LOAD segment");
@@ -343,8 +341,7 @@ static void test_segment_errors(void **state)
     elf_init(&b, 64);
     add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x10000, 0x10000);
     expect_error(&b, "PT_LOAD segment 0 (file offset 0x1000, 0x10000 bytes) runs past the end of the file (8192 bytes)");
-    elf_init(&b, 64);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 64);
     add_phdr(&b, 1, 6, 0x1000, 0x100800, 0x800, 0x1000);
     expect_error(&b, "PT_LOAD segment 1 [0x100800, 0x101800) overlaps segment 0 [0x100000, 0x101000)");
     elf_init(&b, 64);
@@ -410,8 +407,7 @@ static void test_multiboot_diagnosis(void **state)
     assert_int_equal(parse(&b, &img, &err), -1);
     assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT2);
     /* an ELF with a Multiboot header but no PVH note */
-    elf_init(&b, 32);
-    add_phdr(&b, 1, 5, 0x1000, 0x100000, 0x1000, 0x1000);
+    code_image(&b, 32);
     put(b.d + 0x1000, 0x1BADB002, 4);
     put(b.d + 0x1008, (uint32_t)-0x1BADB002u, 4);
     expect_error(&b, "offset 0x1000: a Multiboot 1 kernel without the PVH note");

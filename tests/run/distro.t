@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Distro kernels as users have them, in ONE machine with KVM: Debian's
+# compressed cloud vmlinuz (LZ4) boots through PVH twice, the first boot
+# extracting its payload into the cache and the second hitting it; Debian's
+# 6.12 cloud vmlinuz (zstd, carries XEN_ELFNOTE_PHYS32_RELOC) boots with
+# --kaslr at a physical address other than its linked one. Each must reach
+# init (its echo on the console) and power off with status 0.
+set -u
+cd "$(dirname "$0")/../.."
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fail_all() { echo "1..1"; echo "not ok 1 - $*"; exit 1; }
+make -s VARIANT=static variant >/dev/null 2>&1 || fail_all "cannot build build/static/pvhboot"
+k61=$(tests/lib/debian-kernel.sh) || fail_all "cannot fetch Debian's 6.1 cloud kernel"
+k612=$(tests/lib/debian-kernel.sh cloud-amd64 bookworm-backports) || fail_all "cannot fetch Debian's 6.12 cloud kernel"
+mkdir -p "$work/root/bin"
+cp /bin/busybox "$work/root/bin/busybox"
+printf '#!/bin/busybox sh\n/bin/busybox echo "PVHBOOT-INIT-ECHO: init is running"\n/bin/busybox poweroff -f\n' >"$work/root/init"
+chmod +x "$work/root/init"
+(cd "$work/root" && find . | cpio -o -H newc --quiet) >"$work/initrd.cpio"
+cp "$k61/vmlinuz" "$work/vmlinuz-6.1"
+cp "$k612/vmlinuz" "$work/vmlinuz-6.12"
+linked=$(build/san/pvhboot inspect --json "$k612/vmlinux" 2>/dev/null |
+         python3 -c 'import json,sys; print(json.load(sys.stdin)["segments"][0]["paddr"])')
+cat >"$work/cases.sh" <<'CASES'
+export XDG_CACHE_HOME=/work/xdg-cache
+boot() {
+    name=$1; shift
+    echo "=== BEGIN $name"
+    busybox timeout -s KILL 300 ./pvhboot run "$@" --mem 256 --initrd initrd.cpio --timeout 250 --verbose 2>&1
+    echo "=== END $name rc=$?"
+}
+boot lz4-first vmlinuz-6.1 --cmdline "console=ttyS0 panic=-1"
+boot lz4-second vmlinuz-6.1 --cmdline "console=ttyS0 panic=-1"
+boot kaslr vmlinuz-6.12 --kaslr --cmdline "console=ttyS0 panic=-1"
+CASES
+start=$(date +%s)
+tests/kvm/with-kvm.sh --mem 2048 --file build/static/pvhboot --file "$work/vmlinuz-6.1" \
+    --file "$work/vmlinuz-6.12" --file "$work/initrd.cpio" --file "$work/cases.sh" -- sh cases.sh \
+    >"$work/out.txt" 2>"$work/err.txt"
+rc=$?
+echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# kvm:' "$work/err.txt")"
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
+export WORK=$work LINKED=$linked
+python3 - <<'PY'
+import os, re
+out = open(os.environ["WORK"] + "/out.txt", errors="replace").read()
+linked = int(os.environ["LINKED"] or "0", 16)
+sections = {m.group(1): (m.group(2), int(m.group(3)))
+            for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", out, re.S)}
+results = []
+def check(ok, what):
+    results.append((bool(ok), what))
+for name in ("lz4-first", "lz4-second", "kaslr"):
+    text, rc = sections.get(name, ("", -1))
+    check(rc == 0 and "PVHBOOT-INIT-ECHO: init is running" in text and "reboot: Power down" in text,
+          f"{name}: boots to init and powers off with status 0 (got {rc})")
+first, second = sections.get("lz4-first", ("", 0))[0], sections.get("lz4-second", ("", 0))[0]
+check("bzImage payload extracted (cache miss)" in first, "the first boot of the vmlinuz extracts its payload (cache miss)")
+check("bzImage payload cache hit" in second, "the second boot hits the cache")
+text = sections.get("kaslr", ("", 0))[0]
+m = re.search(r"kernel loaded at (0x[0-9a-f]+)", text)
+addr = int(m.group(1), 16) if m else None
+check(addr is not None and linked and addr != linked and addr % 0x200000 == 0,
+      f"--kaslr: loaded at {m.group(1) if m else '?'}, 2 MiB aligned, not the linked {hex(linked)}")
+print(f"1..{len(results)}")
+for i, (ok, what) in enumerate(results, 1):
+    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+PY
