@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -47,6 +48,9 @@ int pvh_kvm_open(struct pvh_vm *vm, struct pvh_error *err)
     if (vm->kvm_fd < 0)
         return open_error(dev, errno, err);
     int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+    if (version < 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "%s: not a KVM device (KVM_GET_API_VERSION: %s); use /dev/kvm", dev,
+                        strerror(errno));
     if (version != KVM_API_VERSION)
         return pvh_fail(err, PVH_E_SYSTEM, "%s: KVM API version %d, pvhboot needs %d", dev, version, KVM_API_VERSION);
     for (size_t i = 0; i < sizeof(needed_caps) / sizeof(needed_caps[0]); i++)
@@ -87,29 +91,31 @@ static int set_memory(struct pvh_vm *vm, struct pvh_error *err)
 static int set_irq_routing(struct pvh_vm *vm, struct pvh_error *err)
 {
     enum { IOAPIC_PINS = 24, MAX_ROUTES = 48 };
-    struct {
-        struct kvm_irq_routing head;
-        struct kvm_irq_routing_entry e[MAX_ROUTES];
-    } r;
-    memset(&r, 0, sizeof(r));
+    /* struct kvm_irq_routing ends in a flexible array: allocate it whole. */
+    struct kvm_irq_routing *r = calloc(1, sizeof(*r) + MAX_ROUTES * sizeof(r->entries[0]));
+    if (!r)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     unsigned n = 0;
     for (unsigned gsi = 0; gsi < 16; gsi++) {
         if (gsi == 2)
             continue;
-        r.e[n++] = (struct kvm_irq_routing_entry){
+        r->entries[n++] = (struct kvm_irq_routing_entry){
             .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
             .u.irqchip = {.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = gsi % 8}};
     }
     for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
         if (gsi == 2)
             continue;
-        r.e[n++] = (struct kvm_irq_routing_entry){
+        r->entries[n++] = (struct kvm_irq_routing_entry){
             .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
             .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi}};
     }
-    r.head.nr = n;
-    if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) != 0)
-        return pvh_fail(err, PVH_E_SYSTEM, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+    r->nr = n;
+    int rc = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r);
+    int e = errno;
+    free(r);
+    if (rc != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "KVM_SET_GSI_ROUTING: %s", strerror(e));
     return 0;
 }
 
