@@ -6,6 +6,8 @@
 # Debian's cloud vmlinux with a busybox initramfs on 1 and 2 vCPUs with ACPI
 # (init's echo on the console, `poweroff -f` ends pvhboot with status 0), and a
 # timeout (124). Each boot is bracketed by markers; the assertions run here.
+# The emulated machine gets one CPU: with two, its KVM soft-locked (kvm-pit
+# and a vCPU thread) in about 1 run in 8; with one, 8 runs out of 8 passed.
 set -u
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -61,7 +63,7 @@ boot timeout vmlinux --initrd initrd.cpio --mem 256 --cmdline "console=ttyS0" --
 CASES
 
 start=$(date +%s)
-tests/kvm/with-kvm.sh --mem 2048 --cpus 2 --file build/static/pvhboot --file guest/build/hello32 \
+tests/kvm/with-kvm.sh --mem 2048 --cpus 1 --file build/static/pvhboot --file guest/build/hello32 \
     --file guest/build/hello64 --file guest/build/probe --file "$kdir/vmlinux" --file "$work/initrd.cpio" \
     --file "$work/mod0" --file "$work/mod1" --file "$work/mod2" --file "$work/cases.sh" -- sh cases.sh \
     >"$work/out.txt" 2>"$work/err.txt"
