@@ -136,12 +136,6 @@ int pvh_kvm_create_vm(struct pvh_vm *vm, uint64_t low_size, uint64_t high_size, 
     struct kvm_pit_config pit = {.flags = 0};
     if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "KVM_CREATE_PIT2: %s", strerror(errno));
-    /* No PIT tick reinjection: a guest copes with a lost tick (Linux does),
-     * and KVM's kvm-pit worker then never waits for the guest's
-     * acknowledgements before the next tick. */
-    struct kvm_reinject_control reinject = {.pit_reinject = 0};
-    if (ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &reinject) != 0)
-        return pvh_fail(err, PVH_E_SYSTEM, "KVM_REINJECT_CONTROL: %s", strerror(errno));
     if (pvh_guestmem_map(&vm->mem, low_size, high_size, err))
         return -1;
     return set_memory(vm, err);
