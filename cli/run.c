@@ -45,6 +45,8 @@ static void usage(FILE *f)
             "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
             "  --user NAME|UID[:GID]  drop root privileges after setup\n"
             "  --no-sandbox           run without the seccomp allow-list\n"
+            "  --load map|copy        kernel and modules mapped from their files (default) or copied\n"
+            "  --dry-run              set up guest RAM without KVM, print the layout, exit 0\n"
             "  --verbose              timings, VM exits and unhandled accesses at the end\n"
             "exit status: the guest's debug-exit (port 0xf4) value; 0 after power-off or reset;\n"
             "124 on timeout; 1 on a VMM error; 2 on unusable input\n");
@@ -169,10 +171,12 @@ static int parse_option(struct run_args *a, int argc, char **argv, int *i)
         return cfg->kaslr = true, 0;
     if (!strcmp(o, "--no-sandbox"))
         return cfg->sandbox = false, 0;
+    if (!strcmp(o, "--dry-run"))
+        return cfg->dry_run = true, 0;
     static const char *const with_value[][2] = {
         {"--initrd", "-initrd"}, {"--module", NULL}, {"--cmdline", "-append"}, {"--mem", "-m"},
         {"--cpus", "-smp"}, {"--serial", NULL}, {"--timeout", NULL}, {"--seed", NULL},
-        {"--user", NULL}, {"--kvm-device", NULL}, {"-kernel", NULL}};
+        {"--user", NULL}, {"--kvm-device", NULL}, {"--load", NULL}, {"-kernel", NULL}};
     for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
         if (!matches(o, with_value[k][0], with_value[k][1]))
             continue;
@@ -223,6 +227,10 @@ static int parse_option(struct run_args *a, int argc, char **argv, int *i)
             return 0;
         }
         case 9: cfg->kvm_device = v; return 0;
+        case 10:
+            if (!strcmp(v, "map") || !strcmp(v, "copy"))
+                return cfg->load = v[0] == 'm' ? PVH_LOAD_MAP : PVH_LOAD_COPY, 0;
+            return bad("--load %s: expected map or copy", v);
         default:
             if (cfg->kernel)
                 return bad("-kernel %s: a kernel was already given", v);
@@ -289,9 +297,24 @@ static int resolve_kernel(struct pvh_vm_config *cfg, char *elf_path, size_t cap)
     return 0;
 }
 
+static void print_load_stats(const struct pvh_vm_stats *s)
+{
+    fprintf(stderr, "pvhboot: loaded %.3f ms from process start: kernel and modules %llu bytes mapped, %llu copied, "
+            "in %.1f us with the boot data\n", s->ns_loaded / 1e6, (unsigned long long)s->bytes_mapped,
+            (unsigned long long)s->bytes_copied, s->ns_load / 1e3);
+}
+
+static void print_memory(const struct pvh_vm_stats *s)
+{
+    uint64_t own = s->rss_kib > s->guest_resident_kib ? s->rss_kib - s->guest_resident_kib : 0;
+    fprintf(stderr, "pvhboot: memory: RSS %llu KiB = guest RAM touched %llu KiB + VMM %llu KiB\n",
+            (unsigned long long)s->rss_kib, (unsigned long long)s->guest_resident_kib, (unsigned long long)own);
+}
+
 static void print_stats(const struct pvh_vm_result *r)
 {
     const struct pvh_vm_stats *s = &r->stats;
+    print_load_stats(s);
     fprintf(stderr,
             "pvhboot: times from process start: first KVM_RUN %.3f ms, first serial byte %.3f ms, exit %.3f ms\n",
             s->ns_first_run / 1e6, s->ns_first_serial / 1e6, s->ns_end / 1e6);
@@ -308,9 +331,23 @@ static void print_stats(const struct pvh_vm_result *r)
                 (unsigned long long)s->unhandled[i].writes);
     if (s->unhandled_other)
         fprintf(stderr, "pvhboot: unhandled elsewhere: %llu accesses\n", (unsigned long long)s->unhandled_other);
-    uint64_t own = s->rss_kib > s->guest_resident_kib ? s->rss_kib - s->guest_resident_kib : 0;
-    fprintf(stderr, "pvhboot: memory: RSS %llu KiB = guest RAM touched %llu KiB + VMM %llu KiB\n",
-            (unsigned long long)s->rss_kib, (unsigned long long)s->guest_resident_kib, (unsigned long long)own);
+    print_memory(s);
+}
+
+/* --dry-run's report, on stdout: where things went. */
+static void print_dry_run(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r)
+{
+    const struct pvh_vm_stats *s = &r->stats;
+    printf("dry run (no KVM): %llu MiB of guest RAM, %u vCPU%s\n", (unsigned long long)(cfg->ram_size >> 20),
+           cfg->ncpus, cfg->ncpus == 1 ? "" : "s");
+    printf("kernel loaded at %#llx, entry %#llx, start_info (%%ebx) %#llx\n", (unsigned long long)s->kernel_load,
+           (unsigned long long)s->entry, (unsigned long long)s->start_info);
+    printf("kernel and modules: %llu bytes mapped from their files, %llu bytes copied\n",
+           (unsigned long long)s->bytes_mapped, (unsigned long long)s->bytes_copied);
+    if (cfg->verbose) {
+        print_load_stats(s);
+        print_memory(s);
+    }
 }
 
 static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r, const struct pvh_error *err)
@@ -324,6 +361,8 @@ static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_resu
     case PVH_END_TIMEOUT:
         fprintf(stderr, "pvhboot: timeout: the guest was still running after %u s\n", cfg->timeout_s);
         return PVH_EXIT_TIMEOUT;
+    case PVH_END_DRY_RUN:
+        return 0;
     default:
         fprintf(stderr, "pvhboot: %s\n", err->msg);
         return PVH_EXIT_VMM_ERROR;
@@ -348,7 +387,9 @@ int cmd_run(int argc, char **argv)
     if (pvh_vm_run(&a.cfg, &res, &err) != 0)
         return cli_report(&err);
     fflush(stdout);
-    if (a.cfg.verbose)
+    if (res.end == PVH_END_DRY_RUN)
+        print_dry_run(&a.cfg, &res);
+    else if (a.cfg.verbose)
         print_stats(&res);
     return exit_status(&a.cfg, &res, &err);
 }

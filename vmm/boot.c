@@ -1,8 +1,9 @@
 /* pvh_vm_run: from a config to a finished VM. Reads the kernel and modules,
- * plans the layout, creates the KVM machine, copies the kernel segments and
- * modules into guest RAM and writes the boot data (all through the checked
- * accessor), sets vCPU 0 to the PVH entry state, runs, and collects the
- * statistics --verbose prints. */
+ * plans the layout, creates the KVM machine, loads the kernel segments and
+ * modules into guest RAM (mapped from their files or copied) and writes the
+ * boot data (all through the checked accessor), sets vCPU 0 to the PVH entry
+ * state, runs, and collects the statistics --verbose prints. --dry-run stops
+ * before KVM: guest RAM is only mapped, loaded and written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -56,36 +57,36 @@ static void close_inputs(struct boot_inputs *in, size_t nmodules)
     pvh_file_close(&in->kernel);
 }
 
-static int copy_to_guest(struct pvh_vm *vm, uint64_t gpa, const uint8_t *src, uint64_t len, const char *what,
-                         struct pvh_error *err)
-{
-    if (len == 0)
-        return 0;
-    uint8_t *dst = pvh_gpa_ptr(&vm->mem, gpa, len);
-    if (!dst)
-        return pvh_fail(err, PVH_E_SYSTEM, "%s (%llu bytes at %#llx) lies outside guest RAM", what,
-                        (unsigned long long)len, (unsigned long long)gpa);
-    memcpy(dst, src, len);
-    return 0;
-}
-
-/* Kernel segments (bss stays zero: fresh anonymous memory), then modules. */
-static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_error *err)
+/* Kernel segments (the bss stays zero: fresh anonymous memory), then the
+ * modules, mapped from their files where the alignment allows (--load map),
+ * then the boot data. */
+static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     char what[64];
+    uint64_t t0 = pvh_now_ns(), mapped = 0;
     for (size_t i = 0; i < in->image.nsegments; i++) {
         const struct pvh_segment *s = &in->image.seg[i];
-        snprintf(what, sizeof(what), "kernel segment %zu", i);
-        if (copy_to_guest(vm, s->paddr + (uint64_t)in->plan.kernel_shift, in->kernel.data + s->offset, s->filesz,
-                          what, err))
+        snprintf(what, sizeof(what), "%s: kernel segment %zu", in->kernel.path, i);
+        if (pvh_guestmem_load(&vm->mem, s->paddr + (uint64_t)in->plan.kernel_shift, in->kernel.fd, in->kernel.data,
+                              in->kernel.size, s->offset, s->filesz, vm->cfg->load, what, &mapped, err))
             return -1;
+        st->bytes_mapped += mapped;
+        st->bytes_copied += s->filesz - mapped;
     }
     for (size_t i = 0; i < in->req.nmodules; i++) {
-        snprintf(what, sizeof(what), "module %zu", i);
-        if (copy_to_guest(vm, in->plan.module_addr[i], in->module[i].data, in->module[i].size, what, err))
+        const struct pvh_file *m = &in->module[i];
+        snprintf(what, sizeof(what), "%s: module %zu", m->path, i);
+        if (pvh_guestmem_load(&vm->mem, in->plan.module_addr[i], m->fd, m->data, m->size, 0, m->size,
+                              vm->cfg->load, what, &mapped, err))
             return -1;
+        st->bytes_mapped += mapped;
+        st->bytes_copied += m->size - mapped;
     }
-    return pvh_bootdata_write(&in->req, &in->plan, pvh_guestmem_write, &vm->mem, err);
+    int rc = pvh_bootdata_write(&in->req, &in->plan, pvh_guestmem_write, &vm->mem, err);
+    uint64_t t1 = pvh_now_ns();
+    st->ns_load = t1 - t0;
+    st->ns_loaded = t1 > vm->cfg->start_ns ? t1 - vm->cfg->start_ns : 0;
+    return rc;
 }
 
 static void serial_output(void *ctx, const uint8_t *buf, size_t len)
@@ -124,7 +125,8 @@ static uint64_t since_start(const struct pvh_vm *vm, uint64_t t)
     return t && t > vm->cfg->start_ns ? t - vm->cfg->start_ns : 0;
 }
 
-/* VmRSS from /proc/self/status, read through an fd opened before the sandbox. */
+/* VmRSS from /proc/self/status, read through an fd opened before the sandbox
+ * (like /proc/self/pagemap for pvh_guestmem_resident). */
 static uint64_t read_rss_kib(int fd)
 {
     char buf[4096];
@@ -136,9 +138,12 @@ static uint64_t read_rss_kib(int fd)
     return p ? strtoull(p + 6, NULL, 10) : 0;
 }
 
-static void collect_stats(struct pvh_vm *vm, int status_fd, uint64_t kernel_load, struct pvh_vm_stats *st)
+struct proc_files {
+    int status, pagemap; /* opened before the sandbox; -1 when not needed or not readable */
+};
+
+static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct pvh_vm_stats *st)
 {
-    memset(st, 0, sizeof(*st));
     st->ns_first_run = since_start(vm, vm->t_first_run_ns);
     st->ns_first_serial = since_start(vm, vm->t_first_serial_ns);
     st->ns_end = since_start(vm, vm->t_end_ns);
@@ -159,23 +164,48 @@ static void collect_stats(struct pvh_vm *vm, int status_fd, uint64_t kernel_load
         st->unhandled[i].writes = u->e[i].writes;
     }
     st->unhandled_other = u->other;
-    st->rss_kib = read_rss_kib(status_fd);
-    st->guest_resident_kib = pvh_guestmem_resident(&vm->mem) / 1024;
-    st->kernel_load = kernel_load;
+    st->rss_kib = read_rss_kib(pf->status);
+    st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;
 }
 
-static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_error *err)
+/* Guest RAM: registered with KVM, or (--dry-run) only mapped. */
+static int setup_memory(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err)
+{
+    if (vm->cfg->dry_run)
+        return pvh_guestmem_map(&vm->mem, plan->ram_low_end, plan->ram_high_size, err);
+    return pvh_kvm_open(vm, err) || pvh_kvm_create_vm(vm, plan->ram_low_end, plan->ram_high_size, err) ? -1 : 0;
+}
+
+static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     struct pvh_entry_state entry;
-    if (pvh_kvm_open(vm, err) || pvh_kvm_create_vm(vm, in->plan.ram_low_end, in->plan.ram_high_size, err) ||
-        load_guest(vm, in, err) || open_serial(vm, err) || pvh_vcpus_create(vm, err))
+    st->kernel_load = in->image.nsegments ? in->image.seg[0].paddr + (uint64_t)in->plan.kernel_shift : 0;
+    st->entry = in->plan.entry;
+    st->start_info = in->plan.start_info;
+    if (setup_memory(vm, &in->plan, err) || load_guest(vm, in, st, err))
         return -1;
+    if (vm->cfg->dry_run)
+        return 0;
     pvh_entry_state_init(&entry, in->plan.entry, in->plan.start_info, in->plan.gdt);
-    if (pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
+    if (open_serial(vm, err) || pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
         return -1;
     if (vm->cfg->drop_user)
         return pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err);
     return 0;
+}
+
+static void open_proc_files(const struct pvh_vm_config *cfg, struct proc_files *pf)
+{
+    pf->status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    pf->pagemap = cfg->verbose ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
+}
+
+static void close_proc_files(struct proc_files *pf)
+{
+    if (pf->status >= 0)
+        close(pf->status);
+    if (pf->pagemap >= 0)
+        close(pf->pagemap);
 }
 
 int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struct pvh_error *err)
@@ -196,20 +226,24 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* run.c's deadline is on this clock */
     pthread_cond_init(&vm->end_cond, &ca);
     pthread_condattr_destroy(&ca);
-    int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    bool ready = read_inputs(cfg, in, err) == 0 && setup_machine(vm, in, err) == 0;
-    uint64_t kernel_load = in->image.nsegments ? in->image.seg[0].paddr + (uint64_t)in->plan.kernel_shift : 0;
-    close_inputs(in, cfg->nmodules); /* loaded: their mappings would only add to our RSS */
-    if (ready && pvh_vm_start_and_wait(vm, err) == 0) {
+    struct proc_files pf;
+    open_proc_files(cfg, &pf);
+    memset(res, 0, sizeof(*res));
+    bool ready = read_inputs(cfg, in, err) == 0 && setup_machine(vm, in, &res->stats, err) == 0;
+    close_inputs(in, cfg->nmodules); /* loaded (mapped pages keep their own reference) */
+    if (ready && cfg->dry_run) {
+        res->end = PVH_END_DRY_RUN;
+        collect_stats(vm, &pf, &res->stats);
+        rc = 0;
+    } else if (ready && pvh_vm_start_and_wait(vm, err) == 0) {
         res->end = vm->result.end;
         res->status = vm->result.status;
         if (res->end == PVH_END_ERROR)
             *err = vm->end_err;
-        collect_stats(vm, status_fd, kernel_load, &res->stats);
+        collect_stats(vm, &pf, &res->stats);
         rc = 0;
     }
-    if (status_fd >= 0)
-        close(status_fd);
+    close_proc_files(&pf);
     if (vm->serial_fd > STDERR_FILENO)
         close(vm->serial_fd);
     pvh_vcpus_destroy(vm);

@@ -1,5 +1,6 @@
-/* Guest RAM: anonymous mappings per slot, and pvh_gpa_ptr, the checked
- * accessor through which every guest-physical dereference goes. */
+/* Guest RAM: anonymous mappings per slot; pvh_gpa_ptr, the checked
+ * accessor through which every guest-physical dereference goes; loading file
+ * bytes into RAM by mapping or copying; counting the resident pages. */
 #include "pvhboot/guestmem.h"
 
 #include <errno.h>
@@ -69,20 +70,79 @@ int pvh_guestmem_write(void *ctx, uint64_t gpa, const void *src, size_t len, str
     return 0;
 }
 
-uint64_t pvh_guestmem_resident(const struct pvh_guestmem *mem)
+static uint64_t host_page_size(void)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned char vec[4096];
-    uint64_t resident = 0;
-    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
-        const struct pvh_mem_slot *s = &mem->slot[i];
-        for (uint64_t off = 0; s->host && off < s->size; off += sizeof(vec) * (uint64_t)page) {
-            uint64_t chunk = s->size - off < sizeof(vec) * (uint64_t)page ? s->size - off : sizeof(vec) * (uint64_t)page;
-            if (mincore(s->host + off, chunk, vec) != 0)
-                return 0;
-            for (uint64_t p = 0; p < (chunk + (uint64_t)page - 1) / (uint64_t)page; p++)
-                resident += vec[p] & 1;
+    return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Replaces [host, host + len) (page-aligned) by a private mapping of the file
+ * at offset. Returns 0; 1 when the file cannot be mapped there (the range
+ * holds fresh zero pages again: a failed MAP_FIXED may have unmapped it); -1
+ * when not even anonymous memory could be put back. */
+static int map_file_pages(uint8_t *host, uint64_t len, int fd, uint64_t offset)
+{
+    if (mmap(host, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)offset) ==
+        host)
+        return 0;
+    void *back = mmap(host, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                      -1, 0);
+    return back == host ? 1 : -1;
+}
+
+int pvh_guestmem_load(struct pvh_guestmem *mem, uint64_t gpa, int fd, const uint8_t *data, uint64_t file_size,
+                      uint64_t offset, uint64_t len, enum pvh_load_mode mode, const char *what,
+                      uint64_t *mapped, struct pvh_error *err)
+{
+    if (mapped)
+        *mapped = 0;
+    if (len == 0)
+        return 0;
+    if (offset > file_size || len > file_size - offset)
+        return pvh_fail(err, PVH_E_INPUT, "%s: file bytes [%#llx, %#llx + %#llx) run past the file's end (%llu bytes)",
+                        what, (unsigned long long)offset, (unsigned long long)offset, (unsigned long long)len,
+                        (unsigned long long)file_size);
+    uint8_t *host = pvh_gpa_ptr(mem, gpa, len);
+    if (!host)
+        return pvh_fail(err, PVH_E_SYSTEM, "%s (%llu bytes at %#llx) lies outside guest RAM", what,
+                        (unsigned long long)len, (unsigned long long)gpa);
+    uint64_t page = host_page_size();
+    uint64_t head = (page - gpa % page) % page; /* bytes before the first whole page */
+    uint64_t whole = len > head ? (len - head) & ~(page - 1) : 0;
+    if (mode == PVH_LOAD_MAP && offset % page == gpa % page && whole > 0) {
+        int rc = map_file_pages(host + head, whole, fd, offset + head);
+        if (rc < 0)
+            return pvh_fail(err, PVH_E_SYSTEM, "%s: guest RAM at %#llx lost its mapping: %s", what,
+                            (unsigned long long)(gpa + head), strerror(errno));
+        if (rc == 0) {
+            memcpy(host, data + offset, head);
+            memcpy(host + head + whole, data + offset + head + whole, len - head - whole);
+            if (mapped)
+                *mapped = whole;
+            return 0;
         }
     }
-    return resident * (uint64_t)page;
+    memcpy(host, data + offset, len);
+    return 0;
+}
+
+uint64_t pvh_guestmem_resident(const struct pvh_guestmem *mem, int pagemap_fd)
+{
+    enum { BATCH = 512 };
+    uint64_t entry[BATCH];
+    uint64_t page = host_page_size(), present = 0;
+    if (pagemap_fd < 0)
+        return 0;
+    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
+        const struct pvh_mem_slot *s = &mem->slot[i];
+        uint64_t first = (uint64_t)(uintptr_t)s->host / page, npages = s->host ? s->size / page : 0;
+        for (uint64_t p = 0; p < npages; p += BATCH) {
+            size_t n = npages - p < BATCH ? (size_t)(npages - p) : BATCH;
+            ssize_t got = pread(pagemap_fd, entry, n * sizeof(entry[0]), (off_t)((first + p) * sizeof(entry[0])));
+            if (got != (ssize_t)(n * sizeof(entry[0])))
+                return 0;
+            for (size_t k = 0; k < n; k++)
+                present += entry[k] >> 63; /* bit 63: page present */
+        }
+    }
+    return present * page;
 }

@@ -33,7 +33,29 @@ void *pvh_gpa_ptr(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len);
 /* pvh_guest_write_fn for pvh_bootdata_write: copies through pvh_gpa_ptr. */
 int pvh_guestmem_write(void *mem, uint64_t gpa, const void *src, size_t len, struct pvh_error *err);
 
-/* Bytes of guest RAM resident in host memory (touched pages). */
-uint64_t pvh_guestmem_resident(const struct pvh_guestmem *mem);
+/* How pvh_guestmem_load puts file bytes into guest RAM. */
+enum pvh_load_mode {
+    PVH_LOAD_MAP,  /* whole pages mapped from the file (copy-on-write), the rest copied */
+    PVH_LOAD_COPY, /* every byte copied */
+};
+
+/* Puts file bytes [offset, offset + len) at guest-physical gpa. data is the
+ * whole file mapped (or read) in memory, file_size its size, fd the open file.
+ * With PVH_LOAD_MAP, when offset and gpa are congruent modulo the page size,
+ * the whole pages inside the range are replaced by a private mapping of the
+ * file (MAP_FIXED): nothing is read until the guest touches a page, and a
+ * guest write copies only that page; the partial first and last pages are
+ * copied, so bytes past len stay zero. Other ranges are copied. The range is
+ * checked with pvh_gpa_ptr and against file_size first; what names it in
+ * errors ("kernel segment 2"). *mapped (may be NULL) gets the bytes mapped
+ * rather than copied. Returns 0 or -1 with err set. */
+int pvh_guestmem_load(struct pvh_guestmem *mem, uint64_t gpa, int fd, const uint8_t *data, uint64_t file_size,
+                      uint64_t offset, uint64_t len, enum pvh_load_mode mode, const char *what,
+                      uint64_t *mapped, struct pvh_error *err);
+
+/* Bytes of guest RAM present in this process's page tables (pages the guest
+ * or the VMM touched, file-mapped ones included), read from pagemap_fd, an
+ * open /proc/self/pagemap. Returns 0 when it cannot be read. */
+uint64_t pvh_guestmem_resident(const struct pvh_guestmem *mem, int pagemap_fd);
 
 #endif

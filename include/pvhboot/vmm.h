@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "pvhboot/error.h"
+#include "pvhboot/guestmem.h"
 #include "pvhboot/plan.h"
 
 enum pvh_serial_mode { PVH_SERIAL_STDIO, PVH_SERIAL_FILE, PVH_SERIAL_NONE };
@@ -36,6 +37,8 @@ struct pvh_vm_config {
     bool drop_user;                /* --user: drop root after setup */
     unsigned uid, gid;
     const char *kvm_device;        /* default /dev/kvm */
+    enum pvh_load_mode load;       /* kernel and modules: mapped from the file (default) or copied */
+    bool dry_run;                  /* set up guest RAM, load, write boot data; no KVM, no run */
     uint64_t start_ns;             /* CLOCK_MONOTONIC at process start */
 };
 
@@ -45,10 +48,15 @@ enum pvh_vm_end {
     PVH_END_RESET,        /* i8042 reset or KVM system reset */
     PVH_END_TIMEOUT,
     PVH_END_ERROR,        /* the VMM or the guest failed: err says why */
+    PVH_END_DRY_RUN,      /* --dry-run: the guest was set up, never run */
 };
 
 #define PVH_STATS_UNHANDLED 32
 struct pvh_vm_stats {
+    uint64_t ns_loaded;         /* process start -> kernel, modules and boot data in guest RAM */
+    uint64_t ns_load;           /* of which loading them (pvh_guestmem_load + boot data) */
+    uint64_t bytes_mapped;      /* kernel and module bytes mapped from their files */
+    uint64_t bytes_copied;      /* ... and copied */
     uint64_t ns_first_run;      /* process start -> first KVM_RUN (0: never) */
     uint64_t ns_first_serial;   /* process start -> the guest's first serial byte */
     uint64_t ns_end;            /* process start -> the VM's end */
@@ -58,8 +66,9 @@ struct pvh_vm_stats {
     struct { uint64_t addr; int mmio; uint64_t reads, writes; } unhandled[PVH_STATS_UNHANDLED];
     uint64_t unhandled_other;   /* accesses beyond the table */
     uint64_t rss_kib;           /* VmRSS at the end */
-    uint64_t guest_resident_kib;/* of which guest RAM pages */
+    uint64_t guest_resident_kib;/* of which guest RAM pages (counted with --verbose only) */
     uint64_t kernel_load;       /* guest-physical address the kernel was loaded at */
+    uint64_t entry, start_info; /* guest-physical entry point and %ebx */
 };
 
 struct pvh_vm_result {

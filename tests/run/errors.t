@@ -33,6 +33,7 @@ cases=(
   "bad --serial|2|--serial tty: expected stdio, file:PATH or none|$hello --serial tty"
   "bad --timeout|2|--timeout 0: expected seconds|$hello --timeout 0"
   "--kaslr without the note|2|XEN_ELFNOTE_PHYS32_RELOC|$hello --kaslr --kvm-device $tmp/no-kvm"
+  "bad --load|2|--load fast: expected map or copy|$hello --load fast"
   "two kernels|2|unexpected argument|$hello $hello"
   "no kernel|2|usage: pvhboot run KERNEL|"
 )
