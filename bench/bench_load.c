@@ -8,33 +8,13 @@
  * Usage: bench_load VMLINUX [ITERATIONS]. Prints min/median/max in µs. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "pvhboot/file.h"
 #include "pvhboot/guestmem.h"
 #include "pvhboot/image.h"
+#include "timing.h"
 
 #define GUEST_RAM (512ull << 20)
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_and_print(const char *what, double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof(*t), cmp_double);
-    printf("%-24s min %10.1f us  median %10.1f us  max %10.1f us  (n=%d)\n", what, t[0], t[n / 2], t[n - 1], n);
-    return t[n / 2];
-}
 
 /* One load of every segment into fresh guest RAM; returns µs, or -1. */
 static double load_once(const struct pvh_file *f, const struct pvh_image *img, enum pvh_load_mode mode,
@@ -47,7 +27,7 @@ static double load_once(const struct pvh_file *f, const struct pvh_image *img, e
         return -1;
     }
     *mapped_total = 0;
-    double t0 = now_us();
+    double t0 = bench_now_us();
     for (size_t i = 0; i < img->nsegments; i++) {
         const struct pvh_segment *s = &img->seg[i];
         uint64_t mapped;
@@ -59,7 +39,7 @@ static double load_once(const struct pvh_file *f, const struct pvh_image *img, e
         }
         *mapped_total += mapped;
     }
-    double t = now_us() - t0;
+    double t = bench_now_us() - t0;
     pvh_guestmem_unmap(&mem);
     return t;
 }
@@ -92,8 +72,8 @@ int main(int argc, char **argv)
     }
     printf("kernel %s: %zu PT_LOAD segments, %llu file bytes; 512 MiB guest RAM\n", argv[1], img->nsegments,
            (unsigned long long)filesz);
-    double copy = median_and_print("load, copy", t, n);
-    double map = median_and_print("load, map", t + n, n);
+    double copy = bench_print_stats("load, copy", t, n);
+    double map = bench_print_stats("load, map", t + n, n);
     printf("map: %llu bytes mapped, %llu copied; median copy/map = %.1f\n", (unsigned long long)mapped[1],
            (unsigned long long)(filesz - mapped[1]), map > 0 ? copy / map : 0.0);
     pvh_file_close(&f);

@@ -5,31 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pvhboot/file.h"
 #include "pvhboot/image.h"
 #include "pvhboot/plan.h"
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void print_stats(const char *what, double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof(*t), cmp_double);
-    printf("%-34s min %8.2f us  median %8.2f us  max %8.2f us  (n=%d)\n", what, t[0], t[n / 2],
-           t[n - 1], n);
-}
+#include "timing.h"
 
 /* One open + parse + plan; returns -1 with the reason printed. */
 static int parse_and_plan(const char *path, struct pvh_image *img, struct pvh_plan *plan,
@@ -38,20 +18,20 @@ static int parse_and_plan(const char *path, struct pvh_image *img, struct pvh_pl
     static const struct pvh_module_spec initrd = {"initrd", 16 * PVH_MiB, NULL};
     struct pvh_error err;
     struct pvh_file f;
-    double t0 = now_us();
+    double t0 = bench_now_us();
     if (pvh_file_open(&f, path, &err) != 0) {
         fprintf(stderr, "bench_parse_plan: %s\n", err.msg);
         return -1;
     }
-    double t1 = now_us();
+    double t1 = bench_now_us();
     int rc = pvh_image_parse(f.data, f.size, path, img, &err);
-    double t2 = now_us();
+    double t2 = bench_now_us();
     struct pvh_plan_request req = {.ram_size = 512 * PVH_MiB, .ncpus = 1, .image = img,
                                    .cmdline = "console=ttyS0 root=/dev/ram0", .nmodules = 1,
                                    .modules = &initrd};
     if (rc == 0)
         rc = pvh_plan_build(&req, plan, &err);
-    double t3 = now_us();
+    double t3 = bench_now_us();
     pvh_file_close(&f);
     if (rc != 0) {
         fprintf(stderr, "bench_parse_plan: %s\n", err.msg);
@@ -84,10 +64,10 @@ int main(int argc, char **argv)
     }
     printf("kernel %s: %zu PT_LOAD segments, PVH entry %#llx\n", argv[1], img->nsegments,
            (unsigned long long)plan->entry);
-    print_stats("open+mmap", t, n);
-    print_stats("parse (headers + notes)", t + n, n);
-    print_stats("plan (512 MiB, 1 vCPU, initrd)", t + 2 * n, n);
-    print_stats("open+parse+plan", t + 3 * n, n);
+    bench_print_stats("open+mmap", t, n);
+    bench_print_stats("parse (headers + notes)", t + n, n);
+    bench_print_stats("plan (512 MiB, 1 vCPU, initrd)", t + 2 * n, n);
+    bench_print_stats("open+parse+plan", t + 3 * n, n);
     free(t);
     free(img);
     free(plan);
