@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exit.h"
 #include "pvhboot/sandbox.h"
 #include "vm.h"
 
@@ -84,26 +85,18 @@ __attribute__((format(printf, 2, 3))) static void fail_vm(struct pvh_vm *vm, con
 
 static void handle_io(struct pvh_vcpu *v)
 {
-    struct kvm_run *run = v->run;
-    uint64_t bytes = (uint64_t)run->io.size * run->io.count;
-    if (run->io.data_offset >= v->run_size || bytes > v->run_size - run->io.data_offset) {
-        fail_vm(v->vm, "vCPU %u: KVM reported port I/O data outside kvm_run", v->id);
-        return;
-    }
-    uint8_t *data = (uint8_t *)run + run->io.data_offset;
-    int is_write = run->io.direction == KVM_EXIT_IO_OUT;
+    struct pvh_error err;
     pthread_mutex_lock(&v->vm->io_lock);
-    for (uint32_t i = 0; i < run->io.count; i++)
-        pvh_devices_io(&v->vm->dev, run->io.port, is_write, data + (size_t)i * run->io.size, run->io.size);
+    int rc = pvh_exit_io(&v->vm->dev, v->run, v->run_size, &err);
     pthread_mutex_unlock(&v->vm->io_lock);
+    if (rc)
+        fail_vm(v->vm, "vCPU %u: %s", v->id, err.msg);
 }
 
 static void handle_mmio(struct pvh_vcpu *v)
 {
-    struct kvm_run *run = v->run;
-    unsigned len = run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data) : run->mmio.len;
     pthread_mutex_lock(&v->vm->io_lock);
-    pvh_devices_mmio(&v->vm->dev, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, len);
+    pvh_exit_mmio(&v->vm->dev, v->run);
     pthread_mutex_unlock(&v->vm->io_lock);
 }
 

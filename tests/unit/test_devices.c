@@ -1,7 +1,9 @@
 /* Devices driven without KVM through their port handlers and hooks: the
  * 16550A's registers (DLAB, IER/IIR, LSR, loopback MSR, scratch), its IRQ line
  * and output, the bounded receive FIFO; the i8042 reset; debug-exit status;
- * ACPI S5 power-off; unhandled ports and MMIO reading all ones, counted. */
+ * ACPI S5 power-off; unhandled ports and MMIO reading all ones, counted;
+ * port-I/O exits decoded from a kvm_run (vmm/exit.c): string I/O reaches the
+ * UART byte by byte, impossible records are refused and touch nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "../../vmm/dev/device.h"
+#include "../../vmm/exit.h"
 #include "pvhboot/acpi.h"
 
 struct machine {
@@ -215,6 +218,54 @@ static void test_unhandled_reads_all_ones_and_counts(void **state)
     assert_true(f->d.unhandled.other > 0);
 }
 
+/* A kvm_run mapping of two pages with its port data at 4096, as KVM's. */
+static struct kvm_run *io_exit(uint8_t *buf, uint8_t dir, uint8_t size, uint16_t port, uint32_t count, uint64_t off)
+{
+    struct kvm_run *run = (struct kvm_run *)buf;
+    run->exit_reason = KVM_EXIT_IO;
+    run->io.direction = dir;
+    run->io.size = size;
+    run->io.port = port;
+    run->io.count = count;
+    run->io.data_offset = off;
+    return run;
+}
+
+static void test_exit_string_io_reaches_uart(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[8192] __attribute__((aligned(8)));
+    struct pvh_error err;
+    memcpy(buf + 4096, "rep outsb", 9);
+    assert_int_equal(pvh_exit_io(&f->d, io_exit(buf, KVM_EXIT_IO_OUT, 1, 0x3f8, 9, 4096), sizeof(buf), &err), 0);
+    assert_int_equal(f->m.nout, 9);
+    assert_memory_equal(f->m.out, "rep outsb", 9);
+    /* a read of 4 ports of 2 bytes from nowhere: all ones */
+    memset(buf + 4096, 0, 8);
+    assert_int_equal(pvh_exit_io(&f->d, io_exit(buf, KVM_EXIT_IO_IN, 2, 0x510, 4, 4096), sizeof(buf), &err), 0);
+    assert_memory_equal(buf + 4096, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+}
+
+static void test_exit_impossible_io_refused(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[8192] __attribute__((aligned(8)));
+    struct pvh_error err;
+    struct pvh_devices before = f->d;
+    assert_int_equal(pvh_exit_io(&f->d, io_exit(buf, KVM_EXIT_IO_OUT, 3, 0x3f8, 1, 4096), sizeof(buf), &err), -1);
+    assert_string_equal(err.msg, "KVM reported port I/O of 3 bytes at port 0x3f8");
+    assert_int_equal(pvh_exit_io(&f->d, io_exit(buf, KVM_EXIT_IO_OUT, 4, 0x3f8, 0xffffffffu, 4096), sizeof(buf),
+                                 &err), -1);
+    assert_string_equal(err.msg, "KVM reported port I/O data outside kvm_run's data area (offset 0x1000, "
+                                 "4294967295 x 4 bytes, mapping 8192 bytes)");
+    /* data over the kvm_run fields themselves (the fuzzer's first find) */
+    assert_int_equal(pvh_exit_io(&f->d, io_exit(buf, KVM_EXIT_IO_IN, 4, 0x3f8, 2, 15), sizeof(buf), &err), -1);
+    assert_int_equal(pvh_exit_io(&f->d, io_exit(buf, KVM_EXIT_IO_IN, 1, 0x3f8, 1, UINT64_MAX), sizeof(buf), &err),
+                     -1);
+    assert_memory_equal(&before, &f->d, sizeof(before));
+    assert_int_equal(f->m.nout, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +279,8 @@ int main(void)
         cmocka_unit_test_setup(test_acpi_poweroff, setup),
         cmocka_unit_test_setup(test_acpi_other_sleep_state_ignored, setup),
         cmocka_unit_test_setup(test_unhandled_reads_all_ones_and_counts, setup),
+        cmocka_unit_test_setup(test_exit_string_io_reaches_uart, setup),
+        cmocka_unit_test_setup(test_exit_impossible_io_refused, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
