@@ -106,6 +106,33 @@ static uint64_t guest_rip(struct pvh_vcpu *v)
     return ioctl(v->fd, KVM_GET_REGS, &regs) == 0 ? regs.rip : 0;
 }
 
+/* "at rip X", or why the rip is not known: after a triple fault AMD's KVM
+ * reinitialises the vCPU, which then sits at the reset vector (CS base
+ * 0xffff0000, rip 0xfff0), not where the guest faulted. */
+static void describe_rip(struct pvh_vcpu *v, char *buf, size_t cap)
+{
+    struct kvm_sregs sregs;
+    uint64_t rip = guest_rip(v);
+    if (rip == 0xfff0 && ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0 && sregs.cs.base == 0xffff0000)
+        snprintf(buf, cap, "(KVM reset the vCPU: the faulting rip is lost)");
+    else
+        snprintf(buf, cap, "at rip %#llx", (unsigned long long)rip);
+}
+
+static const char *internal_error_name(uint32_t suberror)
+{
+    switch (suberror) {
+    case KVM_INTERNAL_ERROR_EMULATION:
+        return "instruction emulation failed: code outside RAM, or an instruction KVM cannot emulate";
+    case KVM_INTERNAL_ERROR_SIMUL_EX:
+        return "an exception while delivering an exception";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV:
+        return "an event could not be delivered";
+    default:
+        return "see the KVM documentation";
+    }
+}
+
 static void handle_system_event(struct pvh_vcpu *v)
 {
     switch (v->run->system_event.type) {
@@ -125,6 +152,7 @@ static void handle_exit(struct pvh_vcpu *v)
 {
     struct pvh_vm *vm = v->vm;
     struct kvm_run *run = v->run;
+    char where[80];
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         vm->exits[PVH_EXIT_IO]++;
@@ -143,8 +171,8 @@ static void handle_exit(struct pvh_vcpu *v)
         break;
     case KVM_EXIT_SHUTDOWN:
         vm->exits[PVH_EXIT_SHUTDOWN]++;
-        fail_vm(vm, "vCPU %u: the guest triple-faulted (shutdown) at rip %#llx", v->id,
-                (unsigned long long)guest_rip(v));
+        describe_rip(v, where, sizeof(where));
+        fail_vm(vm, "vCPU %u: the guest triple-faulted (shutdown) %s", v->id, where);
         break;
     case KVM_EXIT_SYSTEM_EVENT:
         vm->exits[PVH_EXIT_SYSTEM_EVENT]++;
@@ -157,8 +185,8 @@ static void handle_exit(struct pvh_vcpu *v)
         break;
     case KVM_EXIT_INTERNAL_ERROR:
         vm->exits[PVH_EXIT_OTHER]++;
-        fail_vm(vm, "vCPU %u: KVM internal error (suberror %u) at rip %#llx", v->id, run->internal.suberror,
-                (unsigned long long)guest_rip(v));
+        fail_vm(vm, "vCPU %u: KVM internal error %u (%s) at rip %#llx", v->id, run->internal.suberror,
+                internal_error_name(run->internal.suberror), (unsigned long long)guest_rip(v));
         break;
     default:
         vm->exits[PVH_EXIT_OTHER]++;

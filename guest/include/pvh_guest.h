@@ -119,6 +119,22 @@ static inline void pvh_put_cstr(uint64_t paddr)
         pvh_putc(s[i]);
 }
 
+/* 1 when the command line at paddr holds the space-separated word w. */
+static inline int pvh_cmdline_has(uint64_t paddr, const char *w)
+{
+    const char *s = pvh_cstr(paddr);
+    for (uint32_t i = 0; s && i < PVH_MAX_CMDLINE && paddr + i < PVH_4G && s[i]; i++) {
+        if (i != 0 && s[i - 1] != ' ')
+            continue;
+        uint32_t k = 0;
+        while (w[k] && i + k < PVH_MAX_CMDLINE && s[i + k] == w[k])
+            k++;
+        if (!w[k] && (s[i + k] == ' ' || s[i + k] == 0))
+            return 1;
+    }
+    return 0;
+}
+
 /* Validate start_info at paddr; returns NULL on success, else a reason. */
 static inline const char *pvh_start_info_check(uint64_t paddr)
 {

@@ -1,4 +1,4 @@
-/* 32-bit PVH entry for hello32: stack, clear .bss, call hello_main(%ebx). */
+/* 32-bit PVH entry for hello32 and the hostile guest: stack, clear .bss, call guest_main(%ebx). */
 #include "xen_note.h"
 PVH_ENTRY_NOTE(pvh_start)
 
@@ -16,7 +16,7 @@ pvh_start:
     xorl %eax, %eax
     rep stosb
     pushl %esi
-    call hello_main
+    call guest_main
 1:  hlt
     jmp 1b
 

@@ -1,6 +1,6 @@
 /* PVH entry for hello64: enters in 32-bit protected mode, builds identity
  * page tables for the low 4 GiB (2 MiB pages), sets CR4.PAE, EFER.LME,
- * CR0.PG, loads its own GDT and jumps to 64-bit code: hello_main(%ebx). */
+ * CR0.PG, loads its own GDT and jumps to 64-bit code: guest_main(%ebx). */
 #include "xen_note.h"
 PVH_ENTRY_NOTE(pvh_start)
 
@@ -63,7 +63,7 @@ long_mode:
     movl %eax, %gs
     movq $stack_top, %rsp
     movl %ebp, %edi
-    call hello_main
+    call guest_main
 3:  hlt
     jmp 3b
 

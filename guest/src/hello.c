@@ -8,7 +8,7 @@
 #define HELLO_NAME "hello32"
 #endif
 
-void hello_main(uint32_t start_info_paddr);
+void guest_main(uint32_t start_info_paddr);
 
 static void print_memmap(const struct hvm_start_info *si)
 {
@@ -79,7 +79,7 @@ static uint32_t exit_status(uint64_t cmdline_paddr)
     return 0;
 }
 
-void hello_main(uint32_t start_info_paddr)
+void guest_main(uint32_t start_info_paddr)
 {
     pvh_serial_init();
     pvh_puts("pvh " HELLO_NAME "\n");

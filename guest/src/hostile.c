@@ -1,0 +1,168 @@
+/* The hostile guest: one attack on the VMM per boot, chosen by a word of the
+ * command line ("attack=NAME"), then, when the machine survives it, the line
+ * "HOSTILE-SURVIVED NAME" and exit 0 through port 0xf4. tests/run/hostile.t
+ * boots it under pvhboot and checks that the VMM either keeps running or
+ * ends with its one-line error, never a crash. Attacks:
+ *   outs-bogus   rep outsb from guest-physical addresses outside RAM (the MMIO
+ *                hole, and wrapping at 4 GiB) to the UART and an unclaimed port
+ *   ins-bogus    rep insb into addresses outside RAM
+ *   mmio         32-bit reads and writes where there is no RAM or device;
+ *                every read must give all ones ("mmio-read ADDR VALUE")
+ *   ports        in and out of sizes 1, 2 and 4 on every port but the ones
+ *                that end the machine (0xf4-0xf7, 0x64, 0x600-0x605)
+ *   flood        64 KiB to the UART with rep outsb (KVM exits once per byte)
+ *   huge-count   rep outsb with ECX = 0xffffffff: never ends by itself
+ *   triple-fault an exception with an empty IDT
+ *   wild-jump    a jump to an address with no RAM behind it */
+#include "pvh_guest.h"
+
+void guest_main(uint32_t start_info_paddr);
+
+#define NO_RAM 0xf0000000u /* in the MMIO hole below 4 GiB: neither RAM nor a device */
+
+static uint8_t buffer[4096];
+
+static void rep_outsb(uint16_t port, uint32_t addr, uint32_t count)
+{
+    __asm__ volatile("rep outsb" : "+S"(addr), "+c"(count) : "d"(port) : "memory");
+}
+
+static void rep_insb(uint16_t port, uint32_t addr, uint32_t count)
+{
+    __asm__ volatile("rep insb" : "+D"(addr), "+c"(count) : "d"(port) : "memory");
+}
+
+static uint32_t port_in(uint16_t port, unsigned size)
+{
+    uint32_t v = 0;
+    if (size == 1)
+        __asm__ volatile("inb %1, %b0" : "+a"(v) : "Nd"(port));
+    else if (size == 2)
+        __asm__ volatile("inw %1, %w0" : "+a"(v) : "Nd"(port));
+    else
+        __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static void port_out(uint16_t port, uint32_t v, unsigned size)
+{
+    if (size == 1)
+        __asm__ volatile("outb %b0, %1" : : "a"(v), "Nd"(port));
+    else if (size == 2)
+        __asm__ volatile("outw %w0, %1" : : "a"(v), "Nd"(port));
+    else
+        __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static void attack_outs_bogus(void)
+{
+    rep_outsb(0x80, NO_RAM, 4096);
+    rep_outsb(0x80, 0xfffffff0u, 64); /* runs off the top of the 32-bit space */
+    rep_outsb(PVH_COM1 + 7, NO_RAM, 16); /* the UART's scratch register */
+}
+
+static void attack_ins_bogus(void)
+{
+    rep_insb(PVH_COM1 + 5, NO_RAM, 4096);
+    rep_insb(0x80, 0xfffffff0u, 64);
+}
+
+static void attack_mmio(void)
+{
+    static const uint32_t where[] = {NO_RAM, 0x20000000u, 0xfed00000u, 0xfffffffcu};
+    for (unsigned i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+        volatile uint32_t *p = (volatile uint32_t *)(uintptr_t)where[i];
+        *p = 0xdeadbeefu;
+        uint32_t v = *p;
+        pvh_puts("mmio-read ");
+        pvh_put_hex(where[i]);
+        pvh_puts(" ");
+        pvh_put_hex(v);
+        pvh_puts("\n");
+    }
+}
+
+static int ends_machine(uint32_t port)
+{
+    return (port >= 0xf4 && port <= 0xf7) || port == 0x64 || (port >= 0x600 && port <= 0x605);
+}
+
+static void attack_ports(void)
+{
+    for (uint32_t port = 0; port <= 0xffff; port++) {
+        if (ends_machine(port))
+            continue;
+        for (unsigned size = 1; size <= 4; size *= 2) {
+            port_out((uint16_t)port, 0xa5a5a5a5u, size);
+            (void)port_in((uint16_t)port, size);
+        }
+    }
+    pvh_outb(PVH_COM1 + 4, 0x00); /* leave any loopback mode the sweep set */
+    pvh_serial_init();
+}
+
+static void attack_flood(void)
+{
+    for (unsigned i = 0; i < sizeof(buffer); i++)
+        buffer[i] = (uint8_t)('a' + i % 26);
+    buffer[sizeof(buffer) - 1] = '\n';
+    for (unsigned i = 0; i < 16; i++)
+        rep_outsb(PVH_COM1, (uint32_t)(uintptr_t)buffer, sizeof(buffer));
+}
+
+static void attack_huge_count(void)
+{
+    rep_outsb(0x80, (uint32_t)(uintptr_t)buffer, 0xffffffffu);
+}
+
+static void attack_triple_fault(void)
+{
+    static const struct __attribute__((packed)) {
+        uint16_t limit;
+        uint32_t base;
+    } empty = {0, 0};
+    __asm__ volatile("lidt %0; int3" : : "m"(empty));
+}
+
+static void attack_wild_jump(void)
+{
+    ((void (*)(void))(uintptr_t)NO_RAM)();
+}
+
+static const struct {
+    const char *word, *name;
+    void (*run)(void);
+} attacks[] = {
+    {"attack=outs-bogus", "outs-bogus", attack_outs_bogus},
+    {"attack=ins-bogus", "ins-bogus", attack_ins_bogus},
+    {"attack=mmio", "mmio", attack_mmio},
+    {"attack=ports", "ports", attack_ports},
+    {"attack=flood", "flood", attack_flood},
+    {"attack=huge-count", "huge-count", attack_huge_count},
+    {"attack=triple-fault", "triple-fault", attack_triple_fault},
+    {"attack=wild-jump", "wild-jump", attack_wild_jump},
+};
+
+void guest_main(uint32_t start_info_paddr)
+{
+    pvh_serial_init();
+    const struct hvm_start_info *si = pvh_start_info(start_info_paddr);
+    if (!si) {
+        pvh_puts("hostile: no start_info\n");
+        pvh_exit(2);
+    }
+    for (unsigned i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+        if (!pvh_cmdline_has(si->cmdline_paddr, attacks[i].word))
+            continue;
+        pvh_puts("HOSTILE-ATTACK ");
+        pvh_puts(attacks[i].name);
+        pvh_puts("\n");
+        attacks[i].run();
+        pvh_puts("HOSTILE-SURVIVED ");
+        pvh_puts(attacks[i].name);
+        pvh_puts("\n");
+        pvh_exit(0);
+    }
+    pvh_puts("hostile: no attack=NAME on the command line\n");
+    pvh_exit(2);
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Hostile guests against `pvhboot run`, in ONE machine with KVM
+# (tests/kvm/with-kvm.sh): guest/build/hostile boots once per attack (see
+# guest/src/hostile.c) and for each the VMM must not crash — no signal, no
+# sanitizer or "Segmentation fault" text — and must do what docs/hardening.md
+# says: string I/O from and to addresses outside RAM, MMIO where nothing is,
+# every port, and a console flood leave it running (the guest prints
+# HOSTILE-SURVIVED and exits 0), MMIO reads give all ones, the flood arrives
+# whole with the VMM's own RSS <= 2 MiB; a string OUT with a 4-billion count
+# runs until --timeout (124); a triple fault and a jump outside RAM end it
+# with exit 1 and one line naming the cause.
+set -u
+cd "$(dirname "$0")/../.."
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fail_all() { echo "1..1"; echo "not ok 1 - $*"; exit 1; }
+make -s VARIANT=static variant >/dev/null 2>&1 || fail_all "cannot build build/static/pvhboot"
+make -s -C guest >/dev/null 2>&1 || fail_all "cannot build the guest SDK"
+cat >"$work/cases.sh" <<'CASES'
+attack() {
+    name=$1; limit=$2
+    echo "=== BEGIN $name"
+    busybox timeout -s KILL 120 ./pvhboot run hostile --mem 256 --cmdline "attack=$name" --timeout "$limit" --verbose \
+        >"out.$name" 2>"err.$name"
+    rc=$?
+    echo "serial-file-bytes $(busybox wc -c <"out.$name")"
+    busybox cat -v "out.$name" | busybox grep -E 'HOSTILE|mmio-read'
+    busybox cat "err.$name"
+    echo "=== END $name rc=$rc"
+}
+for a in outs-bogus ins-bogus mmio ports flood; do attack $a 60; done
+attack huge-count 3
+attack triple-fault 20
+attack wild-jump 20
+CASES
+start=$(date +%s)
+tests/kvm/with-kvm.sh --mem 1024 --cpus 1 --file build/static/pvhboot --file guest/build/hostile \
+    --file "$work/cases.sh" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
+rc=$?
+echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# kvm:' "$work/err.txt")"
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
+WORK=$work python3 - <<'PY'
+import os, re
+out = open(os.environ["WORK"] + "/out.txt", errors="replace").read()
+sections = {m.group(1): (m.group(2), int(m.group(3)))
+            for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", out, re.S)}
+results = []
+def check(ok, what):
+    results.append((bool(ok), what))
+def no_crash(name):
+    text, rc = sections.get(name, ("", -1))
+    bad = [w for w in ("Sanitizer", "Segmentation fault", "Bus error", "Aborted", "core dumped") if w in text]
+    check(0 <= rc < 128 and not bad, f"{name}: no crash (exit {rc}{', ' + ', '.join(bad) if bad else ''})")
+    return text, rc
+def vmm_rss(text):
+    m = re.search(r"memory: RSS \d+ KiB = guest RAM touched \d+ KiB \+ VMM (\d+) KiB", text)
+    return int(m.group(1)) if m else None
+for name in ("outs-bogus", "ins-bogus", "mmio", "ports", "flood"):
+    text, rc = no_crash(name)
+    check(rc == 0 and f"HOSTILE-SURVIVED {name}" in text, f"{name}: the VMM kept running, the guest went on and exited 0")
+text, _ = sections.get("outs-bogus", ("", 0))
+check(re.search(r"unhandled mmio 0xf0000000: [1-9]\d* reads", text),
+      "outs-bogus: the reads from outside RAM reached pvhboot as MMIO and were answered")
+text, _ = sections.get("ins-bogus", ("", 0))
+check(re.search(r"unhandled mmio 0xf0000000: 0 reads, [1-9]\d* writes", text),
+      "ins-bogus: the writes outside RAM reached pvhboot as MMIO and were dropped")
+text, _ = sections.get("mmio", ("", 0))
+reads = re.findall(r"mmio-read (0x[0-9a-f]+) (0x[0-9a-f]+)", text)
+check(len(reads) == 4 and all(v == "0xffffffff" for _, v in reads),
+      f"mmio: reads where nothing is give all ones ({', '.join(a + '=' + v for a, v in reads)})")
+text, _ = sections.get("flood", ("", 0))
+m = re.search(r"serial-file-bytes (\d+)", text)
+check(m and int(m.group(1)) >= 16 * 4096, f"flood: all 65536 bytes reached the console file ({m.group(1) if m else '?'} bytes)")
+rss = vmm_rss(text)
+check(rss is not None and rss <= 2048, f"flood: the VMM's own RSS stays <= 2 MiB ({rss} KiB)")
+text, rc = no_crash("huge-count")
+check(rc == 124 and "still running after 3 s" in text,
+      f"huge-count: a 4-billion-byte string OUT keeps the guest busy until --timeout (exit {rc})")
+rss = vmm_rss(text)
+check(rss is not None and rss <= 2048, f"huge-count: the VMM's own RSS stays <= 2 MiB ({rss} KiB)")
+text, rc = no_crash("triple-fault")
+check(rc == 1 and re.search(r"^pvhboot: vCPU 0: the guest triple-faulted \(shutdown\)", text, re.M),
+      f"triple-fault: exit 1, one line: the guest triple-faulted (exit {rc})")
+text, rc = no_crash("wild-jump")
+check(rc == 1 and re.search(r"^pvhboot: vCPU 0: KVM internal error 1 \(instruction emulation failed.*\) at rip 0xf0000000", text, re.M),
+      f"wild-jump: exit 1, one line: KVM could not run code outside RAM, at its address (exit {rc})")
+for name in ("huge-count", "triple-fault", "wild-jump"):
+    for line in sections.get(name, ("", 0))[0].splitlines():
+        if line.startswith("pvhboot: ") and not re.match(r"pvhboot: (loaded|times|VM exits|kernel loaded|unhandled|memory)", line):
+            print(f"# {name}: {line}")
+print(f"1..{len(results)}")
+for i, (ok, what) in enumerate(results, 1):
+    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+PY
