@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The non-KVM test suite under valgrind memcheck (release build, no
-# sanitizers): every unit-test binary and `pvhboot inspect` on good and bad
-# images must finish with 0 memcheck errors and no definite or indirect leak.
+# sanitizers): every unit-test binary, `pvhboot inspect` on good and bad
+# images, and `pvhboot run --dry-run` (the VMM's setup path without KVM:
+# parse, plan, guest RAM, loading by mapping and by copying, boot data; a
+# bzImage through the cache) must finish with 0 memcheck errors and no
+# definite or indirect leak.
 # test_sandbox is left out: its children install a seccomp filter, which traps
 # valgrind's own system calls (the ASan run covers it).
 set -u
@@ -14,9 +17,13 @@ for t in build/release/tests/test_*; do
 done
 cases=()
 kernel_dir=$(tests/lib/debian-kernel.sh 2>/dev/null) || kernel_dir=
-# what|file|expected exit status
-[ -x build/release/pvhboot ] && cases+=("inspect vmlinux|$kernel_dir/vmlinux|0" "inspect vmlinuz|$kernel_dir/vmlinuz|2"
-                                        "inspect /bin/true|/bin/true|2" "inspect a directory|/|2")
+# what|pvhboot arguments|expected exit status
+[ -x build/release/pvhboot ] && cases+=("inspect vmlinux|inspect $kernel_dir/vmlinux|0"
+    "inspect vmlinuz|inspect $kernel_dir/vmlinuz|2" "inspect /bin/true|inspect /bin/true|2" "inspect a directory|inspect /|2"
+    "run --dry-run vmlinux (map)|run $kernel_dir/vmlinux --initrd $kernel_dir/vmlinuz --dry-run --verbose|0"
+    "run --dry-run vmlinux (copy)|run $kernel_dir/vmlinux --initrd $kernel_dir/vmlinuz --dry-run --load copy|0"
+    "run --dry-run vmlinuz (bzImage, cache)|run $kernel_dir/vmlinuz --dry-run|0"
+    "run --dry-run of a non-kernel|run /bin/true --dry-run|2")
 echo "1..$(( ${#units[@]} + ${#cases[@]} ))"
 n=0
 for t in "${units[@]}"; do
@@ -33,9 +40,10 @@ for t in "${units[@]}"; do
 done
 for c in "${cases[@]}"; do
     n=$((n + 1))
-    IFS='|' read -r what file expected <<<"$c"
+    IFS='|' read -r what args expected <<<"$c"
     log=$(mktemp)
-    "${vg[@]}" --log-file="$log" build/release/pvhboot inspect "$file" >/dev/null 2>&1
+    # shellcheck disable=SC2086
+    "${vg[@]}" --log-file="$log" build/release/pvhboot $args >/dev/null 2>&1
     rc=$?
     if [ "$rc" -eq "$expected" ] && [ ! -s "$log" ]; then
         echo "ok $n - memcheck clean: pvhboot $what (exit $rc)"
