@@ -34,7 +34,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: pvhboot run KERNEL [options]\n"
-            "  KERNEL                 a PVH ELF (vmlinux), or a bzImage whose payload is one\n"
+            "  KERNEL                 a PVH ELF (vmlinux), a Multiboot 1 kernel (ELF or a.out kludge),\n"
+            "                         or a bzImage whose payload is a PVH ELF\n"
             "  --initrd FILE          module 0, the initrd            (QEMU: -initrd)\n"
             "  --module FILE[,cmdline=STR]  a further module, with its own command line\n"
             "  --cmdline STR          kernel command line (default \"" DEFAULT_CMDLINE "\")  (QEMU: -append)\n"

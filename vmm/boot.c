@@ -1,7 +1,8 @@
 /* pvh_vm_run: from a config to a finished VM. Reads the kernel and modules,
  * plans the layout, creates the KVM machine, copies the kernel segments and
  * modules into guest RAM and writes the boot data (all through the checked
- * accessor), sets vCPU 0 to the PVH entry state, runs, and collects the
+ * accessor), sets vCPU 0 to the entry state of the image's protocol (PVH or
+ * Multiboot 1: the library decides), runs, and collects the
  * statistics --verbose prints. */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,7 +171,7 @@ static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_e
     if (pvh_kvm_open(vm, err) || pvh_kvm_create_vm(vm, in->plan.ram_low_end, in->plan.ram_high_size, err) ||
         load_guest(vm, in, err) || open_serial(vm, err) || pvh_vcpus_create(vm, err))
         return -1;
-    pvh_entry_state_init(&entry, in->plan.entry, in->plan.start_info, in->plan.gdt);
+    pvh_plan_entry_state(&in->plan, &entry);
     if (pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
         return -1;
     if (vm->cfg->drop_user)
