@@ -4,7 +4,9 @@
  * (for a Multiboot 1 kernel: the MBI and the GDT at the top of conventional
  * memory),
  * the ACPI tables in the legacy RSDP scan window, and the modules as high as
- * they fit below the MMIO hole. Every object is page-separated from every
+ * they fit below the MMIO hole (Multiboot 1: as low as they fit above 1 MiB,
+ * right after the kernel, where QEMU and GRUB put them and where kernels
+ * that map only their first megabytes early can read them). Every object is page-separated from every
  * other, so the memory map can reserve whole pages. Pure arithmetic. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -310,6 +312,8 @@ static int place_modules(const struct pvh_plan_request *req, struct pvh_plan *pl
         const struct pvh_module_spec *m = &req->modules[i];
         uint64_t size = m->size ? m->size : 1;
         uint64_t addr = size > PVH_MMIO_HOLE_START ? 0
+                        : plan->protocol == PVH_BOOT_MULTIBOOT1
+                        ? find_low(plan, size, MODULE_LO, plan->ram_low_end)
                         : find_high(plan, size, MODULE_LO, plan->ram_low_end);
         if (!addr) {
             char msz[32], ram[32], sug[16];

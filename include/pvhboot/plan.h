@@ -95,7 +95,8 @@ struct pvh_plan {
  * strings inside) and the GDT at the top of conventional memory, below
  * 640 KiB, reserved in the map like every page pvhboot writes; the kernel
  * where its header says (never moved: relocate is refused); modules page
- * aligned (flag 0 asks for it; pvhboot aligns every module anyway).
+ * aligned (flag 0 asks for it; pvhboot aligns every module anyway) and as
+ * low as they fit above 1 MiB, in order, like QEMU and GRUB.
  * Returns 0, or -1 with a message giving the numbers and the fix, e.g.
  * "initrd.img (900 MiB) does not fit below 4 GiB with 512 MiB of RAM; try --mem 2G". */
 int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
