@@ -78,6 +78,8 @@ static const struct pvh_segment *same_elf_segment(const struct pvh_image *img, s
     return NULL;
 }
 
+_Static_assert(PVH_MB1_MAX_SEGMENTS <= PVH_MAX_SEGMENTS, "a Multiboot load plan fits the image's segments");
+
 /* Multiboot 1 (no PVH note): the header's validated load plan becomes the
  * image's segments, so the loader needs nothing protocol-specific. */
 static int use_multiboot1(const uint8_t *data, size_t size, const char *name, struct pvh_image *img,
