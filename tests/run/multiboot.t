@@ -35,7 +35,7 @@ boot() {
     echo "=== END \$name rc=\$?"
 }
 for k in mb1hello mb1hello.bin; do
-    boot "pvhboot-\$k" \$k --mem $mem --cpus 1 --cmdline '$cmdline' --initrd mod0 \
+    boot "pvhboot-\$k" \$k --verbose --mem $mem --cpus 1 --cmdline '$cmdline' --initrd mod0 \
         --module "mod1,cmdline=mod1 first module" --module "mod2,cmdline=mod2"
 done
 CASES
@@ -161,6 +161,9 @@ for k in ("mb1hello", "mb1hello.bin"):
     ph, qh = usable_from(p["mmap"], MiB), usable_from(q["mmap"], MiB)
     check(abs(pl - ql) <= 16 * KiB, f"{k}: usable RAM below 640 KiB: pvhboot {pl // KiB} KiB, QEMU {ql // KiB} KiB (within 16 KiB)")
     check(0 <= ph - qh <= MiB, f"{k}: usable RAM from 1 MiB: pvhboot {(ph - MiB) // KiB} KiB, QEMU {(qh - MiB) // KiB} KiB (QEMU's firmware keeps {(ph - qh) // KiB} KiB)")
+    t = re.search(r"first KVM_RUN ([\d.]+) ms, first serial byte ([\d.]+) ms, exit ([\d.]+) ms", sections[f"pvhboot-{k}"][0])
+    if t:
+        print(f"# pvhboot {k}: first KVM_RUN {t.group(1)} ms, first serial byte {t.group(2)} ms, exit {t.group(3)} ms (emulated machine)")
     print(f"# {k}: mem_lower pvhboot {p.get('lower')} QEMU {q.get('lower')}; mem_upper pvhboot {p.get('upper')} QEMU {q.get('upper')}")
 if "pvhboot-mb1hello" in sections:
     print("# pvhboot's report for mb1hello:")
