@@ -1,6 +1,8 @@
-/* `pvhboot inspect KERNEL [--json]`: what the image is, its PT_LOAD segments,
- * every Xen note decoded by name, the PVH entry, and the diagnosis for input
- * that cannot boot through PVH. Exit 0 for a bootable PVH ELF, 2 otherwise. */
+/* `pvhboot inspect KERNEL [--json]`: what the image is, the boot protocol
+ * `run` would use and why (PVH or Multiboot 1), its PT_LOAD segments (or
+ * the Multiboot load plan), every Xen note decoded by name, the PVH entry,
+ * and the diagnosis for input that cannot boot. Exit 0 for a bootable
+ * image (PVH or Multiboot 1), 2 otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,9 +100,26 @@ static void print_note_value(FILE *f, const uint8_t *d, const struct pvh_note *n
     print_bytes(f, d, sz, json);
 }
 
+static void print_mb1_text(const struct pvh_image *img)
+{
+    printf("multiboot1: flags %#x, entry %#x, %s%s\n", img->mb1_flags, img->mb1_entry,
+           img->mb1_aout_kludge ? "a.out kludge address fields" : "ELF program headers",
+           img->mb1_page_align ? ", modules page aligned" : "");
+    for (size_t i = 0; i < img->nsegments; i++) {
+        const struct pvh_segment *s = &img->seg[i];
+        printf("multiboot1 load %zu: paddr %#llx offset %#llx filesz %#llx memsz %#llx\n", i,
+               (unsigned long long)s->paddr, (unsigned long long)s->offset, (unsigned long long)s->filesz,
+               (unsigned long long)s->memsz);
+    }
+}
+
 static void print_text(const uint8_t *data, const struct pvh_image *img, const char *path)
 {
     printf("file: %s\nkind: %s\n", path, pvh_image_kind_name(img->kind));
+    printf("protocol: %s", pvh_boot_protocol_name(img->protocol));
+    printf(img->protocol_reason[0] ? " (%s)\n" : "\n", img->protocol_reason);
+    if (img->protocol == PVH_BOOT_MULTIBOOT1)
+        print_mb1_text(img);
     if (img->kind == PVH_IMAGE_BZIMAGE)
         printf("boot protocol: %u.%02u\npayload: offset %#llx, %llu bytes\n", img->boot_protocol >> 8,
                img->boot_protocol & 0xff, (unsigned long long)img->payload_offset,
@@ -137,6 +156,21 @@ static void json_member(struct out *o, const char *key)
     o->first = false;
 }
 
+static void print_mb1_json(struct out *o, const struct pvh_image *img)
+{
+    json_member(o, "multiboot1");
+    fprintf(o->f, "{\"flags\": \"%#x\", \"entry\": \"%#x\", \"aout_kludge\": %s, \"page_align_modules\": %s, "
+            "\"load\": [", img->mb1_flags, img->mb1_entry, img->mb1_aout_kludge ? "true" : "false",
+            img->mb1_page_align ? "true" : "false");
+    for (size_t i = 0; i < img->nsegments; i++) {
+        const struct pvh_segment *s = &img->seg[i];
+        fprintf(o->f, "%s{\"paddr\": \"%#llx\", \"offset\": \"%#llx\", \"filesz\": \"%#llx\", \"memsz\": \"%#llx\"}",
+                i ? ", " : "", (unsigned long long)s->paddr, (unsigned long long)s->offset,
+                (unsigned long long)s->filesz, (unsigned long long)s->memsz);
+    }
+    fputs("]}", o->f);
+}
+
 static void print_json(const uint8_t *data, const struct pvh_image *img, const char *path, int ok,
                        const struct pvh_error *err)
 {
@@ -146,8 +180,17 @@ static void print_json(const uint8_t *data, const struct pvh_image *img, const c
     json_string(o.f, (const uint8_t *)path, strlen(path));
     json_member(&o, "kind");
     fprintf(o.f, "\"%s\"", pvh_image_kind_name(img->kind));
-    json_member(&o, "pvh_bootable");
+    json_member(&o, "bootable");
     fputs(ok ? "true" : "false", o.f);
+    json_member(&o, "pvh_bootable");
+    fputs(ok && img->protocol == PVH_BOOT_PVH ? "true" : "false", o.f);
+    json_member(&o, "protocol");
+    fprintf(o.f, "\"%s\"", pvh_boot_protocol_name(img->protocol));
+    json_member(&o, "protocol_reason");
+    if (img->protocol_reason[0])
+        json_string(o.f, (const uint8_t *)img->protocol_reason, strlen(img->protocol_reason));
+    else
+        fputs("null", o.f);
     json_member(&o, "error");
     if (ok)
         fputs("null", o.f);
@@ -165,6 +208,8 @@ static void print_json(const uint8_t *data, const struct pvh_image *img, const c
         fprintf(o.f, "{\"version\": %d, \"header_offset\": \"%#llx\"}", img->multiboot_version,
                 (unsigned long long)img->multiboot_header_off);
     }
+    if (img->protocol == PVH_BOOT_MULTIBOOT1)
+        print_mb1_json(&o, img);
     if (img->elf_class) {
         json_member(&o, "elf");
         fprintf(o.f, "{\"class\": %d, \"machine\": %u, \"entry\": \"%#llx\"}", img->elf_class, img->elf_machine,
@@ -229,8 +274,9 @@ static void print_bzimage_contents(const struct pvh_file *f, bool json)
 static int usage(FILE *f, int status)
 {
     fprintf(f, "usage: pvhboot inspect KERNEL [--json]\n"
-               "  Describes a kernel image: kind, ELF segments, Xen notes, PVH entry,\n"
-               "  and why it cannot boot through PVH when it cannot. Exit 0: bootable.\n");
+               "  Describes a kernel image: kind, the boot protocol (PVH or Multiboot 1)\n"
+               "  and why, ELF segments or the Multiboot load plan, Xen notes, PVH entry,\n"
+               "  and why it cannot boot when it cannot. Exit 0: bootable.\n");
     return status;
 }
 

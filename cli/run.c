@@ -34,7 +34,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: pvhboot run KERNEL [options]\n"
-            "  KERNEL                 a PVH ELF (vmlinux), or a bzImage whose payload is one\n"
+            "  KERNEL                 a PVH ELF (vmlinux), a Multiboot 1 kernel (ELF or a.out kludge),\n"
+            "                         or a bzImage whose payload is a PVH ELF\n"
             "  --initrd FILE          module 0, the initrd            (QEMU: -initrd)\n"
             "  --module FILE[,cmdline=STR]  a further module, with its own command line\n"
             "  --cmdline STR          kernel command line (default \"" DEFAULT_CMDLINE "\")  (QEMU: -append)\n"
@@ -340,8 +341,8 @@ static void print_dry_run(const struct pvh_vm_config *cfg, const struct pvh_vm_r
     const struct pvh_vm_stats *s = &r->stats;
     printf("dry run (no KVM): %llu MiB of guest RAM, %u vCPU%s\n", (unsigned long long)(cfg->ram_size >> 20),
            cfg->ncpus, cfg->ncpus == 1 ? "" : "s");
-    printf("kernel loaded at %#llx, entry %#llx, start_info (%%ebx) %#llx\n", (unsigned long long)s->kernel_load,
-           (unsigned long long)s->entry, (unsigned long long)s->start_info);
+    printf("kernel loaded at %#llx, entry %#llx, %%ebx %#llx\n", (unsigned long long)s->kernel_load,
+           (unsigned long long)s->entry, (unsigned long long)s->boot_info);
     printf("kernel and modules: %llu bytes mapped from their files, %llu bytes copied\n",
            (unsigned long long)s->bytes_mapped, (unsigned long long)s->bytes_copied);
     if (cfg->verbose) {

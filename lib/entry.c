@@ -1,12 +1,14 @@
-/* The vCPU 0 entry state of the PVH ABI, and the flat GDT its selectors
- * name. Choices: CS type 0xb and data type 0x3 (accessed: Intel VMX entry
+/* The vCPU 0 entry state of the PVH ABI (and of Multiboot 1, which differs
+ * in %eax and %ebx only), and the flat GDT its selectors name. Choices: CS type 0xb and data type 0x3 (accessed: Intel VMX entry
  * requires the accessed bit on usable segments, so an Intel host accepts
  * exactly what we load); CR0 = PE|ET: ET is hard-wired to 1 on every CPU
  * with an FPU since the 486/P6 (not writable), so "every other writable bit
  * clear" holds, and it is what KVM reports anyway. */
 #include <string.h>
 
+#include "pvhboot/bootdata.h"
 #include "pvhboot/entry.h"
+#include "pvhboot/multiboot.h"
 
 #define CR0_PE (1u << 0)
 #define CR0_ET (1u << 4)
@@ -48,4 +50,18 @@ void pvh_entry_state_init(struct pvh_entry_state *st, uint64_t entry, uint64_t s
     st->ldt = (struct pvh_segment_reg){.type = 0x2, .unusable = 1};
     st->gdt_base = gdt;
     st->gdt_limit = PVH_GDT_ENTRIES * 8 - 1;
+}
+
+void pvh_mb1_entry_state_init(struct pvh_entry_state *st, uint64_t entry, uint64_t mbi, uint64_t gdt)
+{
+    pvh_entry_state_init(st, entry, mbi, gdt);
+    st->rax = PVH_MB1_BOOTLOADER_MAGIC;
+}
+
+void pvh_plan_entry_state(const struct pvh_plan *plan, struct pvh_entry_state *st)
+{
+    if (plan->protocol == PVH_BOOT_MULTIBOOT1)
+        pvh_mb1_entry_state_init(st, plan->entry, plan->mbi, plan->gdt);
+    else
+        pvh_entry_state_init(st, plan->entry, plan->start_info, plan->gdt);
 }

@@ -1,15 +1,21 @@
 /* Guest-physical layout planner: places the kernel (moving it within its
  * PHYS32_RELOC range when asked or when needed), the boot data pvhboot writes
- * (start_info, lists, command lines, memory map, GDT) low and below 1 GiB,
+ * (start_info, lists, command lines, memory map, GDT) low and below 1 GiB
+ * (for a Multiboot 1 kernel: the MBI and the GDT at the top of conventional
+ * memory),
  * the ACPI tables in the legacy RSDP scan window, and the modules as high as
- * they fit below the MMIO hole. Every object is page-separated from every
+ * they fit below the MMIO hole (Multiboot 1: as low as they fit above 1 MiB,
+ * right after the kernel, where QEMU and GRUB put them and where kernels
+ * that map only their first megabytes early can read them). Every object is page-separated from every
  * other, so the memory map can reserve whole pages. Pure arithmetic. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pvhboot/acpi.h"
+#include "pvhboot/bootdata.h"
 #include "pvhboot/entry.h"
+#include "pvhboot/multiboot.h"
 #include "pvhboot/plan.h"
 
 #define BOOTDATA_LO PVH_PAGE_SIZE /* page 0 stays empty */
@@ -37,6 +43,7 @@ const char *pvh_region_kind_name(enum pvh_region_kind kind)
     case PVH_REGION_GDT: return "gdt";
     case PVH_REGION_ACPI: return "acpi";
     case PVH_REGION_MODULE: return "module";
+    case PVH_REGION_MBI: return "multiboot info";
     }
     return "unknown";
 }
@@ -219,7 +226,7 @@ static int place_kernel(const struct pvh_plan_request *req, struct pvh_plan *pla
         add_region(plan, PVH_REGION_KERNEL, (unsigned)i, start, end - start);
     }
     plan->kernel_shift = shift;
-    plan->entry = img->pvh_entry + (uint64_t)shift;
+    plan->entry = img->protocol == PVH_BOOT_MULTIBOOT1 ? img->mb1_entry : img->pvh_entry + (uint64_t)shift;
     return 0;
 }
 
@@ -237,9 +244,37 @@ static int place_low(struct pvh_plan *plan, enum pvh_region_kind kind, unsigned 
     return 0;
 }
 
+/* Highest place below 640 KiB (where a BIOS keeps its EBDA), so that
+ * conventional memory stays one usable piece from 0 (mem_lower) and memory
+ * from 1 MiB stays whole (mem_upper); below 1 GiB when that is full. */
+static int place_conventional(struct pvh_plan *plan, enum pvh_region_kind kind, uint64_t size,
+                              uint64_t *addr, struct pvh_error *err)
+{
+    uint64_t top = plan->ram_low_end < PVH_ISA_HOLE_START ? plan->ram_low_end : PVH_ISA_HOLE_START;
+    *addr = find_high(plan, size, BOOTDATA_LO, top);
+    if (!*addr)
+        return place_low(plan, kind, 0, size, addr, err);
+    add_region(plan, kind, 0, *addr, size);
+    return 0;
+}
+
+static int place_mb1_bootdata(const struct pvh_plan_request *req, struct pvh_plan *plan,
+                              struct pvh_error *err)
+{
+    plan->mbi_size = pvh_mb1_plan_info_size(req);
+    if (plan->mbi_size == 0)
+        return pvh_fail(err, PVH_E_INPUT, "the Multiboot information cannot hold this request: a command line"
+                        " or module string over %d bytes; shorten it", PVH_MB1_MAX_STRING);
+    if (place_conventional(plan, PVH_REGION_GDT, PVH_GDT_ENTRIES * 8, &plan->gdt, err))
+        return -1;
+    return place_conventional(plan, PVH_REGION_MBI, plan->mbi_size, &plan->mbi, err);
+}
+
 static int place_bootdata(const struct pvh_plan_request *req, struct pvh_plan *plan,
                           struct pvh_error *err)
 {
+    if (plan->protocol == PVH_BOOT_MULTIBOOT1)
+        return place_mb1_bootdata(req, plan, err);
     if (place_low(plan, PVH_REGION_START_INFO, 0, sizeof(struct hvm_start_info),
                   &plan->start_info, err))
         return -1;
@@ -277,6 +312,8 @@ static int place_modules(const struct pvh_plan_request *req, struct pvh_plan *pl
         const struct pvh_module_spec *m = &req->modules[i];
         uint64_t size = m->size ? m->size : 1;
         uint64_t addr = size > PVH_MMIO_HOLE_START ? 0
+                        : plan->protocol == PVH_BOOT_MULTIBOOT1
+                        ? find_low(plan, size, MODULE_LO, plan->ram_low_end)
                         : find_high(plan, size, MODULE_LO, plan->ram_low_end);
         if (!addr) {
             char msz[32], ram[32], sug[16];
@@ -305,7 +342,7 @@ static int try_layout(const struct pvh_plan_request *req, struct pvh_plan *plan,
                       int64_t shift, struct pvh_error *err)
 {
     plan->nregions = 0;
-    plan->modlist = plan->cmdline = 0;
+    plan->modlist = plan->cmdline = plan->start_info = plan->mbi = plan->gdt = plan->memmap = 0;
     memset(plan->module_addr, 0, sizeof(plan->module_addr));
     memset(plan->module_cmdline, 0, sizeof(plan->module_cmdline));
     plan->acpi_base = plan->rsdp = PVH_ACPI_LEGACY_WINDOW_START;
@@ -374,11 +411,26 @@ static int sweep(const struct pvh_plan_request *req, struct pvh_plan *plan, uint
     return -1;
 }
 
-static int check_request(const struct pvh_plan_request *req, struct pvh_error *err)
+static int check_protocol(const struct pvh_plan_request *req, struct pvh_error *err)
 {
-    if (!req->image || !req->image->has_pvh_entry)
+    if (!req->image)
+        return pvh_fail(err, PVH_E_INPUT, "no kernel image");
+    if (req->image->protocol == PVH_BOOT_MULTIBOOT1) {
+        if (req->relocate)
+            return pvh_fail(err, PVH_E_INPUT, "a Multiboot 1 kernel is loaded at the addresses its header names"
+                            " and cannot be moved; drop --kaslr");
+        return 0;
+    }
+    if (!req->image->has_pvh_entry)
         return pvh_fail(err, PVH_E_INPUT, "the kernel has no XEN_ELFNOTE_PHYS32_ENTRY; build it"
                         " with CONFIG_PVH");
+    return 0;
+}
+
+static int check_request(const struct pvh_plan_request *req, struct pvh_error *err)
+{
+    if (check_protocol(req, err))
+        return -1;
     if (req->ram_size < PVH_MIN_RAM || req->ram_size > PVH_MAX_RAM)
         return pvh_fail(err, PVH_E_INPUT, "guest RAM of %" PRIu64 " bytes is outside 2 MiB to"
                         " 1 TiB; pick --mem in that range", req->ram_size);
@@ -407,6 +459,7 @@ int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
     memset(plan, 0, sizeof(*plan));
     if (check_request(req, err))
         return -1;
+    plan->protocol = req->image->protocol == PVH_BOOT_MULTIBOOT1 ? PVH_BOOT_MULTIBOOT1 : PVH_BOOT_PVH;
     plan->ram_low_end = req->ram_size < PVH_MMIO_HOLE_START ? req->ram_size
                                                              : PVH_MMIO_HOLE_START;
     plan->ram_high_size = req->ram_size - plan->ram_low_end;

@@ -1,6 +1,7 @@
 /* Writes the boot data a plan placed: start_info v1, the module list, the
- * command lines, the memory map, the GDT and the ACPI tables, each through
- * the caller's write callback only (guest memory is never touched here). */
+ * command lines, the memory map (or, for a Multiboot 1 plan, the MBI:
+ * lib/mb1_bootdata.c), the GDT and the ACPI tables, each through the
+ * caller's write callback only (guest memory is never touched here). */
 #include <string.h>
 
 #include "pvhboot/acpi.h"
@@ -44,8 +45,8 @@ static int write_acpi(const struct pvh_plan_request *req, const struct pvh_plan 
     return write(ctx, plan->acpi_base, buf, used, err);
 }
 
-int pvh_bootdata_write(const struct pvh_plan_request *req, const struct pvh_plan *plan,
-                       pvh_guest_write_fn write, void *ctx, struct pvh_error *err)
+static int write_start_info(const struct pvh_plan_request *req, const struct pvh_plan *plan,
+                            pvh_guest_write_fn write, void *ctx, struct pvh_error *err)
 {
     struct hvm_start_info si = {
         .magic = HVM_START_MAGIC_VALUE,
@@ -57,14 +58,22 @@ int pvh_bootdata_write(const struct pvh_plan_request *req, const struct pvh_plan
         .memmap_paddr = plan->memmap,
         .memmap_entries = plan->memmap_entries,
     };
-    uint64_t gdt[PVH_GDT_ENTRIES];
-    pvh_gdt_build(gdt);
     if (write(ctx, plan->start_info, &si, sizeof(si), err) ||
         write_string(write, ctx, plan->cmdline, req->cmdline, err) ||
-        write_modlist(req, plan, write, ctx, err) ||
-        write(ctx, plan->memmap, plan->map,
-              plan->memmap_entries * sizeof(struct hvm_memmap_table_entry), err) ||
-        write(ctx, plan->gdt, gdt, sizeof(gdt), err))
+        write_modlist(req, plan, write, ctx, err))
+        return -1;
+    return write(ctx, plan->memmap, plan->map,
+                 plan->memmap_entries * sizeof(struct hvm_memmap_table_entry), err);
+}
+
+int pvh_bootdata_write(const struct pvh_plan_request *req, const struct pvh_plan *plan,
+                       pvh_guest_write_fn write, void *ctx, struct pvh_error *err)
+{
+    uint64_t gdt[PVH_GDT_ENTRIES];
+    pvh_gdt_build(gdt);
+    int rc = plan->protocol == PVH_BOOT_MULTIBOOT1 ? pvh_mb1_bootdata_write(req, plan, write, ctx, err)
+                                                   : write_start_info(req, plan, write, ctx, err);
+    if (rc || write(ctx, plan->gdt, gdt, sizeof(gdt), err))
         return -1;
     return write_acpi(req, plan, write, ctx, err);
 }

@@ -1,9 +1,10 @@
 /* pvh_vm_run: from a config to a finished VM. Reads the kernel and modules,
  * plans the layout, creates the KVM machine, loads the kernel segments and
  * modules into guest RAM (mapped from their files or copied) and writes the
- * boot data (all through the checked accessor), sets vCPU 0 to the PVH entry
- * state, runs, and collects the statistics --verbose prints. --dry-run stops
- * before KVM: guest RAM is only mapped, loaded and written. */
+ * boot data (all through the checked accessor), sets vCPU 0 to the entry
+ * state of the image's protocol (PVH or Multiboot 1: the library decides),
+ * runs, and collects the statistics --verbose prints. --dry-run stops before
+ * KVM: guest RAM is only mapped, loaded and written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -179,14 +180,14 @@ static int setup_memory(struct pvh_vm *vm, const struct pvh_plan *plan, struct p
 static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     struct pvh_entry_state entry;
+    pvh_plan_entry_state(&in->plan, &entry);
     st->kernel_load = in->image.nsegments ? in->image.seg[0].paddr + (uint64_t)in->plan.kernel_shift : 0;
-    st->entry = in->plan.entry;
-    st->start_info = in->plan.start_info;
+    st->entry = entry.rip;
+    st->boot_info = entry.rbx;
     if (setup_memory(vm, &in->plan, err) || load_guest(vm, in, st, err))
         return -1;
     if (vm->cfg->dry_run)
         return 0;
-    pvh_entry_state_init(&entry, in->plan.entry, in->plan.start_info, in->plan.gdt);
     if (open_serial(vm, err) || pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
         return -1;
     if (vm->cfg->drop_user)

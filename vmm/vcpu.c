@@ -1,6 +1,6 @@
 /* vCPUs: creation with their shared kvm_run pages, CPUID from what KVM
  * supports (hypervisor leaves included) with each vCPU's APIC id, and vCPU
- * 0's registers set to exactly the PVH entry state. Secondary vCPUs keep
+ * 0's registers set to exactly the entry state (PVH or Multiboot 1). Secondary vCPUs keep
  * KVM's reset state and wait for the guest's INIT/SIPI. */
 #include <errno.h>
 #include <stdlib.h>
@@ -104,7 +104,7 @@ int pvh_vcpu_set_entry(struct pvh_vcpu *v, const struct pvh_entry_state *st, str
     sregs.efer = st->efer;
     if (ioctl(v->fd, KVM_SET_SREGS, &sregs) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "KVM_SET_SREGS: %s", strerror(errno));
-    struct kvm_regs regs = {.rip = st->rip, .rbx = st->rbx, .rflags = st->rflags};
+    struct kvm_regs regs = {.rip = st->rip, .rax = st->rax, .rbx = st->rbx, .rflags = st->rflags};
     if (ioctl(v->fd, KVM_SET_REGS, &regs) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "KVM_SET_REGS: %s", strerror(errno));
     return 0;

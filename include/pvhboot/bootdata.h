@@ -14,8 +14,22 @@
 typedef int (*pvh_guest_write_fn)(void *ctx, uint64_t gpa, const void *src,
                                   size_t len, struct pvh_error *err);
 
-/* Writes everything except kernel segments and module contents. */
+/* Writes everything except kernel segments and module contents: for PVH
+ * start_info and what it points to, for Multiboot 1 the MBI; for both the
+ * GDT and the ACPI tables. */
 int pvh_bootdata_write(const struct pvh_plan_request *req, const struct pvh_plan *plan,
                        pvh_guest_write_fn write, void *ctx, struct pvh_error *err);
+
+/* Multiboot 1 (lib/mb1_bootdata.c): the bytes the MBI needs for this
+ * request when the memory map has its maximum size (the planner reserves
+ * that much), 0 when a limit is exceeded; and the MBI
+ * written from the plan (its memory map, modules and command line). */
+size_t pvh_mb1_plan_info_size(const struct pvh_plan_request *req);
+int pvh_mb1_bootdata_write(const struct pvh_plan_request *req, const struct pvh_plan *plan,
+                           pvh_guest_write_fn write, void *ctx, struct pvh_error *err);
+
+/* The vCPU 0 entry state the plan's protocol asks for (lib/entry.c). */
+struct pvh_entry_state;
+void pvh_plan_entry_state(const struct pvh_plan *plan, struct pvh_entry_state *st);
 
 #endif

@@ -14,7 +14,7 @@ struct pvh_segment_reg {
 };
 
 struct pvh_entry_state {
-    uint64_t rip, rbx, rflags; /* every other GPR is 0 */
+    uint64_t rip, rax, rbx, rflags; /* every other GPR is 0 */
     uint64_t cr0, cr3, cr4, efer;
     struct pvh_segment_reg cs, ds, es, fs, gs, ss, tr, ldt;
     uint64_t gdt_base, idt_base;
@@ -25,6 +25,12 @@ struct pvh_entry_state {
  * a flat GDT written by the boot data at `gdt` (selectors match it). */
 void pvh_entry_state_init(struct pvh_entry_state *st, uint64_t entry,
                           uint64_t start_info, uint64_t gdt);
+
+/* The Multiboot 1 entry: the PVH state with %eax = 0x2BADB002 and %ebx =
+ * the MBI's address (see include/pvhboot/multiboot.h for why the rest is
+ * the same). */
+void pvh_mb1_entry_state_init(struct pvh_entry_state *st, uint64_t entry,
+                              uint64_t mbi, uint64_t gdt);
 
 /* Size of the GDT pvh_entry_state_init's selectors refer to, and its bytes:
  * null, flat 32-bit code, flat 32-bit data, 32-bit busy TSS (base 0, limit 0x67). */

@@ -19,6 +19,15 @@ enum pvh_image_kind {
     PVH_IMAGE_MULTIBOOT2,
 };
 
+/* How a parsed image boots: PVH when the ELF carries the PHYS32_ENTRY note
+ * (even when it also has a Multiboot header), else Multiboot 1 when it has a
+ * valid Multiboot 1 header, else not at all. */
+enum pvh_boot_protocol {
+    PVH_BOOT_NONE = 0,
+    PVH_BOOT_PVH,
+    PVH_BOOT_MULTIBOOT1,
+};
+
 #define PVH_MAX_SEGMENTS 64
 #define PVH_MAX_NOTES 64
 
@@ -57,16 +66,27 @@ struct pvh_image {
     /* Multiboot header (also set for an ELF that carries one) */
     int multiboot_version;    /* 0 none, 1 or 2 */
     uint64_t multiboot_header_off;
+    /* The verdict: the protocol and why, e.g. "PVH note present" */
+    enum pvh_boot_protocol protocol;
+    char protocol_reason[128];
+    /* Multiboot 1 only: seg[] holds the load plan of its header (a.out-kludge
+     * address fields or ELF program headers), every segment below 4 GiB */
+    uint32_t mb1_flags;       /* header flags */
+    bool mb1_aout_kludge;     /* flag 16: segments from the address fields */
+    bool mb1_page_align;      /* flag 0: modules 4 KiB aligned */
+    uint32_t mb1_entry;       /* guest-physical EIP */
 };
 
 /* Parses `size` bytes of the file called `name` (used in messages).
- * Returns 0 when the image is a bootable PVH ELF; otherwise -1 with err
+ * Returns 0 when the image is bootable (img->protocol says how: a PVH ELF,
+ * or a Multiboot 1 kernel without the PVH note); otherwise -1 with err
  * naming the file, the offset where relevant and what to do. img is filled
  * as far as parsing got (kind is set for bzImage/Multiboot diagnoses). */
 int pvh_image_parse(const uint8_t *data, size_t size, const char *name,
                     struct pvh_image *img, struct pvh_error *err);
 
 const char *pvh_image_kind_name(enum pvh_image_kind kind);
+const char *pvh_boot_protocol_name(enum pvh_boot_protocol p); /* "pvh", "multiboot1", "none" */
 
 /* How a Xen note's descriptor is meant to be read (for `inspect`). A NUMBER
  * of 1, 2, 4 or 8 bytes is little endian; other sizes are shown as bytes. */

@@ -56,6 +56,7 @@ enum pvh_region_kind {
     PVH_REGION_GDT,
     PVH_REGION_ACPI,           /* RSDP and every table */
     PVH_REGION_MODULE,         /* index: module number */
+    PVH_REGION_MBI,            /* Multiboot 1 information, with its lists and strings */
 };
 
 struct pvh_region {
@@ -68,11 +69,13 @@ struct pvh_region {
 #define PVH_MAX_REGIONS (PVH_MAX_SEGMENTS + 2 * PVH_MAX_MODULES + 8)
 
 struct pvh_plan {
+    enum pvh_boot_protocol protocol; /* the image's: PVH or Multiboot 1 */
     uint64_t ram_low_end;    /* RAM is [0, ram_low_end) ... */
     uint64_t ram_high_size;  /* ... and [4 GiB, 4 GiB + ram_high_size) */
     int64_t kernel_shift;    /* added to every segment paddr and the entry */
     uint64_t entry;          /* guest-physical entry, after relocation */
-    uint64_t start_info;
+    uint64_t start_info;     /* PVH; 0 for Multiboot 1 */
+    uint64_t mbi, mbi_size;  /* Multiboot 1: the MBI (at the top of conventional memory) */
     uint64_t modlist;        /* 0 when no modules */
     uint64_t cmdline;        /* 0 when no command line */
     uint64_t memmap;
@@ -87,7 +90,14 @@ struct pvh_plan {
     struct pvh_region regions[PVH_MAX_REGIONS];
 };
 
-/* Returns 0, or -1 with a message giving the numbers and the fix, e.g.
+/* For a PVH image: start_info, lists, command lines and memory map low.
+ * For a Multiboot 1 image (req->image->protocol): the MBI (its lists and
+ * strings inside) and the GDT at the top of conventional memory, below
+ * 640 KiB, reserved in the map like every page pvhboot writes; the kernel
+ * where its header says (never moved: relocate is refused); modules page
+ * aligned (flag 0 asks for it; pvhboot aligns every module anyway) and as
+ * low as they fit above 1 MiB, in order, like QEMU and GRUB.
+ * Returns 0, or -1 with a message giving the numbers and the fix, e.g.
  * "initrd.img (900 MiB) does not fit below 4 GiB with 512 MiB of RAM; try --mem 2G". */
 int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
                    struct pvh_error *err);

@@ -68,7 +68,7 @@ struct pvh_vm_stats {
     uint64_t rss_kib;           /* VmRSS at the end */
     uint64_t guest_resident_kib;/* of which guest RAM pages (counted with --verbose only) */
     uint64_t kernel_load;       /* guest-physical address the kernel was loaded at */
-    uint64_t entry, start_info; /* guest-physical entry point and %ebx */
+    uint64_t entry, boot_info;  /* guest-physical entry point and %ebx (start_info, or the Multiboot MBI) */
 };
 
 struct pvh_vm_result {

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = pvh_image_parse(copy, size, "fuzz", &img, &err);
     if (rc == 0) {
         check_inside(&img, size);
-        if (!img.has_pvh_entry)
+        if (img.protocol == PVH_BOOT_NONE || (img.protocol == PVH_BOOT_PVH && !img.has_pvh_entry))
             abort();
     } else if (strlen(err.msg) == 0 || strchr(err.msg, '\n')) {
         abort();

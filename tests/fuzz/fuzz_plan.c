@@ -1,7 +1,8 @@
 /* libFuzzer harness for the layout planner: a request (RAM size, vCPUs,
  * kernel segments, relocation note, modules and command lines) decoded from
- * the input; on success every layout invariant is asserted (abort() on a
- * violation) and the boot data is written into a bounded fake guest. */
+ * the input, as a PVH or a Multiboot 1 image (the input's last byte); on
+ * success every layout invariant is asserted (abort() on a violation) and
+ * the boot data is written into a bounded fake guest. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,12 +118,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(strings[PVH_MAX_MODULES], 'c', clen);
     strings[PVH_MAX_MODULES][clen ? clen - 1 : 0] = 0;
     q.cmdline = clen ? strings[PVH_MAX_MODULES] : NULL;
+    if (take(&in, 1) & 1) { /* Multiboot 1: never moved, entry from the header */
+        img.protocol = PVH_BOOT_MULTIBOOT1;
+        img.has_pvh_entry = false;
+        img.mb1_entry = (uint32_t)img.pvh_entry;
+    }
 
     static struct pvh_plan plan;
     struct pvh_error err;
     if (pvh_plan_build(&q, &plan, &err) != 0)
         return 0;
     check_plan(&q, &plan);
+    if (img.protocol == PVH_BOOT_MULTIBOOT1) {
+        check(plan.protocol == PVH_BOOT_MULTIBOOT1 && !q.relocate && plan.start_info == 0);
+        check(plan.mbi != 0 && plan.mbi_size != 0 && plan.entry == img.mb1_entry);
+        for (size_t i = 0; i < q.nmodules; i++)
+            check(plan.module_addr[i] % 4096 == 0);
+    }
     /* boot data lives below 1 GiB; a 2 MiB-bounded buffer takes the low part */
     struct fake f = {.size = 2ull << 20};
     f.mem = calloc(1, f.size);

@@ -9,6 +9,7 @@ bin=build/san/pvhboot
 kdir=$(tests/lib/debian-kernel.sh) || { echo "1..1"; echo "not ok 1 - cannot fetch the Debian kernel"; exit 1; }
 kreloc=$(tests/lib/debian-kernel.sh cloud-amd64 bookworm-backports 2>/dev/null) || kreloc=
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+make -s -C guest >/dev/null 2>&1 || { echo "1..1"; echo "not ok 1 - make -C guest"; exit 1; }
 export PVHBOOT=$bin KDIR=$kdir KRELOC=$kreloc TMP=$tmp
 python3 - <<'PY'
 import json, os, re, subprocess, sys
@@ -130,6 +131,53 @@ rc, out, err = run("inspect", tmp)
 check(rc == 2 and err.count("\n") == 1 and "directory" in err, f"a directory: exit 2: {err.strip()}")
 rc, out, err = run("inspect", os.path.join(tmp, "missing"))
 check(rc == 2 and err.count("\n") == 1, f"a missing file: exit 2: {err.strip()}")
+
+# the boot protocol: PVH (hello32), Multiboot 1 as ELF (mb1hello) and as a.out kludge (mb1hello.bin);
+# expected values read from the files here (header search, readelf, nm)
+import struct
+def mb1_header_offset(path):
+    d = open(path, "rb").read(8192)
+    for off in range(0, len(d) - 11, 4):
+        m, f, c = struct.unpack_from("<3I", d, off)
+        if m == 0x1BADB002 and (m + f + c) & 0xffffffff == 0:
+            return off, f
+    return None, None
+def nm(path, sym):
+    out = subprocess.run(["nm", path], capture_output=True, text=True).stdout
+    return next(int(l.split()[0], 16) for l in out.splitlines() if l.split()[-1] == sym)
+rc, out, err = run("inspect", "--json", "guest/build/hello32")
+j = json.loads(out)
+check(rc == 0 and j["protocol"] == "pvh" and j["protocol_reason"] == "PVH note present" and j["pvh_bootable"],
+      f"hello32: protocol pvh, reason 'PVH note present' ({j.get('protocol')}, {j.get('protocol_reason')})")
+off, flags = mb1_header_offset("guest/build/mb1hello")
+rc, out, err = run("inspect", "--json", "guest/build/mb1hello")
+j = json.loads(out)
+check(rc == 0 and j["bootable"] and not j["pvh_bootable"] and j["protocol"] == "multiboot1",
+      f"mb1hello: exit 0, bootable by multiboot1, not PVH (exit {rc}, {j.get('protocol')})")
+check(j["protocol_reason"] == f"Multiboot 1 header at offset {off:#x}, no PVH note",
+      f"mb1hello: reason names the header offset {off:#x}: {j.get('protocol_reason')}")
+mb = j.get("multiboot1", {})
+loads = readelf_loads("guest/build/mb1hello")
+check(int(mb.get("flags", "-1"), 16) == flags and mb.get("aout_kludge") is False and mb.get("page_align_modules") is True
+      and int(mb.get("entry", "0"), 16) == nm("guest/build/mb1hello", "mb1_start"),
+      f"mb1hello: header flags {flags:#x}, ELF load plan, entry = nm's mb1_start")
+check([(int(l["paddr"], 16), int(l["offset"], 16), int(l["filesz"], 16), int(l["memsz"], 16)) for l in mb.get("load", [])]
+      == [(l["paddr"], l["offset"], l["filesz"], l["memsz"]) for l in loads], "mb1hello: load plan = readelf's PT_LOADs")
+rc, text, _ = run("inspect", "guest/build/mb1hello")
+check(rc == 0 and f"protocol: multiboot1 (Multiboot 1 header at offset {off:#x}, no PVH note)" in text,
+      "mb1hello: text output names the protocol and why")
+off, flags = mb1_header_offset("guest/build/mb1hello.bin")
+rc, out, err = run("inspect", "--json", "guest/build/mb1hello.bin")
+j = json.loads(out)
+mb = j.get("multiboot1", {})
+aout = "guest/build/mb1hello.aout.elf"
+size = os.path.getsize("guest/build/mb1hello.bin")
+check(rc == 0 and j["kind"] == "multiboot1" and j["protocol"] == "multiboot1" and mb.get("aout_kludge") is True
+      and "(a.out kludge address fields)" in j["protocol_reason"], f"mb1hello.bin: a.out kludge ({j.get('protocol_reason')})")
+check(int(mb.get("flags", "-1"), 16) == flags == 0x10003 and int(mb.get("entry", "0"), 16) == nm(aout, "mb1_start")
+      and [(int(l["paddr"], 16), int(l["filesz"], 16), int(l["memsz"], 16)) for l in mb.get("load", [])]
+      == [(nm(aout, "__image_start"), size, nm(aout, "__bss_end") - nm(aout, "__image_start"))],
+      "mb1hello.bin: entry, load address, file size and bss end as the link map says")
 
 print(f"1..{len(results)}")
 for i, (ok, what) in enumerate(results, 1):

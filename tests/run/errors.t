@@ -12,6 +12,8 @@ head -c 4096 /dev/zero >"$tmp/zeros"
 head -c 3M /dev/zero >"$tmp/big"
 : >"$tmp/empty"
 cc -static -no-pie -o "$tmp/plain" -x c - <<<'int main(void){return 0;}'
+# a Multiboot 2 header (magic, arch 0, length 16, checksum) at offset 0x80, nothing else
+python3 -c 'import struct,sys; m=0xE85250D6; sys.stdout.buffer.write(bytes(0x80)+struct.pack("<4I",m,0,16,(-(m+16))&0xffffffff)+bytes(4096))' >"$tmp/mb2"
 # name | expected status | expected text | arguments
 cases=(
   "missing /dev/kvm|1|$tmp/no-kvm: no such device — KVM is not available on this machine; see README|$hello --kvm-device $tmp/no-kvm"
@@ -34,6 +36,8 @@ cases=(
   "bad --timeout|2|--timeout 0: expected seconds|$hello --timeout 0"
   "--kaslr without the note|2|XEN_ELFNOTE_PHYS32_RELOC|$hello --kaslr --kvm-device $tmp/no-kvm"
   "bad --load|2|--load fast: expected map or copy|$hello --load fast"
+  "--kaslr with a Multiboot 1 kernel|2|a Multiboot 1 kernel is loaded at the addresses its header names and cannot be moved; drop --kaslr|guest/build/mb1hello --kaslr --kvm-device $tmp/no-kvm"
+  "a Multiboot 2 kernel|2|offset 0x80: a Multiboot 2 kernel without the PVH note; pvhboot boots PVH ELF and Multiboot 1 kernels, not Multiboot 2|$tmp/mb2"
   "two kernels|2|unexpected argument|$hello $hello"
   "no kernel|2|usage: pvhboot run KERNEL|"
 )

@@ -386,7 +386,7 @@ static void test_bzimage_diagnosis(void **state)
     expect_error(&b, "bzImage payload at offset 0x500 (65536 bytes) runs past the end of the file");
 }
 
-static void test_multiboot_diagnosis(void **state)
+static void test_multiboot_verdict(void **state)
 {
     (void)state;
     struct elf_builder b;
@@ -394,23 +394,39 @@ static void test_multiboot_diagnosis(void **state)
     struct pvh_error err;
     memset(&b, 0, sizeof(b));
     b.size = BUF;
+    /* not ELF and no a.out-kludge address fields: nothing says what to load */
     put(b.d + 0x40, 0x1BADB002, 4);
     put(b.d + 0x44, 0x3, 4);
     put(b.d + 0x48, (uint32_t)-(0x1BADB002u + 3u), 4);
     assert_int_equal(parse(&b, &img, &err), -1);
     assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT1);
-    assert_non_null(strstr(err.msg, "offset 0x40: a Multiboot 1 kernel (not ELF)"));
+    assert_int_equal(img.protocol, PVH_BOOT_NONE);
+    assert_non_null(strstr(err.msg, "k.elf: Multiboot 1 kernel without address fields (flag 16) must be an ELF file"));
     memset(b.d, 0, 0x100);
     put(b.d + 0x80, 0xE85250D6, 4);
     put(b.d + 0x88, 16, 4);
     put(b.d + 0x8c, (uint32_t)-(0xE85250D6u + 16u), 4);
     assert_int_equal(parse(&b, &img, &err), -1);
     assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT2);
-    /* an ELF with a Multiboot header but no PVH note */
+    assert_non_null(strstr(err.msg, "offset 0x80: a Multiboot 2 kernel without the PVH note"));
+    /* an ELF with a Multiboot 1 header but no PVH note boots by Multiboot 1 */
     code_image(&b, 32);
     put(b.d + 0x1000, 0x1BADB002, 4);
     put(b.d + 0x1008, (uint32_t)-0x1BADB002u, 4);
-    expect_error(&b, "offset 0x1000: a Multiboot 1 kernel without the PVH note");
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_int_equal(img.kind, PVH_IMAGE_ELF);
+    assert_int_equal(img.protocol, PVH_BOOT_MULTIBOOT1);
+    assert_string_equal(img.protocol_reason, "Multiboot 1 header at offset 0x1000, no PVH note");
+    assert_int_equal(img.mb1_entry, 0x100000);
+    assert_int_equal(img.nsegments, 1);
+    assert_int_equal(img.seg[0].paddr, 0x100000);
+    assert_int_equal(img.seg[0].flags, 5); /* the ELF's own flags are kept */
+    /* the same ELF with the PVH note boots by PVH */
+    add_entry_note(&b, 0x100010, 4);
+    finish_notes(&b);
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_int_equal(img.protocol, PVH_BOOT_PVH);
+    assert_non_null(strstr(img.protocol_reason, "PVH note present (it wins over the Multiboot 1 header at offset 0x1000)"));
 }
 
 static void test_empty_and_unknown(void **state)
@@ -462,7 +478,7 @@ int main(void)
         cmocka_unit_test(test_segment_errors),
         cmocka_unit_test(test_note_runs_past_area),
         cmocka_unit_test(test_bzimage_diagnosis),
-        cmocka_unit_test(test_multiboot_diagnosis),
+        cmocka_unit_test(test_multiboot_verdict),
         cmocka_unit_test(test_empty_and_unknown),
         cmocka_unit_test(test_too_many_segments),
     };
