@@ -9,7 +9,8 @@
 #    vmlinux (at most 2 pages per segment/module copied), --load copy maps 0;
 #  - --kaslr --seed N on the 6.12 kernel (PHYS32_RELOC) moves load address and
 #    entry by the same multiple of the note's alignment, inside its range, and
-#    the same seed gives the same address.
+#    the same seed gives the same address;
+#  - a Multiboot 1 a.out-kludge kernel loads and enters where its header says.
 set -u
 cd "$(dirname "$0")/../.."
 bin=build/san/pvhboot
@@ -39,7 +40,7 @@ elf_pvh_entry() { printf '%#x\n' "$(le32 "$(xen_note_bytes "$1" 0x00000012)" 0)"
 field() { sed -n "s/.*$1 \(0x[0-9a-f]*\).*/\1/p" "$tmp/out" | head -1; }
 bytes() { sed -n 's/kernel and modules: \([0-9]*\) bytes mapped from their files, \([0-9]*\) bytes copied/\1 \2/p' "$tmp/out"; }
 
-echo "1..13"
+echo "1..14"
 for k in guest/build/hello64 "$kdir/vmlinux"; do
     name=$(basename "$k")
     $bin run "$k" --initrd "$tmp/mod" --dry-run >"$tmp/out" 2>&1
@@ -79,6 +80,15 @@ done
 $bin run "$k612/vmlinux" --dry-run --mem 1G --kaslr --seed 4 >"$tmp/out" 2>&1
 check "[ $(( $(field "loaded at") )) -eq $load_4 ]" "--kaslr --seed 4 again: same address"
 check "[ $load_4 -ne $load_9 ]" "seeds 4 and 9 give different addresses"
+# Multiboot 1, a.out kludge: entry and load address are the header's entry_addr
+# and load_addr (u32 at offsets 28 and 16 of the header, which sits at offset 0)
+mb=guest/build/mb1hello.bin
+$bin run "$mb" --dry-run >"$tmp/out" 2>&1
+rc=$?
+want_entry=$(printf '%#x' "$(od -An -tu4 -j28 -N4 "$mb" | tr -d ' ')")
+want_load=$(printf '%#x' "$(od -An -tu4 -j16 -N4 "$mb" | tr -d ' ')")
+check "[ $rc -eq 0 ] && [ '$(field "loaded at")' = '$want_load' ] && [ '$(field "entry")' = '$want_entry' ]" \
+    "mb1hello.bin (Multiboot a.out kludge): loaded at $want_load, entry $want_entry, as its header says"
 $bin run "$kdir/vmlinux" --dry-run --verbose >"$tmp/out" 2>&1
 check "grep -q 'pvhboot: loaded .* ms from process start: kernel and modules [0-9]* bytes mapped' '$tmp/out' && ! grep -q Sanitizer '$tmp/out'" \
     "--dry-run --verbose prints the load figures, no sanitizer report"
