@@ -29,16 +29,14 @@ for mem in 256 1000; do
 done >"$work/out.txt"
 export WORK=$work CMDLINE=$cmdline
 python3 - <<'PY'
-import os, re
+import os, re, sys
+sys.path.insert(0, "tests/lib")
+from tap import check, finish, sections as split_sections
 work, cmdline = os.environ["WORK"], os.environ["CMDLINE"]
 out = open(f"{work}/out.txt", errors="replace").read().replace("\r", "")
-results = []
-def check(ok, what):
-    results.append((bool(ok), what))
 KiB, MiB = 1024, 1 << 20
 sizes = [os.path.getsize(f"{work}/mod{i}") for i in range(3)]
-sections = {m.group(1): (m.group(2), int(m.group(3)))
-            for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", out, re.S)}
+sections = split_sections(out)
 def usable_from(mmap, start):
     end, grew = start, True
     while grew:
@@ -68,7 +66,5 @@ for mem in (256, 1000):
               f"{name}: mem_lower/mem_upper = the usable ranges from 0 ({lo:#x}) and from 1 MiB ({hi:#x})")
         check(624 * KiB <= lo <= 640 * KiB and mem * MiB - MiB <= hi <= mem * MiB,
               f"{name}: usable RAM consistent with -m {mem}")
-print(f"1..{len(results)}")
-for i, (ok, what) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+finish()
 PY

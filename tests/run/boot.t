@@ -11,10 +11,7 @@
 # and a vCPU thread) in about 1 run in 8; with one, 8 runs out of 8 passed.
 set -u
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fail_all() { echo "1..1"; echo "not ok 1 - $*"; exit 1; }
-make -s VARIANT=static variant >/dev/null 2>&1 || fail_all "cannot build build/static/pvhboot"
-make -s -C guest >/dev/null 2>&1 || fail_all "cannot build the guest SDK"
+. tests/lib/kvm-suite.sh
 kdir=$(tests/lib/debian-kernel.sh) || fail_all "cannot fetch the Debian kernel"
 
 # modules: the initrd and two more, with sizes that are not page multiples
@@ -73,16 +70,13 @@ echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# 
 [ "$rc" -eq 0 ] || { sed 's/^/# /' "$work/err.txt" | tail -30; }
 export WORK=$work
 python3 - <<'PY'
-import os, re, subprocess
+import os, re, subprocess, sys
+sys.path.insert(0, "tests/lib")
+from tap import check, finish, sections as split_sections
 work = os.environ["WORK"]
 out = open(f"{work}/out.txt", errors="replace").read()
-results = []
-def check(ok, what):
-    results.append((bool(ok), what))
 
-sections = {}
-for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", out, re.S):
-    sections[m.group(1)] = (m.group(2), int(m.group(3)))
+sections = split_sections(out)
 sizes = [os.path.getsize(f"{work}/mod{i}") for i in range(3)]
 cmdlines = ["(none)", "first module", "second,with,commas"]
 
@@ -160,7 +154,5 @@ if "timeout" in sections:
     check(rc == 124 and "pvhboot: timeout: the guest was still running after 1 s" in text,
           f"timeout: --timeout 1 exits 124 with one line (got {rc})")
 
-print(f"1..{len(results)}")
-for i, (ok, what) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+finish()
 PY

@@ -11,9 +11,7 @@
 # or 0xc000000 (with 256 MiB) make it oops in early init: see the closing note.
 set -u
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fail_all() { echo "1..1"; echo "not ok 1 - $*"; exit 1; }
-make -s VARIANT=static variant >/dev/null 2>&1 || fail_all "cannot build build/static/pvhboot"
+. tests/lib/kvm-suite.sh
 k61=$(tests/lib/debian-kernel.sh) || fail_all "cannot fetch Debian's 6.1 cloud kernel"
 k612=$(tests/lib/debian-kernel.sh cloud-amd64 bookworm-backports) || fail_all "cannot fetch Debian's 6.12 cloud kernel"
 kgen=$(tests/lib/debian-kernel.sh amd64) || fail_all "cannot fetch Debian's 6.1 generic kernel"
@@ -50,14 +48,12 @@ echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# 
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
 export WORK=$work LINKED=$linked
 python3 - <<'PY'
-import os, re
+import os, re, sys
+sys.path.insert(0, "tests/lib")
+from tap import check, finish, sections as split_sections
 out = open(os.environ["WORK"] + "/out.txt", errors="replace").read()
 linked = int(os.environ["LINKED"] or "0", 16)
-sections = {m.group(1): (m.group(2), int(m.group(3)))
-            for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", out, re.S)}
-results = []
-def check(ok, what):
-    results.append((bool(ok), what))
+sections = split_sections(out)
 for name in ("lz4-first", "lz4-second", "kaslr", "xz-first"):
     text, rc = sections.get(name, ("", -1))
     check(rc == 0 and "PVHBOOT-INIT-ECHO: init is running" in text and "reboot: Power down" in text,
@@ -75,7 +71,5 @@ m = re.search(r"kernel loaded at (0x[0-9a-f]+)", text)
 addr = int(m.group(1), 16) if m else None
 check(addr is not None and linked and addr != linked and addr % 0x200000 == 0,
       f"--kaslr: loaded at {m.group(1) if m else '?'}, 2 MiB aligned, not the linked {hex(linked)}")
-print(f"1..{len(results)}")
-for i, (ok, what) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+finish()
 PY

@@ -11,10 +11,7 @@
 # with exit 1 and one line naming the cause.
 set -u
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fail_all() { echo "1..1"; echo "not ok 1 - $*"; exit 1; }
-make -s VARIANT=static variant >/dev/null 2>&1 || fail_all "cannot build build/static/pvhboot"
-make -s -C guest >/dev/null 2>&1 || fail_all "cannot build the guest SDK"
+. tests/lib/kvm-suite.sh
 cat >"$work/cases.sh" <<'CASES'
 attack() {
     name=$1; limit=$2
@@ -39,13 +36,11 @@ rc=$?
 echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# kvm:' "$work/err.txt")"
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
 WORK=$work python3 - <<'PY'
-import os, re
+import os, re, sys
+sys.path.insert(0, "tests/lib")
+from tap import check, finish, sections as split_sections
 out = open(os.environ["WORK"] + "/out.txt", errors="replace").read()
-sections = {m.group(1): (m.group(2), int(m.group(3)))
-            for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", out, re.S)}
-results = []
-def check(ok, what):
-    results.append((bool(ok), what))
+sections = split_sections(out)
 def no_crash(name):
     text, rc = sections.get(name, ("", -1))
     bad = [w for w in ("Sanitizer", "Segmentation fault", "Bus error", "Aborted", "core dumped") if w in text]
@@ -87,7 +82,5 @@ for name in ("huge-count", "triple-fault", "wild-jump"):
     for line in sections.get(name, ("", 0))[0].splitlines():
         if line.startswith("pvhboot: ") and not re.match(r"pvhboot: (loaded|times|VM exits|kernel loaded|unhandled|memory)", line):
             print(f"# {name}: {line}")
-print(f"1..{len(results)}")
-for i, (ok, what) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+finish()
 PY

@@ -16,10 +16,7 @@
 # reserves the top of RAM); mem_upper = that range in KiB in both.
 set -u
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fail_all() { echo "1..1"; echo "not ok 1 - $*"; exit 1; }
-make -s VARIANT=static variant >/dev/null 2>&1 || fail_all "cannot build build/static/pvhboot"
-make -s -C guest >/dev/null 2>&1 || fail_all "cannot build the guest SDK"
+. tests/lib/kvm-suite.sh
 head -c 12345 /dev/urandom >"$work/mod0"
 head -c 70001 /dev/urandom >"$work/mod1"
 head -c 3 /dev/urandom >"$work/mod2"
@@ -59,15 +56,13 @@ done >>"$work/out.txt"
 
 export WORK=$work CMDLINE=$cmdline MEM=$mem
 python3 - <<'PY'
-import os, re
+import os, re, sys
+sys.path.insert(0, "tests/lib")
+from tap import check, finish, sections as split_sections
 work, cmdline, mem = os.environ["WORK"], os.environ["CMDLINE"], int(os.environ["MEM"])
 out = open(f"{work}/out.txt", errors="replace").read().replace("\r", "")
-results = []
-def check(ok, what):
-    results.append((bool(ok), what))
 
-sections = {m.group(1): (m.group(2), int(m.group(3)))
-            for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", out, re.S)}
+sections = split_sections(out)
 sizes = [os.path.getsize(f"{work}/mod{i}") for i in range(3)]
 KiB, MiB = 1024, 1 << 20
 
@@ -174,7 +169,5 @@ if a and b:
     check(a["mmap"] == b["mmap"] and a.get("cmdline") == b.get("cmdline"),
           "pvhboot: ELF and a.out-kludge images get the same memory map and command line")
 
-print(f"1..{len(results)}")
-for i, (ok, what) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+finish()
 PY
