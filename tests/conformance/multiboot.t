@@ -32,19 +32,12 @@ python3 - <<'PY'
 import os, re, sys
 sys.path.insert(0, "tests/lib")
 from tap import check, finish, sections as split_sections
+from mb1report import report, usable_from
 work, cmdline = os.environ["WORK"], os.environ["CMDLINE"]
 out = open(f"{work}/out.txt", errors="replace").read().replace("\r", "")
 KiB, MiB = 1024, 1 << 20
 sizes = [os.path.getsize(f"{work}/mod{i}") for i in range(3)]
 sections = split_sections(out)
-def usable_from(mmap, start):
-    end, grew = start, True
-    while grew:
-        grew = False
-        for b, l, t in mmap:
-            if t == 1 and b <= end < b + l:
-                end, grew = b + l, True
-    return end
 for mem in (256, 1000):
     for k in ("mb1hello", "mb1hello.bin"):
         name = f"{k} -m {mem}"
@@ -52,17 +45,15 @@ for mem in (256, 1000):
         check(rc == 1 and "\nexit=0\n" in text, f"{name}: ran to its end, QEMU exit status (0<<1)|1 = 1 (got {rc})")
         check("magic=0x2badb002\n" in text, f"{name}: EAX = 0x2badb002")
         check(f"\ncmdline={k} {cmdline}\n" in text, f"{name}: command line = the kernel's file name, a space, -append")
-        mods = [(int(s, 16), int(e, 16), st) for s, e, st in
-                re.findall(r"^module \d+ start=(0x[0-9a-f]+) end=(0x[0-9a-f]+) size=\d+ string=(.*)$", text, re.M)]
+        r = report(text)
+        mods = r["mods"]
         check([e - s for s, e, _ in mods] == sizes and [st for _, _, st in mods] == ["mod0", "mod1 first module", "mod2"],
               f"{name}: 3 modules, sizes {sizes}, strings = the -initrd items")
         check(mods and all(s % 4096 == 0 for s, _, _ in mods), f"{name}: modules 4 KiB aligned (header flag 0)")
-        mm = [(int(b, 16), int(l, 16), int(t)) for b, l, t in
-              re.findall(r"^mmap \d+ base=(0x[0-9a-f]+) length=(0x[0-9a-f]+) type=(\d+)$", text, re.M)]
+        mm = r["mmap"]
         check(mm and all(a[0] + a[1] <= b[0] for a, b in zip(mm, mm[1:])), f"{name}: {len(mm)} mmap entries, sorted, disjoint")
-        m = re.search(r"^mem_lower=(\d+) mem_upper=(\d+)$", text, re.M)
         lo, hi = usable_from(mm, 0), usable_from(mm, MiB)
-        check(m and int(m.group(1)) == lo // KiB and int(m.group(2)) == (hi - MiB) // KiB,
+        check(r.get("lower") == lo // KiB and r.get("upper") == (hi - MiB) // KiB,
               f"{name}: mem_lower/mem_upper = the usable ranges from 0 ({lo:#x}) and from 1 MiB ({hi:#x})")
         check(624 * KiB <= lo <= 640 * KiB and mem * MiB - MiB <= hi <= mem * MiB,
               f"{name}: usable RAM consistent with -m {mem}")
