@@ -17,6 +17,7 @@
 #include "pvhboot/image.h"
 #include "pvhboot/multiboot.h"
 #include "pvhboot/plan.h"
+#include "le_bytes.h"
 
 #define IMG 8192
 #define MB1_OFF 0x100        /* header offset in the ELF file */
@@ -24,28 +25,6 @@
 #define ENTRY 0x100200
 #define MEMSZ 0x5000
 #define GUEST_LOW (1u << 20) /* the fake guest RAM: its first MiB */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static void put_mb1(uint8_t *d, size_t off, uint32_t flags)
 {
