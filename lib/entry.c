@@ -1,5 +1,6 @@
 /* The vCPU 0 entry state of the PVH ABI (and of Multiboot 1, which differs
- * in %eax and %ebx only), and the flat GDT its selectors name. Choices: CS type 0xb and data type 0x3 (accessed: Intel VMX entry
+ * in %eax and %ebx only), and the flat GDT its selectors name. Choices: CS
+ * type 0xb and data type 0x3 (accessed: Intel VMX entry
  * requires the accessed bit on usable segments, so an Intel host accepts
  * exactly what we load); CR0 = PE|ET: ET is hard-wired to 1 on every CPU
  * with an FPU since the 486/P6 (not writable), so "every other writable bit

@@ -6,8 +6,9 @@
  * the ACPI tables in the legacy RSDP scan window, and the modules as high as
  * they fit below the MMIO hole (Multiboot 1: as low as they fit above 1 MiB,
  * right after the kernel, where QEMU and GRUB put them and where kernels
- * that map only their first megabytes early can read them). Every object is page-separated from every
- * other, so the memory map can reserve whole pages. Pure arithmetic. */
+ * that map only their first megabytes early can read them). Every object is
+ * page-separated from every other, so the memory map can reserve whole
+ * pages. Pure arithmetic. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
