@@ -6,6 +6,7 @@
  * before KVM: guest RAM is only mapped, loaded and written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,17 +90,25 @@ static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_s
     return rc;
 }
 
+/* Guest output is written through, never queued. A console that does not
+ * take it (a full pipe, a stopped terminal) holds the vCPU here, and the
+ * VM's end (--timeout, another vCPU) still gets it out: poll, waking every
+ * 100 ms to look, comes before each write. */
 static void serial_output(void *ctx, const uint8_t *buf, size_t len)
 {
     struct pvh_vm *vm = ctx;
     if (!vm->t_first_serial_ns)
         vm->t_first_serial_ns = pvh_now_ns();
-    while (vm->serial_fd >= 0 && len > 0) {
-        ssize_t n = write(vm->serial_fd, buf, len);
-        if (n < 0 && errno == EINTR)
+    while (vm->serial_fd >= 0 && len > 0 && !atomic_load(&vm->ending)) {
+        struct pollfd p = {.fd = vm->serial_fd, .events = POLLOUT};
+        int ready = poll(&p, 1, 100);
+        if (ready == 0 || (ready < 0 && errno == EINTR))
+            continue;
+        ssize_t n = ready < 0 ? -1 : write(vm->serial_fd, buf, len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
-            break; /* output closed: the guest keeps running, unheard */
+            break; /* output closed (EPIPE: run.c ignores SIGPIPE): the guest keeps running, unheard */
         buf += n;
         len -= (size_t)n;
     }
