@@ -4,11 +4,13 @@
 # guest/src/hostile.c) and for each the VMM must not crash — no signal, no
 # sanitizer or "Segmentation fault" text — and must do what docs/hardening.md
 # says: string I/O from and to addresses outside RAM, MMIO where nothing is,
-# every port, and a console flood leave it running (the guest prints
-# HOSTILE-SURVIVED and exits 0), MMIO reads give all ones, the flood arrives
-# whole with the VMM's own RSS <= 2 MiB; a string OUT with a 4-billion count
-# runs until --timeout (124); a triple fault and a jump outside RAM end it
-# with exit 1 and one line naming the cause.
+# every port, garbage to the ACPI PM block and the i8042, and a console flood
+# leave it running (the guest prints HOSTILE-SURVIVED and exits 0), MMIO reads
+# give all ones, the flood arrives whole with the VMM's own RSS <= 2 MiB, and
+# a console closed under the flood does not stop the guest; string OUT/IN
+# with a 4-billion count run until --timeout (124), and so does endless
+# output into a console that is full, with nothing queued; a triple fault and
+# a jump outside RAM end it with exit 1 and one line naming the cause.
 set -u
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
