@@ -134,17 +134,17 @@ static uint64_t since_start(const struct pvh_vm *vm, uint64_t t)
     return t && t > vm->cfg->start_ns ? t - vm->cfg->start_ns : 0;
 }
 
-/* VmRSS from /proc/self/status, read through an fd opened before the sandbox
- * (like /proc/self/pagemap for pvh_guestmem_resident). */
-static uint64_t read_rss_kib(int fd)
+/* A "KEY: N kB" line of /proc/self/status (VmRSS, VmHWM), read through an fd
+ * opened before the sandbox (like /proc/self/pagemap for pvh_guestmem_resident). */
+static uint64_t read_status_kib(int fd, const char *key)
 {
     char buf[4096];
     ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    const char *p = strstr(buf, "VmRSS:");
-    return p ? strtoull(p + 6, NULL, 10) : 0;
+    const char *p = strstr(buf, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
 struct proc_files {
@@ -173,7 +173,8 @@ static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct
         st->unhandled[i].writes = u->e[i].writes;
     }
     st->unhandled_other = u->other;
-    st->rss_kib = read_rss_kib(pf->status);
+    st->rss_kib = read_status_kib(pf->status, "VmRSS:");
+    st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
     st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;
 }
 
