@@ -308,8 +308,9 @@ static void print_load_stats(const struct pvh_vm_stats *s)
 static void print_memory(const struct pvh_vm_stats *s)
 {
     uint64_t own = s->rss_kib > s->guest_resident_kib ? s->rss_kib - s->guest_resident_kib : 0;
-    fprintf(stderr, "pvhboot: memory: RSS %llu KiB = guest RAM touched %llu KiB + VMM %llu KiB\n",
-            (unsigned long long)s->rss_kib, (unsigned long long)s->guest_resident_kib, (unsigned long long)own);
+    fprintf(stderr, "pvhboot: memory: RSS %llu KiB = guest RAM touched %llu KiB + VMM %llu KiB; peak RSS %llu KiB\n",
+            (unsigned long long)s->rss_kib, (unsigned long long)s->guest_resident_kib, (unsigned long long)own,
+            (unsigned long long)s->rss_peak_kib);
 }
 
 static void print_stats(const struct pvh_vm_result *r)

@@ -7,6 +7,7 @@
  * KVM: guest RAM is only mapped, loaded and written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,17 +91,25 @@ static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_s
     return rc;
 }
 
+/* Guest output is written through, never queued. A console that does not
+ * take it (a full pipe, a stopped terminal) holds the vCPU here, and the
+ * VM's end (--timeout, another vCPU) still gets it out: poll, waking every
+ * 100 ms to look, comes before each write. */
 static void serial_output(void *ctx, const uint8_t *buf, size_t len)
 {
     struct pvh_vm *vm = ctx;
     if (!vm->t_first_serial_ns)
         vm->t_first_serial_ns = pvh_now_ns();
-    while (vm->serial_fd >= 0 && len > 0) {
-        ssize_t n = write(vm->serial_fd, buf, len);
-        if (n < 0 && errno == EINTR)
+    while (vm->serial_fd >= 0 && len > 0 && !atomic_load(&vm->ending)) {
+        struct pollfd p = {.fd = vm->serial_fd, .events = POLLOUT};
+        int ready = poll(&p, 1, 100);
+        if (ready == 0 || (ready < 0 && errno == EINTR))
+            continue;
+        ssize_t n = ready < 0 ? -1 : write(vm->serial_fd, buf, len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
-            break; /* output closed: the guest keeps running, unheard */
+            break; /* output closed (EPIPE: run.c ignores SIGPIPE): the guest keeps running, unheard */
         buf += n;
         len -= (size_t)n;
     }
@@ -126,17 +135,17 @@ static uint64_t since_start(const struct pvh_vm *vm, uint64_t t)
     return t && t > vm->cfg->start_ns ? t - vm->cfg->start_ns : 0;
 }
 
-/* VmRSS from /proc/self/status, read through an fd opened before the sandbox
- * (like /proc/self/pagemap for pvh_guestmem_resident). */
-static uint64_t read_rss_kib(int fd)
+/* A "KEY: N kB" line of /proc/self/status (VmRSS, VmHWM), read through an fd
+ * opened before the sandbox (like /proc/self/pagemap for pvh_guestmem_resident). */
+static uint64_t read_status_kib(int fd, const char *key)
 {
     char buf[4096];
     ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    const char *p = strstr(buf, "VmRSS:");
-    return p ? strtoull(p + 6, NULL, 10) : 0;
+    const char *p = strstr(buf, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
 struct proc_files {
@@ -165,7 +174,8 @@ static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct
         st->unhandled[i].writes = u->e[i].writes;
     }
     st->unhandled_other = u->other;
-    st->rss_kib = read_rss_kib(pf->status);
+    st->rss_kib = read_status_kib(pf->status, "VmRSS:");
+    st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
     st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;
 }
 

@@ -269,6 +269,10 @@ static int start_threads(struct pvh_vm *vm, pthread_t *input, bool *has_input, s
     struct sigaction sa = {.sa_handler = on_kick};
     sigemptyset(&sa.sa_mask);
     sigaction(KICK_SIGNAL, &sa, NULL);
+    /* a console whose reader left must not kill us: its writes fail with EPIPE */
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, NULL);
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, KICK_SIGNAL);

@@ -12,6 +12,14 @@
  *                that end the machine (0xf4-0xf7, 0x64, 0x600-0x605)
  *   flood        64 KiB to the UART with rep outsb (KVM exits once per byte)
  *   huge-count   rep outsb with ECX = 0xffffffff: never ends by itself
+ *   huge-ins     rep insb with ECX = 0xffffffff into an address outside RAM:
+ *                never ends by itself
+ *   uart-forever rep outsb to the UART with ECX = 0xffffffff: output without
+ *                end, for a console that is closed or never read
+ *   pm-garbage   every byte value to every ACPI PM register and the i8042
+ *                ports but those that end the machine (SLP_EN with SLP_TYP
+ *                S5, command 0xfe), words and dwords across them, then
+ *                "pm-control VALUE" after writing 0: SCI_EN (only) reads set
  *   triple-fault an exception with an empty IDT
  *   wild-jump    a jump to an address with no RAM behind it */
 #include "pvh_guest.h"
@@ -115,6 +123,61 @@ static void attack_huge_count(void)
     rep_outsb(0x80, (uint32_t)(uintptr_t)buffer, 0xffffffffu);
 }
 
+static void attack_huge_ins(void)
+{
+    rep_insb(0x80, NO_RAM, 0xffffffffu);
+}
+
+static void attack_uart_forever(void)
+{
+    for (unsigned i = 0; i < sizeof(buffer); i++)
+        buffer[i] = (uint8_t)('A' + i % 26);
+    for (;;)
+        rep_outsb(PVH_COM1, (uint32_t)(uintptr_t)buffer, 0xffffffffu);
+}
+
+#define PM_EVT 0x600
+#define PM_CNT 0x604
+
+/* Would this byte in the PM1a control register's high half power off? */
+static int powers_off(uint32_t high)
+{
+    uint32_t control = high << 8;
+    return (control & (1u << 13)) && ((control >> 10) & 7) == 5;
+}
+
+static void attack_pm_garbage(void)
+{
+    static const unsigned sizes[] = {1, 2, 4};
+    for (uint32_t v = 0; v <= 0xff; v++) {
+        for (uint16_t port = PM_EVT; port < PM_CNT + 1; port++)
+            port_out(port, v, 1);
+        if (!powers_off(v))
+            port_out(PM_CNT + 1, v, 1);
+        port_out(0x60, v, 1);
+        port_out(0x60, v * 0x01010101u, 4);
+        if (v != 0xfe)
+            port_out(0x64, v, 1);
+        for (uint16_t port = PM_EVT; port < PM_CNT + 4; port++)
+            (void)port_in(port, sizes[v % 3]);
+        (void)port_in(0x60, 1);
+        (void)port_in(0x64, 4);
+    }
+    /* words and dwords with every high byte that is not S5 + SLP_EN */
+    for (uint32_t high = 0; high <= 0xff; high++) {
+        if (powers_off(high))
+            continue;
+        port_out(PM_CNT, high << 8 | 0xa5, 2);
+        port_out(PM_EVT + 2, (high << 24) | 0x00a5ffffu, 4); /* enable and control at once */
+        port_out(PM_EVT + 3, high << 16 | 0xffffu, 4);       /* runs past the block's end */
+    }
+    port_out(PM_CNT, 0, 2); /* SCI_EN cleared: it must read back set */
+    uint32_t control = port_in(PM_CNT, 2);
+    pvh_puts("pm-control ");
+    pvh_put_hex(control);
+    pvh_puts("\n");
+}
+
 static void attack_triple_fault(void)
 {
     static const struct __attribute__((packed)) {
@@ -139,6 +202,9 @@ static const struct {
     {"attack=ports", "ports", attack_ports},
     {"attack=flood", "flood", attack_flood},
     {"attack=huge-count", "huge-count", attack_huge_count},
+    {"attack=huge-ins", "huge-ins", attack_huge_ins},
+    {"attack=uart-forever", "uart-forever", attack_uart_forever},
+    {"attack=pm-garbage", "pm-garbage", attack_pm_garbage},
     {"attack=triple-fault", "triple-fault", attack_triple_fault},
     {"attack=wild-jump", "wild-jump", attack_wild_jump},
 };

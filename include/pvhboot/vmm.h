@@ -66,6 +66,7 @@ struct pvh_vm_stats {
     struct { uint64_t addr; int mmio; uint64_t reads, writes; } unhandled[PVH_STATS_UNHANDLED];
     uint64_t unhandled_other;   /* accesses beyond the table */
     uint64_t rss_kib;           /* VmRSS at the end */
+    uint64_t rss_peak_kib;      /* VmHWM: the process's peak RSS */
     uint64_t guest_resident_kib;/* of which guest RAM pages (counted with --verbose only) */
     uint64_t kernel_load;       /* guest-physical address the kernel was loaded at */
     uint64_t entry, boot_info;  /* guest-physical entry point and %ebx (start_info, or the Multiboot MBI) */

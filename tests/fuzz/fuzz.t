@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer harness (built by `make fuzz-build` into build/fuzz/)
-# for FUZZ_SECONDS each (default 60, CI's setting; `make fuzz` uses 600)
-# after replaying its regression inputs. One TAP result per harness: ok when
-# it ran at least one input and found no crash, leak or sanitizer report.
+# Replays every crash reproducer and crafted edge case in
+# tests/fuzz/regressions/NAME/ once through build/fuzz/fuzz_NAME (one TAP
+# line per file: ok when the harness finds nothing), then runs every libFuzzer
+# harness built by `make fuzz-build` for FUZZ_SECONDS each (default 60, CI's
+# setting; `make fuzz` uses 600). One TAP line per harness: ok when it ran at
+# least one input and found no crash, leak or sanitizer report.
 set -u
 cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-60}
 fuzzers=(build/fuzz/fuzz_*)
 [ -x "${fuzzers[0]}" ] || { echo "1..1"; echo "not ok 1 - no fuzzer built (run make fuzz-build)"; exit 1; }
-echo "1..${#fuzzers[@]}"
+replays=()
+for f in "${fuzzers[@]}"; do
+    area=$(basename "$f"); area=${area#fuzz_}
+    for r in tests/fuzz/regressions/"$area"/*; do
+        [ -f "$r" ] && replays+=("$f $r")
+    done
+done
+echo "1..$((${#replays[@]} + ${#fuzzers[@]}))"
 n=0
+for pair in "${replays[@]}"; do
+    n=$((n + 1))
+    f=${pair%% *} r=${pair#* }
+    if out=$("$f" -runs=1 "$r" 2>&1); then
+        echo "ok $n - $(basename "$f") replays $r"
+    else
+        echo "not ok $n - $(basename "$f") replays $r"
+        grep -m3 -E 'ERROR|SUMMARY|runtime error' <<<"$out" | sed 's/^/# /'
+    fi
+done
 for f in "${fuzzers[@]}"; do
     n=$((n + 1))
     line=$(tests/fuzz/run-fuzzers.sh "$seconds" "$f" | head -1)

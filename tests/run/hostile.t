@@ -4,11 +4,13 @@
 # guest/src/hostile.c) and for each the VMM must not crash — no signal, no
 # sanitizer or "Segmentation fault" text — and must do what docs/hardening.md
 # says: string I/O from and to addresses outside RAM, MMIO where nothing is,
-# every port, and a console flood leave it running (the guest prints
-# HOSTILE-SURVIVED and exits 0), MMIO reads give all ones, the flood arrives
-# whole with the VMM's own RSS <= 2 MiB; a string OUT with a 4-billion count
-# runs until --timeout (124); a triple fault and a jump outside RAM end it
-# with exit 1 and one line naming the cause.
+# every port, garbage to the ACPI PM block and the i8042, and a console flood
+# leave it running (the guest prints HOSTILE-SURVIVED and exits 0), MMIO reads
+# give all ones, the flood arrives whole with the VMM's own RSS <= 2 MiB, and
+# a console closed under the flood does not stop the guest; string OUT/IN
+# with a 4-billion count run until --timeout (124), and so does endless
+# output into a console that is full, with nothing queued; a triple fault and
+# a jump outside RAM end it with exit 1 and one line naming the cause.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -20,12 +22,42 @@ attack() {
         >"out.$name" 2>"err.$name"
     rc=$?
     echo "serial-file-bytes $(busybox wc -c <"out.$name")"
-    busybox cat -v "out.$name" | busybox grep -E 'HOSTILE|mmio-read'
+    busybox cat -v "out.$name" | busybox grep -E 'HOSTILE|mmio-read|pm-control'
     busybox cat "err.$name"
     echo "=== END $name rc=$rc"
 }
-for a in outs-bogus ins-bogus mmio ports flood; do attack $a 60; done
+# The console closed: stdout is a pipe whose reader leaves after 100 bytes.
+closed() {
+    echo "=== BEGIN flood-closed"
+    { busybox timeout -s KILL 60 ./pvhboot run hostile --mem 256 --cmdline attack=flood --timeout 60 --verbose \
+        2>err.closed; echo $? >rc.closed; } | busybox head -c 100 >head.closed
+    echo "console-bytes-read $(busybox wc -c <head.closed)"
+    busybox cat err.closed
+    echo "=== END flood-closed rc=$(busybox cat rc.closed)"
+}
+# The console stuck: stdout is a FIFO whose reader never reads, already
+# holding 65,000 of its 65,536 bytes: the guest's output soon blocks the
+# vCPU, and --timeout must still end the VM (not the KILL guard).
+stuck() {
+    echo "=== BEGIN console-stuck"
+    busybox mkfifo fifo
+    busybox sleep 60 <fifo &
+    reader=$!
+    start=$(busybox date +%s)
+    { busybox head -c 65000 /dev/zero
+      busybox timeout -s KILL 20 ./pvhboot run hostile --mem 256 --cmdline attack=uart-forever --timeout 4 --verbose \
+        2>err.stuck; echo $? >rc.stuck; } >fifo
+    rc=$(busybox cat rc.stuck)
+    echo "seconds $(( $(busybox date +%s) - start ))"
+    kill $reader
+    busybox cat err.stuck
+    echo "=== END console-stuck rc=$rc"
+}
+for a in outs-bogus ins-bogus mmio ports flood pm-garbage; do attack $a 60; done
 attack huge-count 3
+attack huge-ins 3
+closed
+stuck
 attack triple-fault 20
 attack wild-jump 20
 CASES
@@ -46,9 +78,13 @@ def no_crash(name):
     bad = [w for w in ("Sanitizer", "Segmentation fault", "Bus error", "Aborted", "core dumped") if w in text]
     check(0 <= rc < 128 and not bad, f"{name}: no crash (exit {rc}{', ' + ', '.join(bad) if bad else ''})")
     return text, rc
+# The VMM's peak RSS: the process's peak (VmHWM) less the guest RAM it has
+# touched at the end. The hostile guest touches all its pages (8 KiB of
+# image, stack, boot data) before any attack, so that count is the same at
+# the peak: what is left is pvhboot's own memory at its highest.
 def vmm_rss(text):
-    m = re.search(r"memory: RSS \d+ KiB = guest RAM touched \d+ KiB \+ VMM (\d+) KiB", text)
-    return int(m.group(1)) if m else None
+    m = re.search(r"memory: RSS \d+ KiB = guest RAM touched (\d+) KiB \+ VMM \d+ KiB; peak RSS (\d+) KiB", text)
+    return int(m.group(2)) - int(m.group(1)) if m else None
 for name in ("outs-bogus", "ins-bogus", "mmio", "ports", "flood"):
     text, rc = no_crash(name)
     check(rc == 0 and f"HOSTILE-SURVIVED {name}" in text, f"{name}: the VMM kept running, the guest went on and exited 0")
@@ -66,19 +102,43 @@ text, _ = sections.get("flood", ("", 0))
 m = re.search(r"serial-file-bytes (\d+)", text)
 check(m and int(m.group(1)) >= 16 * 4096, f"flood: all 65536 bytes reached the console file ({m.group(1) if m else '?'} bytes)")
 rss = vmm_rss(text)
-check(rss is not None and rss <= 2048, f"flood: the VMM's own RSS stays <= 2 MiB ({rss} KiB)")
+check(rss is not None and rss <= 2048, f"flood: the VMM's own peak RSS stays <= 2 MiB ({rss} KiB)")
 text, rc = no_crash("huge-count")
 check(rc == 124 and "still running after 3 s" in text,
       f"huge-count: a 4-billion-byte string OUT keeps the guest busy until --timeout (exit {rc})")
 rss = vmm_rss(text)
-check(rss is not None and rss <= 2048, f"huge-count: the VMM's own RSS stays <= 2 MiB ({rss} KiB)")
+check(rss is not None and rss <= 2048, f"huge-count: the VMM's own peak RSS stays <= 2 MiB ({rss} KiB)")
+text, rc = no_crash("huge-ins")
+check(rc == 124 and "still running after 3 s" in text and
+      re.search(r"unhandled mmio 0xf0000000: 0 reads, [1-9]\d* writes", text),
+      f"huge-ins: a 4-billion-byte string IN to no RAM: writes dropped as MMIO until --timeout (exit {rc})")
+text, rc = no_crash("pm-garbage")
+check(rc == 0 and "HOSTILE-SURVIVED pm-garbage" in text,
+      "pm-garbage: garbage to the ACPI PM block and the i8042 left the machine running")
+m = re.search(r"pm-control (0x[0-9a-f]+)", text)
+check(m and int(m.group(1), 16) == 1,
+      f"pm-garbage: then writing 0 to PM1a control reads back SCI_EN alone, always ACPI mode ({m.group(1) if m else '?'})")
+text, rc = no_crash("flood-closed")
+m = re.search(r"console-bytes-read (\d+)", text)
+check(rc == 0 and m and int(m.group(1)) == 100,
+      f"flood-closed: the console's reader left after 100 bytes; the guest ran on to its exit 0 (exit {rc})")
+text, rc = no_crash("console-stuck")
+m = re.search(r"seconds (\d+)", text)
+check(rc == 124 and "still running after 4 s" in text and m and int(m.group(1)) < 20,
+      f"console-stuck: output blocked on a full pipe, --timeout still ended the VM (exit {rc}, "
+      f"{m.group(1) if m else '?'} s)")
+m = re.search(r"serial bytes (\d+)", text)
+check(m and int(m.group(1)) <= 4096,
+      f"console-stuck: the guest was stopped once the pipe was full, nothing queued ({m.group(1) if m else '?'} bytes sent)")
+rss = vmm_rss(text)
+check(rss is not None and rss <= 2048, f"console-stuck: the VMM's own peak RSS stays <= 2 MiB ({rss} KiB)")
 text, rc = no_crash("triple-fault")
 check(rc == 1 and re.search(r"^pvhboot: vCPU 0: the guest triple-faulted \(shutdown\)", text, re.M),
       f"triple-fault: exit 1, one line: the guest triple-faulted (exit {rc})")
 text, rc = no_crash("wild-jump")
 check(rc == 1 and re.search(r"^pvhboot: vCPU 0: KVM internal error 1 \(instruction emulation failed.*\) at rip 0xf0000000", text, re.M),
       f"wild-jump: exit 1, one line: KVM could not run code outside RAM, at its address (exit {rc})")
-for name in ("huge-count", "triple-fault", "wild-jump"):
+for name in ("huge-count", "huge-ins", "console-stuck", "triple-fault", "wild-jump"):
     for line in sections.get(name, ("", 0))[0].splitlines():
         if line.startswith("pvhboot: ") and not re.match(r"pvhboot: (loaded|times|VM exits|kernel loaded|unhandled|memory)", line):
             print(f"# {name}: {line}")
