@@ -4,16 +4,19 @@
 # guest through the harness; the harness hands back exact output and exit
 # status (a command exiting 3 is reported as 3); it fails loudly (exit 125)
 # when KVM does not load, the run times out, a binary is dynamic, or no KVM can
-# be had. Two emulated boots in all when the host has no /dev/kvm.
+# be had. Boot 3 proves the harness's host path on a real /dev/kvm: inside the
+# emulated machine (a Linux host whose kvm-amd is loaded) the harness itself
+# runs under a static bash and must pick /dev/kvm, not emulate. Three emulated
+# boots in all.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 harness=tests/kvm/with-kvm.sh
 out=build/kvm
 mkdir -p "$out"
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
-n=0 smoke_checks=11
+n=0 smoke_checks=11 total=$((smoke_checks + 21))
 
-echo "1..$((smoke_checks + 17))"
+echo "1..$total"
 result() { # result OK DESCRIPTION
     n=$((n + 1))
     if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
@@ -100,6 +103,44 @@ else
         "PVHBOOT_KVM=host without a usable /dev/kvm: exit 125 saying why (got $rc)"
 fi
 
+# ---- boot 3: the harness's host path, on the emulated machine's /dev/kvm ----
+# The harness is a bash script and the emulated machine's userland is busybox:
+# Debian's bash-static runs it there. Inside, PVHBOOT_KVM=host must run the
+# smoke program directly and pass its status back; with no PVHBOOT_KVM the
+# harness must find /dev/kvm usable and say "host".
+bash_static() {
+    command -v bash-static >/dev/null || tests/lib/install-deps.sh >&2 || true
+    command -v bash-static
+}
+host_path_boot() {
+    local bash cmd t0 rc
+    bash=$(bash_static) || bash=
+    cmd='mkdir -p tests/kvm && cp with-kvm.sh tests/kvm/ || exit 99
+PVHBOOT_KVM=host ./bash-static tests/kvm/with-kvm.sh --file smoke -- "./smoke; exit 5" 2>err-host
+echo "host-rc=$?"; sed "s/^/host-stderr: /" err-host
+unset PVHBOOT_KVM; ./bash-static tests/kvm/with-kvm.sh -- "echo auto-ran" 2>err-auto
+echo "auto-rc=$?"; sed "s/^/auto-stderr: /" err-auto'
+    t0=$(now)
+    if [ -n "$bash" ]; then
+        PVHBOOT_KVM=emulated "$harness" --file "$bash" --file "$harness" --file "$out/smoke" -- "$cmd" \
+            >"$tmp/out-hostpath" 2>"$tmp/err-hostpath"
+        rc=$?
+    else
+        echo "# bash-static is missing (apt-get install bash-static)"; rc=1; : >"$tmp/out-hostpath"
+    fi
+    echo "# boot 3 (the harness's host path inside the emulated machine): $(elapsed "$t0") s"
+    local oks bad
+    oks=$(grep -acE '^ok - ' "$tmp/out-hostpath")
+    bad=$(grep -aE '^not ok - ' "$tmp/out-hostpath" | head -3 | tr '\n' ';')
+    result "$([ "$rc" = 0 ] && [ "$oks" = "$smoke_checks" ] && [ -z "$bad" ] && echo 0 || echo 1)" \
+        "host path: all $smoke_checks smoke checks pass on the emulated machine's /dev/kvm through PVHBOOT_KVM=host (got $oks ok${bad:+, $bad})"
+    assert "host path: the command's exit 5 comes back as 5" grep -aqx 'host-rc=5' "$tmp/out-hostpath"
+    assert "host path: stderr says '# kvm: host (/dev/kvm)'" grep -aqx 'host-stderr: # kvm: host (/dev/kvm)' "$tmp/out-hostpath"
+    result "$(grep -aqx 'auto-ran' "$tmp/out-hostpath" && grep -aqx 'auto-rc=0' "$tmp/out-hostpath" &&
+        grep -aqx 'auto-stderr: # kvm: host (/dev/kvm)' "$tmp/out-hostpath" && echo 0 || echo 1)" \
+        "host path: with no PVHBOOT_KVM the harness finds /dev/kvm usable and runs there, not emulated"
+}
+
 # ---- emulated-path failures (one short boot + one timeout) ------------------
 if command -v "${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}" >/dev/null; then
     t0=$(now)
@@ -116,10 +157,12 @@ if command -v "${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}" >/dev/null; then
     echo "# timeout case: $(elapsed "$t0") s"
     result "$([ "$rc" = 125 ] && grep -q 'within 1s' "$tmp/err-timeout" && echo 0 || echo 1)" \
         "no result within PVHBOOT_KVM_TIMEOUT: exit 125 saying so (got $rc)"
+    host_path_boot
 else
     for what in "KVM fails to load" "... the command did not run" "... stderr names the failure" \
-        "... stderr carries the console log" "timeout"; do
+        "... stderr carries the console log" "timeout" "host path: smoke checks" \
+        "host path: exit status" "host path: stderr says host" "host path: auto picks host"; do
         n=$((n + 1)); echo "ok $n - $what # SKIP no QEMU here (the host's /dev/kvm is used)"
     done
 fi
-[ "$n" = $((smoke_checks + 17)) ] || echo "# internal: printed $n results"
+[ "$n" = "$total" ] || echo "# internal: printed $n results"
