@@ -3,7 +3,7 @@
 # sanitizers): every unit-test binary, `pvhboot inspect` on good and bad
 # images, and `pvhboot run --dry-run` (the VMM's setup path without KVM:
 # parse, plan, guest RAM, loading by mapping and by copying, boot data; a
-# bzImage through the cache) must finish with 0 memcheck errors and no
+# bzImage through the cache; Multiboot 1 images) must finish with 0 memcheck errors and no
 # definite or indirect leak.
 # test_sandbox is left out: its children install a seccomp filter, which traps
 # valgrind's own system calls (the ASan run covers it).
@@ -18,12 +18,18 @@ done
 cases=()
 kernel_dir=$(tests/lib/debian-kernel.sh 2>/dev/null) || kernel_dir=
 # what|pvhboot arguments|expected exit status
-[ -x build/release/pvhboot ] && cases+=("inspect vmlinux|inspect $kernel_dir/vmlinux|0"
+cases+=("inspect vmlinux|inspect $kernel_dir/vmlinux|0"
     "inspect vmlinuz|inspect $kernel_dir/vmlinuz|2" "inspect /bin/true|inspect /bin/true|2" "inspect a directory|inspect /|2"
     "run --dry-run vmlinux (map)|run $kernel_dir/vmlinux --initrd $kernel_dir/vmlinuz --dry-run --verbose|0"
     "run --dry-run vmlinux (copy)|run $kernel_dir/vmlinux --initrd $kernel_dir/vmlinuz --dry-run --load copy|0"
     "run --dry-run vmlinuz (bzImage, cache)|run $kernel_dir/vmlinuz --dry-run|0"
     "run --dry-run of a non-kernel|run /bin/true --dry-run|2")
+# Multiboot 1 images (the guest SDK's): the header, the MBI and modules.
+mb=guest/build
+cases+=(
+    "inspect mb1hello.bin (Multiboot a.out kludge)|inspect $mb/mb1hello.bin|0"
+    "run --dry-run mb1hello (Multiboot ELF32, a module)|run $mb/mb1hello --initrd $mb/hello32 --cmdline x=1 --dry-run|0"
+    "run --dry-run mb1hello.bin (a.out kludge)|run $mb/mb1hello.bin --dry-run --load copy|0")
 echo "1..$(( ${#units[@]} + ${#cases[@]} ))"
 n=0
 for t in "${units[@]}"; do
