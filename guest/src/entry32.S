@@ -1,26 +1,17 @@
 /* 32-bit PVH entry for hello32 and the hostile guest: stack, clear .bss, call guest_main(%ebx). */
 #include "xen_note.h"
+#include "stub.h"
 PVH_ENTRY_NOTE(pvh_start)
 
     .section .text.entry, "ax"
     .code32
     .globl pvh_start
 pvh_start:
-    cli
-    cld
-    movl $stack_top, %esp
+    STUB_START
     movl %ebx, %esi
-    movl $__bss_start, %edi
-    movl $__bss_end, %ecx
-    subl %edi, %ecx
-    xorl %eax, %eax
-    rep stosb
+    ZERO_BSS
     pushl %esi
     call guest_main
-1:  hlt
-    jmp 1b
+    HALT_FOREVER
 
-    .section .bss
-    .balign 16
-    .skip 16384
-stack_top:
+    STUB_STACK

@@ -2,22 +2,16 @@
  * page tables for the low 4 GiB (2 MiB pages), sets CR4.PAE, EFER.LME,
  * CR0.PG, loads its own GDT and jumps to 64-bit code: guest_main(%ebx). */
 #include "xen_note.h"
+#include "stub.h"
 PVH_ENTRY_NOTE(pvh_start)
 
     .section .text.entry, "ax"
     .code32
     .globl pvh_start
 pvh_start:
-    cli
-    cld
-    movl $stack_top, %esp
+    STUB_START
     movl %ebx, %ebp
-    /* clear .bss (page tables live there) */
-    movl $__bss_start, %edi
-    movl $__bss_end, %ecx
-    subl %edi, %ecx
-    xorl %eax, %eax
-    rep stosb
+    ZERO_BSS                /* page tables live in .bss */
     /* 2048 PD entries: 2 MiB pages, present | writable | PS */
     xorl %ecx, %ecx
 1:  movl %ecx, %eax
@@ -64,8 +58,7 @@ long_mode:
     movq $stack_top, %rsp
     movl %ebp, %edi
     call guest_main
-3:  hlt
-    jmp 3b
+    HALT_FOREVER
 
     .section .rodata
     .balign 8
@@ -83,6 +76,4 @@ gdt64_desc:
 pml4: .skip 4096
 pdpt: .skip 4096
 pd:   .skip 4096 * 4
-    .balign 16
-    .skip 16384
-stack_top:
+    STUB_STACK

@@ -2,6 +2,7 @@
  * memory information; with -DMB1_AOUT also flag 16 and the a.out-kludge
  * address fields, for the flat binary), a stack, .bss cleared, then
  * mb1_main(%eax magic, %ebx MBI). */
+#include "stub.h"
 #define MB1_MAGIC 0x1BADB002
 #ifdef MB1_AOUT
 #define MB1_FLAGS 0x00010003
@@ -27,23 +28,13 @@ mb1_header:
     .code32
     .globl mb1_start
 mb1_start:
-    cli
-    cld
-    movl $stack_top, %esp
+    STUB_START
     movl %eax, %esi
     movl %ebx, %edx
-    movl $__bss_start, %edi
-    movl $__bss_end, %ecx
-    subl %edi, %ecx
-    xorl %eax, %eax
-    rep stosb
+    ZERO_BSS
     pushl %edx
     pushl %esi
     call mb1_main
-1:  hlt
-    jmp 1b
+    HALT_FOREVER
 
-    .section .bss
-    .balign 16
-    .skip 16384
-stack_top:
+    STUB_STACK

@@ -1,0 +1,33 @@
+/* What the guests' entry stubs share (assembler macros): the first
+ * instructions (interrupts off, string ops upward, our own stack), zeroing
+ * .bss, halting for good, and the 16 KiB stack itself. */
+
+/* cli, cld and %esp = stack_top; touches no other register. */
+.macro STUB_START
+    cli
+    cld
+    movl $stack_top, %esp
+.endm
+
+/* Zeroes __bss_start..__bss_end; clobbers %eax, %ecx and %edi. */
+.macro ZERO_BSS
+    movl $__bss_start, %edi
+    movl $__bss_end, %ecx
+    subl %edi, %ecx
+    xorl %eax, %eax
+    rep stosb
+.endm
+
+/* Where guest_main returns to: hlt, and again should anything wake us. */
+.macro HALT_FOREVER
+1:  hlt
+    jmp 1b
+.endm
+
+/* The stack in .bss, 16-byte aligned; stack_top is its end. */
+.macro STUB_STACK
+    .section .bss
+    .balign 16
+    .skip 16384
+stack_top:
+.endm
