@@ -12,6 +12,7 @@
 #include "pvhboot/extract.h"
 #include "pvhboot/file.h"
 #include "pvhboot/image.h"
+#include "pvhboot/bytes.h"
 
 struct out {
     FILE *f;
@@ -31,14 +32,6 @@ static void json_string(FILE *f, const uint8_t *s, size_t n)
             fputc(s[i], f);
     }
     fputc('"', f);
-}
-
-static uint64_t le_value(const uint8_t *p, uint32_t n)
-{
-    uint64_t v = 0;
-    for (uint32_t i = n; i-- > 0;)
-        v = v << 8 | p[i];
-    return v;
 }
 
 static void print_bytes(FILE *f, const uint8_t *d, uint32_t n, bool json)
@@ -83,14 +76,14 @@ static void print_note_value(FILE *f, const uint8_t *d, const struct pvh_note *n
         return;
     case PVH_NOTE_NUMBER:
         if (sz == 1 || sz == 2 || sz == 4 || sz == 8) {
-            fprintf(f, json ? "\"%#llx\"" : "%#llx", (unsigned long long)le_value(d, sz));
+            fprintf(f, json ? "\"%#llx\"" : "%#llx", (unsigned long long)pvh_le(d, sz));
             return;
         }
         break;
     case PVH_NOTE_RELOC:
         if (sz == 12) {
             fprintf(f, json ? "{\"align\": \"%#x\", \"min\": \"%#x\", \"max\": \"%#x\"}" : "align %#x min %#x max %#x",
-                    (unsigned)le_value(d, 4), (unsigned)le_value(d + 4, 4), (unsigned)le_value(d + 8, 4));
+                    (unsigned)pvh_le(d, 4), (unsigned)pvh_le(d + 4, 4), (unsigned)pvh_le(d + 8, 4));
             return;
         }
         break;

@@ -1,7 +1,7 @@
 /* Decoders for the block formats: LZ4 legacy frames (liblz4), as made by
- * "lz4 -l" — magic 0x184C2102, then blocks of <le32 compressed size><data>
+ * "lz4 -l" — magic 0x184C2102, then blocks of <pvh_le32 compressed size><data>
  * each expanding to at most 8 MiB, a repeated magic starting a new stream;
- * and lzop files (liblzo2, LZO1X) — header, then blocks of <be32 size><be32
+ * and lzop files (liblzo2, LZO1X) — header, then blocks of <pvh_be32 size><pvh_be32
  * compressed size><checksums><data> ending with a zero size. */
 #include <lz4.h>
 #include <lzo/lzo1x.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "pvhboot/bytes.h"
 
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 #define LZ4_LEGACY_BLOCK ((size_t)8 << 20)
@@ -23,21 +24,6 @@
 #define LZOP_F_MULTIPART 0x400u
 #define LZOP_F_H_FILTER 0x800u
 #define LZOP_F_H_CRC32 0x1000u
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* An LZ4 block that did not fit the room left: decode it into a scratch
  * buffer of the format's full block size to tell "too large" from "corrupt". */
@@ -60,7 +46,7 @@ int codec_lz4_legacy(struct codec_io *io)
     while (pos < io->in_len) {
         if (io->in_len - pos < 4)
             return codec_truncated(io);
-        uint32_t chunk = le32(io->in + pos);
+        uint32_t chunk = pvh_le32(io->in + pos);
         if (chunk == LZ4_LEGACY_MAGIC) {
             pos += 4;
             continue;
@@ -106,7 +92,7 @@ static int lzop_parse_header(struct codec_io *io, struct lzop_header *h)
     if (n < LZOP_MAGIC_LEN + 7)
         return codec_truncated(io);
     size_t at = LZOP_MAGIC_LEN;
-    uint16_t version = be16(p + at);
+    uint16_t version = pvh_be16(p + at);
     at += 4;
     if (version >= 0x0940)
         at += 2;
@@ -115,7 +101,7 @@ static int lzop_parse_header(struct codec_io *io, struct lzop_header *h)
         at++;
     if (n < at + 4)
         return codec_truncated(io);
-    h->flags = be32(p + at);
+    h->flags = pvh_be32(p + at);
     at += 4;
     if (method < 1 || method > 3)
         return codec_fail(io, PVH_E_INPUT, "unsupported lzop method %u (LZO1X only)", method);
@@ -128,7 +114,7 @@ static int lzop_parse_header(struct codec_io *io, struct lzop_header *h)
     at += 1 + p[at]; /* file name */
     if (n < at + 4)
         return codec_truncated(io);
-    if (!lzop_checksum_ok(h->flags, p + LZOP_MAGIC_LEN, at - LZOP_MAGIC_LEN, be32(p + at)))
+    if (!lzop_checksum_ok(h->flags, p + LZOP_MAGIC_LEN, at - LZOP_MAGIC_LEN, pvh_be32(p + at)))
         return codec_fail(io, PVH_E_INPUT, "corrupt lzop header (checksum mismatch)");
     h->size = at + 4;
     return 0;
@@ -147,11 +133,11 @@ static size_t lzop_checksum_words(uint32_t flags, int compressed)
 static int lzop_verify_block(struct codec_io *io, uint32_t flags, const uint8_t *sums,
                              const uint8_t *data, size_t len, size_t pos)
 {
-    if ((flags & LZOP_F_ADLER32_D) && lzo_adler32(1, data, (lzo_uint)len) != be32(sums))
+    if ((flags & LZOP_F_ADLER32_D) && lzo_adler32(1, data, (lzo_uint)len) != pvh_be32(sums))
         return codec_fail(io, PVH_E_INPUT, "corrupt lzop block at payload byte %zu (Adler-32 mismatch)", pos);
     if (flags & LZOP_F_ADLER32_D)
         sums += 4;
-    if ((flags & LZOP_F_CRC32_D) && lzo_crc32(0, data, (lzo_uint)len) != be32(sums))
+    if ((flags & LZOP_F_CRC32_D) && lzo_crc32(0, data, (lzo_uint)len) != pvh_be32(sums))
         return codec_fail(io, PVH_E_INPUT, "corrupt lzop block at payload byte %zu (CRC-32 mismatch)", pos);
     return 0;
 }
@@ -162,7 +148,7 @@ static int lzop_block(struct codec_io *io, uint32_t flags, size_t *pos, int *don
     size_t at = *pos, n = io->in_len;
     if (n - at < 4)
         return codec_truncated(io);
-    size_t dst_len = be32(p + at);
+    size_t dst_len = pvh_be32(p + at);
     if (dst_len == 0) {
         *pos = at + 4;
         *done = 1;
@@ -170,7 +156,7 @@ static int lzop_block(struct codec_io *io, uint32_t flags, size_t *pos, int *don
     }
     if (n - at < 8)
         return codec_truncated(io);
-    size_t src_len = be32(p + at + 4);
+    size_t src_len = pvh_be32(p + at + 4);
     if (dst_len > LZOP_MAX_BLOCK || src_len == 0 || src_len > dst_len)
         return codec_fail(io, PVH_E_INPUT, "corrupt lzop block sizes at payload byte %zu", at);
     int compressed = src_len < dst_len;

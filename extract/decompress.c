@@ -8,6 +8,7 @@
 
 #include "codec.h"
 #include "pvhboot/bzimage.h"
+#include "pvhboot/bytes.h"
 
 #define SIZE_TRAILER 4
 
@@ -82,11 +83,6 @@ int codec_too_big(struct codec_io *io)
                       io->out_cap - 1);
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static int unknown_magic(const uint8_t *p, size_t len, const char *name, uint64_t offset,
                          struct pvh_error *err)
 {
@@ -138,7 +134,7 @@ int pvh_extract_payload(const uint8_t *payload, size_t len, const char *name,
         return unknown_magic(payload, len - SIZE_TRAILER, name, file_offset, err);
     struct codec_io io = {.in = payload, .in_len = len - SIZE_TRAILER, .name = name,
                           .offset = file_offset, .comp = f->comp, .err = err};
-    size_t expected = le32(payload + len - SIZE_TRAILER);
+    size_t expected = pvh_le32(payload + len - SIZE_TRAILER);
     if (expected > max_out)
         return codec_fail(&io, PVH_E_INPUT, "its size trailer announces %zu bytes, over the %zu-byte limit",
                           expected, max_out);
@@ -177,7 +173,7 @@ int pvh_vmlinuz_inspect(const uint8_t *data, size_t size, const char *name,
                         (unsigned long long)bz.payload_offset, (unsigned long long)bz.payload_length);
     const uint8_t *p = data + bz.payload_offset;
     info->comp = pvh_compression_detect(p, bz.payload_length - SIZE_TRAILER);
-    info->uncompressed_size = le32(p + bz.payload_length - SIZE_TRAILER);
+    info->uncompressed_size = pvh_le32(p + bz.payload_length - SIZE_TRAILER);
     return 0;
 }
 

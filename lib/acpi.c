@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pvhboot/acpi.h"
+#include "pvhboot/bytes.h"
 
 #define HDR_LEN 36
 #define RSDP_LEN 36
@@ -31,10 +32,6 @@ static const uint8_t dsdt_aml[] = {
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
 #define IAPC_MSI_NOT_SUPPORTED (1u << 3)
 #define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
@@ -77,13 +74,13 @@ size_t pvh_acpi_size(unsigned ncpus)
 static void header(uint8_t *p, const char *sig, uint32_t len, uint8_t rev)
 {
     memcpy(p, sig, 4);
-    put32(p + 4, len);
+    pvh_put_le32(p + 4, len);
     p[8] = rev;
     memcpy(p + 10, "PVHBT ", 6);
     memcpy(p + 16, "PVHBOOT ", 8);
-    put32(p + 24, 1);
+    pvh_put_le32(p + 24, 1);
     memcpy(p + 28, "PVHB", 4);
-    put32(p + 32, 1);
+    pvh_put_le32(p + 32, 1);
 }
 
 static void seal(uint8_t *p, size_t len) { p[9] = checksum(p, len); }
@@ -95,26 +92,26 @@ static void gas_io(uint8_t *p, uint8_t bits, uint64_t port)
     p[1] = bits;
     p[2] = 0;
     p[3] = 0;
-    put64(p + 4, port);
+    pvh_put_le64(p + 4, port);
 }
 
 static void build_fadt(uint8_t *p, uint64_t facs, uint64_t dsdt)
 {
     header(p, "FACP", FADT_LEN, 6);
-    put32(p + 36, (uint32_t)facs);
-    put32(p + 40, (uint32_t)dsdt);
-    put16(p + 46, PVH_ACPI_SCI_IRQ);
-    put32(p + 56, PVH_ACPI_PM1A_EVT_PORT);
-    put32(p + 64, PVH_ACPI_PM1A_CNT_PORT);
+    pvh_put_le32(p + 36, (uint32_t)facs);
+    pvh_put_le32(p + 40, (uint32_t)dsdt);
+    pvh_put_le16(p + 46, PVH_ACPI_SCI_IRQ);
+    pvh_put_le32(p + 56, PVH_ACPI_PM1A_EVT_PORT);
+    pvh_put_le32(p + 64, PVH_ACPI_PM1A_CNT_PORT);
     p[88] = 4; /* PM1_EVT_LEN */
     p[89] = 2; /* PM1_CNT_LEN */
-    put16(p + 96, 101);  /* P_LVL2_LAT > 100: C2 unsupported */
-    put16(p + 98, 1001); /* P_LVL3_LAT > 1000: C3 unsupported */
-    put16(p + 109, IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_CMOS_RTC_NOT_PRESENT);
-    put32(p + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
+    pvh_put_le16(p + 96, 101);  /* P_LVL2_LAT > 100: C2 unsupported */
+    pvh_put_le16(p + 98, 1001); /* P_LVL3_LAT > 1000: C3 unsupported */
+    pvh_put_le16(p + 109, IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_CMOS_RTC_NOT_PRESENT);
+    pvh_put_le32(p + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
     p[131] = 0; /* FADT minor version: ACPI 6.0 */
-    put64(p + 132, facs);
-    put64(p + 140, dsdt);
+    pvh_put_le64(p + 132, facs);
+    pvh_put_le64(p + 140, dsdt);
     gas_io(p + 148, 32, PVH_ACPI_PM1A_EVT_PORT);
     gas_io(p + 172, 16, PVH_ACPI_PM1A_CNT_PORT);
     memcpy(p + 268, "PVHBOOT ", 8);
@@ -127,8 +124,8 @@ static uint8_t *madt_iso(uint8_t *q, uint8_t irq, uint32_t gsi, uint16_t flags)
     q[1] = MADT_ISO_LEN;
     q[2] = 0; /* ISA bus */
     q[3] = irq;
-    put32(q + 4, gsi);
-    put16(q + 8, flags);
+    pvh_put_le32(q + 4, gsi);
+    pvh_put_le16(q + 8, flags);
     return q + MADT_ISO_LEN;
 }
 
@@ -136,22 +133,22 @@ static void build_madt(uint8_t *p, unsigned ncpus)
 {
     size_t len = madt_len(ncpus);
     header(p, "APIC", (uint32_t)len, 4);
-    put32(p + 36, PVH_LAPIC_ADDR);
-    put32(p + 40, 1); /* PCAT_COMPAT: KVM's in-kernel 8259s exist; guests mask them */
+    pvh_put_le32(p + 36, PVH_LAPIC_ADDR);
+    pvh_put_le32(p + 40, 1); /* PCAT_COMPAT: KVM's in-kernel 8259s exist; guests mask them */
     uint8_t *q = p + MADT_FIXED;
     for (unsigned i = 0; i < ncpus; i++, q += MADT_LAPIC_LEN) {
         q[0] = 0;
         q[1] = MADT_LAPIC_LEN;
         q[2] = (uint8_t)i; /* ACPI processor UID */
         q[3] = (uint8_t)i; /* APIC id */
-        put32(q + 4, 1);   /* enabled */
+        pvh_put_le32(q + 4, 1);   /* enabled */
     }
     q[0] = 1;
     q[1] = MADT_IOAPIC_LEN;
     q[2] = 0; /* I/O APIC id: KVM's reset value */
     q[3] = 0;
-    put32(q + 4, PVH_IOAPIC_ADDR);
-    put32(q + 8, 0); /* GSI base */
+    pvh_put_le32(q + 4, PVH_IOAPIC_ADDR);
+    pvh_put_le32(q + 8, 0); /* GSI base */
     q = madt_iso(q + MADT_IOAPIC_LEN, 0, 2, 0);
     /* SCI: level-triggered (11b << 2), active high (01b): the VMM raises the line to 1. */
     madt_iso(q, PVH_ACPI_SCI_IRQ, PVH_ACPI_SCI_IRQ, 0x000d);
@@ -163,9 +160,9 @@ static void build_rsdp(uint8_t *p, uint64_t rsdt, uint64_t xsdt)
     memcpy(p, "RSD PTR ", 8);
     memcpy(p + 9, "PVHBT ", 6);
     p[15] = 2;
-    put32(p + 16, (uint32_t)rsdt);
-    put32(p + 20, RSDP_LEN);
-    put64(p + 24, xsdt);
+    pvh_put_le32(p + 16, (uint32_t)rsdt);
+    pvh_put_le32(p + 20, RSDP_LEN);
+    pvh_put_le64(p + 24, xsdt);
     p[8] = checksum(p, 20);
     p[32] = checksum(p, RSDP_LEN);
 }
@@ -186,16 +183,16 @@ int pvh_acpi_build(unsigned ncpus, uint64_t base_gpa, uint8_t *buf, size_t bufsi
     memset(buf, 0, l.end);
     uint8_t *facs = buf + l.facs;
     memcpy(facs, "FACS", 4);
-    put32(facs + 4, FACS_LEN);
+    pvh_put_le32(facs + 4, FACS_LEN);
     facs[32] = 2; /* version */
     uint8_t *rsdt = buf + l.rsdt, *xsdt = buf + l.xsdt;
     header(rsdt, "RSDT", HDR_LEN + 8, 1);
-    put32(rsdt + 36, (uint32_t)(base_gpa + l.fadt));
-    put32(rsdt + 40, (uint32_t)(base_gpa + l.madt));
+    pvh_put_le32(rsdt + 36, (uint32_t)(base_gpa + l.fadt));
+    pvh_put_le32(rsdt + 40, (uint32_t)(base_gpa + l.madt));
     seal(rsdt, HDR_LEN + 8);
     header(xsdt, "XSDT", HDR_LEN + 16, 1);
-    put64(xsdt + 36, base_gpa + l.fadt);
-    put64(xsdt + 44, base_gpa + l.madt);
+    pvh_put_le64(xsdt + 36, base_gpa + l.fadt);
+    pvh_put_le64(xsdt + 44, base_gpa + l.madt);
     seal(xsdt, HDR_LEN + 16);
     build_fadt(buf + l.fadt, base_gpa + l.facs, base_gpa + l.dsdt);
     uint8_t *dsdt = buf + l.dsdt;

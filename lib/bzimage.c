@@ -3,6 +3,7 @@
 #include "pvhboot/bzimage.h"
 
 #include <string.h>
+#include "pvhboot/bytes.h"
 
 #define BZ_SETUP_SECTS 0x1f1
 #define BZ_BOOT_FLAG 0x1fe
@@ -12,22 +13,14 @@
 #define BZ_PAYLOAD_LENGTH 0x24c
 #define BZ_HEADER_END 0x250
 
-static uint32_t le(const uint8_t *p, int n)
-{
-    uint32_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 int pvh_bzimage_probe(const uint8_t *data, size_t size, const char *name,
                       struct pvh_bzimage_info *info, struct pvh_error *err)
 {
     memset(info, 0, sizeof(*info));
-    if (size < BZ_VERSION + 2 || le(data + BZ_BOOT_FLAG, 2) != 0xAA55 ||
+    if (size < BZ_VERSION + 2 || pvh_le16(data + BZ_BOOT_FLAG) != 0xAA55 ||
         memcmp(data + BZ_HEADER_MAGIC, "HdrS", 4) != 0)
         return 0;
-    info->protocol = (uint16_t)le(data + BZ_VERSION, 2);
+    info->protocol = pvh_le16(data + BZ_VERSION);
     info->setup_sects = data[BZ_SETUP_SECTS];
     if (info->protocol < 0x0208)
         return 1;
@@ -35,8 +28,8 @@ int pvh_bzimage_probe(const uint8_t *data, size_t size, const char *name,
         return pvh_fail(err, PVH_E_INPUT, "%s: bzImage header truncated at offset %#zx", name, size);
     uint64_t sects = info->setup_sects ? info->setup_sects : 4;
     uint64_t kernel_start = (sects + 1) * 512;
-    info->payload_offset = kernel_start + le(data + BZ_PAYLOAD_OFFSET, 4);
-    info->payload_length = le(data + BZ_PAYLOAD_LENGTH, 4);
+    info->payload_offset = kernel_start + pvh_le32(data + BZ_PAYLOAD_OFFSET);
+    info->payload_length = pvh_le32(data + BZ_PAYLOAD_LENGTH);
     if (info->payload_offset > size || info->payload_length > size - info->payload_offset)
         return pvh_fail(err, PVH_E_INPUT,
                         "%s: bzImage payload at offset %#llx (%llu bytes) runs past the end of the file (%zu bytes)",

@@ -20,14 +20,6 @@
 #define SHT_NOTE 7
 #define PF_X 1
 
-uint64_t pvh_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = n; i-- > 0;)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* Field offsets and sizes that differ between the two classes. */
 struct elf_layout {
     unsigned ehdr_size, phoff, shoff, phentsize_at, phnum_at, shentsize_at, shnum_at, entry_at;

@@ -6,10 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pvhboot/bytes.h"
 #include "pvhboot/image.h"
-
-/* Little-endian unsigned of n bytes (n <= 8) at p. */
-uint64_t pvh_le(const uint8_t *p, unsigned n);
 
 bool pvh_is_elf(const uint8_t *data, size_t size);
 

@@ -6,33 +6,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "pvhboot/bytes.h"
 
 #define FOUR_GIB 0x100000000ull
 #define MB1_FIXED_FIELDS 12
 #define MB1_ADDRESS_FIELDS 32
 #define MB1_VIDEO_FIELDS 48
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 static int find_mb1(const uint8_t *data, size_t size, uint64_t *offset)
 {
     size_t limit = size < PVH_MB1_SEARCH ? size : PVH_MB1_SEARCH;
     for (size_t off = 0; off + 12 <= limit; off += 4) {
-        uint32_t magic = le32(data + off), flags = le32(data + off + 4);
-        if (magic == PVH_MB1_HEADER_MAGIC && magic + flags + le32(data + off + 8) == 0) {
+        uint32_t magic = pvh_le32(data + off), flags = pvh_le32(data + off + 4);
+        if (magic == PVH_MB1_HEADER_MAGIC && magic + flags + pvh_le32(data + off + 8) == 0) {
             *offset = off;
             return 1;
         }
@@ -44,8 +30,8 @@ static int find_mb2(const uint8_t *data, size_t size, uint64_t *offset)
 {
     size_t limit = size < PVH_MB2_SEARCH ? size : PVH_MB2_SEARCH;
     for (size_t off = 0; off + 16 <= limit; off += 8) {
-        uint32_t magic = le32(data + off), arch = le32(data + off + 4);
-        uint32_t len = le32(data + off + 8), sum = le32(data + off + 12);
+        uint32_t magic = pvh_le32(data + off), arch = pvh_le32(data + off + 4);
+        uint32_t len = pvh_le32(data + off + 8), sum = pvh_le32(data + off + 12);
         if (magic == PVH_MB2_HEADER_MAGIC && magic + arch + len + sum == 0) {
             *offset = off;
             return 2;
@@ -68,7 +54,7 @@ static long first_mb1_magic(const uint8_t *data, size_t size)
 {
     size_t limit = size < PVH_MB1_SEARCH ? size : PVH_MB1_SEARCH;
     for (size_t off = 0; off + 4 <= limit; off += 4)
-        if (le32(data + off) == PVH_MB1_HEADER_MAGIC)
+        if (pvh_le32(data + off) == PVH_MB1_HEADER_MAGIC)
             return (long)off;
     return -1;
 }
@@ -87,24 +73,24 @@ static int read_header(const uint8_t *data, size_t size, const char *name,
     }
     const uint8_t *p = data + off;
     h->offset = off;
-    h->flags = le32(p + 4);
+    h->flags = pvh_le32(p + 4);
     size_t need = (h->flags & PVH_MB1_F_VIDEO_MODE) ? MB1_VIDEO_FIELDS
                 : (h->flags & PVH_MB1_F_ADDRESS) ? MB1_ADDRESS_FIELDS : MB1_FIXED_FIELDS;
     if (size - off < need)
         return pvh_fail(err, PVH_E_INPUT, "%s: Multiboot 1 header at offset %#llx needs %zu bytes, the file ends first",
                         name, (unsigned long long)off, need);
     if (need >= MB1_ADDRESS_FIELDS) {
-        h->header_addr = le32(p + 12);
-        h->load_addr = le32(p + 16);
-        h->load_end_addr = le32(p + 20);
-        h->bss_end_addr = le32(p + 24);
-        h->entry_addr = le32(p + 28);
+        h->header_addr = pvh_le32(p + 12);
+        h->load_addr = pvh_le32(p + 16);
+        h->load_end_addr = pvh_le32(p + 20);
+        h->bss_end_addr = pvh_le32(p + 24);
+        h->entry_addr = pvh_le32(p + 28);
     }
     if (need >= MB1_VIDEO_FIELDS) {
-        h->mode_type = le32(p + 32);
-        h->width = le32(p + 36);
-        h->height = le32(p + 40);
-        h->depth = le32(p + 44);
+        h->mode_type = pvh_le32(p + 32);
+        h->width = pvh_le32(p + 36);
+        h->height = pvh_le32(p + 40);
+        h->depth = pvh_le32(p + 44);
     }
     uint32_t unknown = h->flags & 0xffffu & ~PVH_MB1_F_KNOWN_REQUIRED;
     if (unknown)
@@ -176,16 +162,16 @@ static int elf_view(const uint8_t *d, size_t size, const char *name, struct elf_
     if ((d[4] != 1 && d[4] != 2) || d[5] != 1)
         return pvh_fail(err, PVH_E_INPUT, "%s: ELF class %u / data encoding %u unsupported (little-endian ELF32 or ELF64 needed)",
                         name, d[4], d[5]);
-    uint16_t machine = le16(d + 18);
+    uint16_t machine = pvh_le16(d + 18);
     if (machine != 3 && machine != 62)
         return pvh_fail(err, PVH_E_INPUT, "%s: ELF machine %u is not x86", name, machine);
     v->is64 = d[4] == 2;
     if (v->is64 && size < 64)
         return pvh_fail(err, PVH_E_INPUT, "%s: ELF64 header truncated", name);
-    v->entry = v->is64 ? le64(d + 24) : le32(d + 24);
-    v->phoff = v->is64 ? le64(d + 32) : le32(d + 28);
-    v->phentsize = le16(d + (v->is64 ? 54 : 42));
-    v->phnum = le16(d + (v->is64 ? 56 : 44));
+    v->entry = v->is64 ? pvh_le64(d + 24) : pvh_le32(d + 24);
+    v->phoff = v->is64 ? pvh_le64(d + 32) : pvh_le32(d + 28);
+    v->phentsize = pvh_le16(d + (v->is64 ? 54 : 42));
+    v->phnum = pvh_le16(d + (v->is64 ? 56 : 44));
     size_t want = v->is64 ? 56 : 32;
     if (v->phentsize < want)
         return pvh_fail(err, PVH_E_INPUT, "%s: ELF program header entries of %u bytes (need %zu)", name, v->phentsize, want);
@@ -199,11 +185,11 @@ static int add_elf_segment(const uint8_t *ph, int is64, size_t size, const char 
                            struct pvh_mb1_load *load, uint64_t *vaddr, struct pvh_error *err)
 {
     struct pvh_mb1_segment s;
-    s.offset = is64 ? le64(ph + 8) : le32(ph + 4);
-    *vaddr = is64 ? le64(ph + 16) : le32(ph + 8);
-    s.paddr = is64 ? le64(ph + 24) : le32(ph + 12);
-    s.filesz = is64 ? le64(ph + 32) : le32(ph + 16);
-    s.memsz = is64 ? le64(ph + 40) : le32(ph + 20);
+    s.offset = is64 ? pvh_le64(ph + 8) : pvh_le32(ph + 4);
+    *vaddr = is64 ? pvh_le64(ph + 16) : pvh_le32(ph + 8);
+    s.paddr = is64 ? pvh_le64(ph + 24) : pvh_le32(ph + 12);
+    s.filesz = is64 ? pvh_le64(ph + 32) : pvh_le32(ph + 16);
+    s.memsz = is64 ? pvh_le64(ph + 40) : pvh_le32(ph + 20);
     if (s.memsz == 0)
         return 0;
     if (s.filesz > s.memsz || s.offset > size || s.filesz > size - s.offset)
@@ -235,7 +221,7 @@ static int plan_elf(const uint8_t *d, size_t size, const char *name, struct pvh_
     bool entry_found = false;
     for (uint16_t i = 0; i < v.phnum; i++) {
         const uint8_t *ph = d + v.phoff + (uint64_t)i * v.phentsize;
-        if (le32(ph) != 1) /* PT_LOAD */
+        if (pvh_le32(ph) != 1) /* PT_LOAD */
             continue;
         uint64_t vaddr;
         size_t before = load->nsegments;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pvhboot/multiboot.h"
+#include "pvhboot/bytes.h"
 
 #define FOUR_GIB 0x100000000ull
 #define MB1_MOD_ENTRY 16
@@ -18,18 +19,6 @@
 #define MBI_MODS (1u << 3)
 #define MBI_MMAP (1u << 6)
 #define MBI_LOADER_NAME (1u << 9)
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* String length bounded by PVH_MB1_MAX_STRING + 1 (over the limit). */
 static size_t bounded_len(const char *s)
@@ -123,37 +112,37 @@ int pvh_mb1_info_build(const struct pvh_mb1_info_request *req, uint64_t gpa,
     memset(buf, 0, size);
     uint32_t flags = MBI_MEMORY | MBI_MMAP | MBI_LOADER_NAME;
     uint64_t lower = usable_end_from(req, 0), upper = usable_end_from(req, UPPER_MEMORY_START);
-    put32(buf + 4, kib_clamped(lower < LOWER_MEMORY_END ? lower : LOWER_MEMORY_END));
-    put32(buf + 8, kib_clamped(upper - UPPER_MEMORY_START));
+    pvh_put_le32(buf + 4, kib_clamped(lower < LOWER_MEMORY_END ? lower : LOWER_MEMORY_END));
+    pvh_put_le32(buf + 8, kib_clamped(upper - UPPER_MEMORY_START));
     size_t mods_at = PVH_MB1_INFO_FIXED;
     size_t mmap_at = mods_at + req->nmods * MB1_MOD_ENTRY;
     size_t str_at = mmap_at + req->mmap_count * MB1_MMAP_ENTRY;
     if (req->nmods) {
         flags |= MBI_MODS;
-        put32(buf + 20, (uint32_t)req->nmods);
-        put32(buf + 24, (uint32_t)(gpa + mods_at));
+        pvh_put_le32(buf + 20, (uint32_t)req->nmods);
+        pvh_put_le32(buf + 24, (uint32_t)(gpa + mods_at));
     }
-    put32(buf + 44, (uint32_t)(req->mmap_count * MB1_MMAP_ENTRY));
-    put32(buf + 48, (uint32_t)(gpa + mmap_at));
+    pvh_put_le32(buf + 44, (uint32_t)(req->mmap_count * MB1_MMAP_ENTRY));
+    pvh_put_le32(buf + 48, (uint32_t)(gpa + mmap_at));
     for (size_t i = 0; i < req->mmap_count; i++) {
         uint8_t *e = buf + mmap_at + i * MB1_MMAP_ENTRY;
-        put32(e, MB1_MMAP_ENTRY - 4);
-        put64(e + 4, req->mmap[i].addr);
-        put64(e + 12, req->mmap[i].size);
-        put32(e + 20, req->mmap[i].type);
+        pvh_put_le32(e, MB1_MMAP_ENTRY - 4);
+        pvh_put_le64(e + 4, req->mmap[i].addr);
+        pvh_put_le64(e + 12, req->mmap[i].size);
+        pvh_put_le32(e + 20, req->mmap[i].type);
     }
     if (req->cmdline) {
         flags |= MBI_CMDLINE;
-        put32(buf + 16, put_string(buf, &str_at, gpa, req->cmdline));
+        pvh_put_le32(buf + 16, put_string(buf, &str_at, gpa, req->cmdline));
     }
-    put32(buf + 64, put_string(buf, &str_at, gpa, PVH_MB1_BOOTLOADER_NAME));
+    pvh_put_le32(buf + 64, put_string(buf, &str_at, gpa, PVH_MB1_BOOTLOADER_NAME));
     for (size_t i = 0; i < req->nmods; i++) {
         uint8_t *e = buf + mods_at + i * MB1_MOD_ENTRY;
-        put32(e, (uint32_t)req->mods[i].paddr);
-        put32(e + 4, (uint32_t)(req->mods[i].paddr + req->mods[i].size));
-        put32(e + 8, put_string(buf, &str_at, gpa, req->mods[i].string));
+        pvh_put_le32(e, (uint32_t)req->mods[i].paddr);
+        pvh_put_le32(e + 4, (uint32_t)(req->mods[i].paddr + req->mods[i].size));
+        pvh_put_le32(e + 8, put_string(buf, &str_at, gpa, req->mods[i].string));
     }
-    put32(buf, flags);
+    pvh_put_le32(buf, flags);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pvhboot/acpi.h"
+#include "pvhboot/bytes.h"
 
 static int dump(const char *dir, const char *name, const uint8_t *p, size_t len)
 {
@@ -17,8 +18,6 @@ static int dump(const char *dir, const char *name, const uint8_t *p, size_t len)
     }
     return 0;
 }
-
-static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
 int main(int argc, char **argv)
 {
@@ -37,19 +36,19 @@ int main(int argc, char **argv)
     }
     int rc = dump(argv[2], "rsdp", buf, 36);
     /* walk every table the RSDT points to, and the FADT's FACS and DSDT */
-    const uint8_t *rsdt = buf + (rd32(buf + 16) - base);
-    rc |= dump(argv[2], "rsdt", rsdt, rd32(rsdt + 4));
+    const uint8_t *rsdt = buf + (pvh_le32(buf + 16) - base);
+    rc |= dump(argv[2], "rsdt", rsdt, pvh_le32(rsdt + 4));
     const uint8_t *xsdt = buf + (buf[24] | buf[25] << 8 | buf[26] << 16 | (uint32_t)buf[27] << 24) - base;
-    rc |= dump(argv[2], "xsdt", xsdt, rd32(xsdt + 4));
-    for (uint32_t off = 36; off < rd32(rsdt + 4); off += 4) {
-        const uint8_t *t = buf + (rd32(rsdt + off) - base);
+    rc |= dump(argv[2], "xsdt", xsdt, pvh_le32(xsdt + 4));
+    for (uint32_t off = 36; off < pvh_le32(rsdt + 4); off += 4) {
+        const uint8_t *t = buf + (pvh_le32(rsdt + off) - base);
         char name[5] = {0};
         memcpy(name, t, 4);
-        rc |= dump(argv[2], name, t, rd32(t + 4));
+        rc |= dump(argv[2], name, t, pvh_le32(t + 4));
         if (memcmp(name, "FACP", 4) == 0) {
-            const uint8_t *facs = buf + (rd32(t + 36) - base), *dsdt = buf + (rd32(t + 40) - base);
-            rc |= dump(argv[2], "FACS", facs, rd32(facs + 4));
-            rc |= dump(argv[2], "DSDT", dsdt, rd32(dsdt + 4));
+            const uint8_t *facs = buf + (pvh_le32(t + 36) - base), *dsdt = buf + (pvh_le32(t + 40) - base);
+            rc |= dump(argv[2], "FACS", facs, pvh_le32(facs + 4));
+            rc |= dump(argv[2], "DSDT", dsdt, pvh_le32(dsdt + 4));
         }
     }
     return rc;

@@ -8,14 +8,11 @@
 #include <cmocka.h>
 
 #include "pvhboot/acpi.h"
+#include "pvhboot/bytes.h"
 
 #define BASE 0xE0000u
 
 static uint8_t buf[8192];
-
-static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -31,7 +28,7 @@ static const uint8_t *table(uint64_t gpa, size_t used, const char *sig)
     assert_true(gpa >= BASE && gpa - BASE + 36 <= used);
     const uint8_t *t = buf + (gpa - BASE);
     assert_memory_equal(t, sig, 4);
-    uint32_t len = rd32(t + 4);
+    uint32_t len = pvh_le32(t + 4);
     assert_true(len >= 36 && gpa - BASE + len <= used);
     assert_int_equal(sum(t, len), 0);
     return t;
@@ -55,57 +52,57 @@ static void check_tables(unsigned ncpus)
     assert_memory_equal(r, "RSD PTR ", 8);
     assert_int_equal(sum(r, 20), 0);
     assert_int_equal(r[15], 2);
-    assert_int_equal(rd32(r + 20), 36);
+    assert_int_equal(pvh_le32(r + 20), 36);
     assert_int_equal(sum(r, 36), 0);
-    const uint8_t *x = table(rd64(r + 24), used, "XSDT");
-    const uint8_t *rs = table(rd32(r + 16), used, "RSDT");
-    assert_int_equal(rd32(x + 4), 36 + 16);
-    assert_int_equal(rd32(rs + 4), 36 + 8);
-    assert_int_equal(rd64(x + 36), rd32(rs + 36));
-    assert_int_equal(rd64(x + 44), rd32(rs + 40));
-    const uint8_t *f = table(rd64(x + 36), used, "FACP");
-    assert_int_equal(rd32(f + 4), 276);
-    assert_int_equal(rd16(f + 46), PVH_ACPI_SCI_IRQ);
-    assert_int_equal(rd32(f + 56), PVH_ACPI_PM1A_EVT_PORT);
-    assert_int_equal(rd32(f + 64), PVH_ACPI_PM1A_CNT_PORT);
+    const uint8_t *x = table(pvh_le64(r + 24), used, "XSDT");
+    const uint8_t *rs = table(pvh_le32(r + 16), used, "RSDT");
+    assert_int_equal(pvh_le32(x + 4), 36 + 16);
+    assert_int_equal(pvh_le32(rs + 4), 36 + 8);
+    assert_int_equal(pvh_le64(x + 36), pvh_le32(rs + 36));
+    assert_int_equal(pvh_le64(x + 44), pvh_le32(rs + 40));
+    const uint8_t *f = table(pvh_le64(x + 36), used, "FACP");
+    assert_int_equal(pvh_le32(f + 4), 276);
+    assert_int_equal(pvh_le16(f + 46), PVH_ACPI_SCI_IRQ);
+    assert_int_equal(pvh_le32(f + 56), PVH_ACPI_PM1A_EVT_PORT);
+    assert_int_equal(pvh_le32(f + 64), PVH_ACPI_PM1A_CNT_PORT);
     assert_int_equal(f[88], 4);
     assert_int_equal(f[89], 2);
-    assert_int_equal(rd32(f + 112) & (1u << 20), 0); /* not hardware-reduced */
-    assert_int_equal(rd64(f + 140), rd32(f + 40));   /* X_DSDT == DSDT */
-    assert_int_equal(rd64(f + 132), rd32(f + 36));   /* X_FIRMWARE_CTRL == FACS */
-    assert_int_equal(rd64(f + 148 + 4), PVH_ACPI_PM1A_EVT_PORT);
-    assert_int_equal(rd64(f + 172 + 4), PVH_ACPI_PM1A_CNT_PORT);
-    const uint8_t *facs = buf + (rd32(f + 36) - BASE);
+    assert_int_equal(pvh_le32(f + 112) & (1u << 20), 0); /* not hardware-reduced */
+    assert_int_equal(pvh_le64(f + 140), pvh_le32(f + 40));   /* X_DSDT == DSDT */
+    assert_int_equal(pvh_le64(f + 132), pvh_le32(f + 36));   /* X_FIRMWARE_CTRL == FACS */
+    assert_int_equal(pvh_le64(f + 148 + 4), PVH_ACPI_PM1A_EVT_PORT);
+    assert_int_equal(pvh_le64(f + 172 + 4), PVH_ACPI_PM1A_CNT_PORT);
+    const uint8_t *facs = buf + (pvh_le32(f + 36) - BASE);
     assert_memory_equal(facs, "FACS", 4);
-    assert_int_equal(rd32(facs + 4), 64);
-    assert_int_equal((rd32(f + 36)) % 64, 0);
-    const uint8_t *d = table(rd32(f + 40), used, "DSDT");
+    assert_int_equal(pvh_le32(facs + 4), 64);
+    assert_int_equal((pvh_le32(f + 36)) % 64, 0);
+    const uint8_t *d = table(pvh_le32(f + 40), used, "DSDT");
     /* Name(_S5_, Package(4){5, 5, 0, 0}) in AML */
     const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
-    assert_int_equal(rd32(d + 4), 36 + sizeof(s5));
+    assert_int_equal(pvh_le32(d + 4), 36 + sizeof(s5));
     assert_memory_equal(d + 36, s5, sizeof(s5));
-    const uint8_t *m = table(rd64(x + 44), used, "APIC");
-    assert_int_equal(rd32(m + 36), PVH_LAPIC_ADDR);
-    uint32_t len = rd32(m + 4), lapics = 0, ioapics = 0, isos = 0;
+    const uint8_t *m = table(pvh_le64(x + 44), used, "APIC");
+    assert_int_equal(pvh_le32(m + 36), PVH_LAPIC_ADDR);
+    uint32_t len = pvh_le32(m + 4), lapics = 0, ioapics = 0, isos = 0;
     for (uint32_t off = 44; off < len;) {
         const uint8_t *e = m + off;
         assert_true(e[1] >= 2 && off + e[1] <= len);
         if (e[0] == 0) {
             assert_int_equal(e[1], 8);
             assert_int_equal(e[3], lapics); /* APIC ids 0..n-1 in order */
-            assert_int_equal(rd32(e + 4) & 1, 1);
+            assert_int_equal(pvh_le32(e + 4) & 1, 1);
             lapics++;
         } else if (e[0] == 1) {
-            assert_int_equal(rd32(e + 4), PVH_IOAPIC_ADDR);
-            assert_int_equal(rd32(e + 8), 0);
+            assert_int_equal(pvh_le32(e + 4), PVH_IOAPIC_ADDR);
+            assert_int_equal(pvh_le32(e + 8), 0);
             ioapics++;
         } else if (e[0] == 2) {
             if (e[3] == 0)
-                assert_int_equal(rd32(e + 4), 2);
+                assert_int_equal(pvh_le32(e + 4), 2);
             else {
                 assert_int_equal(e[3], PVH_ACPI_SCI_IRQ);
-                assert_int_equal(rd32(e + 4), PVH_ACPI_SCI_IRQ);
-                assert_int_equal(rd16(e + 8), 0x000d); /* level, active high */
+                assert_int_equal(pvh_le32(e + 4), PVH_ACPI_SCI_IRQ);
+                assert_int_equal(pvh_le16(e + 8), 0x000d); /* level, active high */
             }
             isos++;
         } else {

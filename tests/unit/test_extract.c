@@ -16,6 +16,7 @@
 
 #include "pvhboot/extract.h"
 #include "pvhboot/sha256.h"
+#include "pvhboot/bytes.h"
 
 struct buf {
     uint8_t *data;
@@ -49,12 +50,6 @@ static void write_file(const char *path, const uint8_t *p, size_t len)
     fclose(f);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Runs "TOOL < in > out" in tmpdir and returns out plus a size trailer of
  * trailer_size (the uncompressed size, as Linux's size_append writes it). */
 static struct buf compress_with(const char *tool, const char *in, uint32_t trailer_size)
@@ -64,7 +59,7 @@ static struct buf compress_with(const char *tool, const char *in, uint32_t trail
     snprintf(cmd, sizeof(cmd), "%s < '%s' > '%s'", tool, in, out);
     assert_int_equal(system(cmd), 0);
     struct buf b = read_file(out);
-    put_le32(b.data + b.len, trailer_size);
+    pvh_put_le32(b.data + b.len, trailer_size);
     b.len += 4;
     return b;
 }
@@ -155,7 +150,7 @@ static void a_smaller_size_trailer_is_expansion_beyond_it(void **state)
     (void)state;
     for (size_t i = 0; i < NCASES; i++) {
         struct buf p = compress_original(CASES[i].tool);
-        put_le32(p.data + p.len - 4, (uint32_t)original.len - 1);
+        pvh_put_le32(p.data + p.len - 4, (uint32_t)original.len - 1);
         expect_error(&p, PVH_EXTRACT_MAX_DEFAULT, "expands beyond");
         free(p.data);
     }
@@ -166,7 +161,7 @@ static void a_larger_size_trailer_is_a_size_mismatch(void **state)
     (void)state;
     for (size_t i = 0; i < NCASES; i++) {
         struct buf p = compress_original(CASES[i].tool);
-        put_le32(p.data + p.len - 4, (uint32_t)original.len + 100);
+        pvh_put_le32(p.data + p.len - 4, (uint32_t)original.len + 100);
         expect_error(&p, PVH_EXTRACT_MAX_DEFAULT, "its size trailer says");
         free(p.data);
     }
@@ -178,7 +173,7 @@ static void a_truncated_stream_is_reported_as_truncated(void **state)
     for (size_t i = 0; i < NCASES; i++) {
         struct buf p = compress_original(CASES[i].tool);
         size_t half = (p.len - 4) / 2;
-        put_le32(p.data + half, (uint32_t)original.len);
+        pvh_put_le32(p.data + half, (uint32_t)original.len);
         p.len = half + 4;
         expect_error(&p, PVH_EXTRACT_MAX_DEFAULT, "truncated");
         free(p.data);
@@ -222,7 +217,7 @@ static void a_trailer_over_the_limit_is_refused_before_decoding(void **state)
     (void)state;
     struct buf p = compress_original("gzip -9 -c");
     expect_error(&p, original.len - 1, "limit");
-    put_le32(p.data + p.len - 4, 0xffffffffu);
+    pvh_put_le32(p.data + p.len - 4, 0xffffffffu);
     expect_error(&p, PVH_EXTRACT_MAX_DEFAULT, "over the 1073741824-byte limit");
     free(p.data);
 }
@@ -253,8 +248,8 @@ static struct buf make_bzimage(const struct buf *payload)
     memcpy(b.data + 0x202, "HdrS", 4);
     b.data[0x206] = 0x0f;
     b.data[0x207] = 0x02;
-    put_le32(b.data + 0x248, 0);
-    put_le32(b.data + 0x24c, (uint32_t)payload->len);
+    pvh_put_le32(b.data + 0x248, 0);
+    pvh_put_le32(b.data + 0x24c, (uint32_t)payload->len);
     memcpy(b.data + 1024, payload->data, payload->len);
     return b;
 }

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "pvhboot/multiboot.h"
-#include "le_bytes.h"
+#include "pvhboot/bytes.h"
 
 #define IMG_SIZE 8192
 #define HDR_OFF 0x40
@@ -22,14 +22,14 @@ struct aout {
 
 static void put_header(uint8_t *img, size_t off, const struct aout *a)
 {
-    put32(img + off, 0x1BADB002u);
-    put32(img + off + 4, a->flags);
-    put32(img + off + 8, 0u - 0x1BADB002u - a->flags);
-    put32(img + off + 12, a->header_addr);
-    put32(img + off + 16, a->load_addr);
-    put32(img + off + 20, a->load_end);
-    put32(img + off + 24, a->bss_end);
-    put32(img + off + 28, a->entry);
+    pvh_put_le32(img + off, 0x1BADB002u);
+    pvh_put_le32(img + off + 4, a->flags);
+    pvh_put_le32(img + off + 8, 0u - 0x1BADB002u - a->flags);
+    pvh_put_le32(img + off + 12, a->header_addr);
+    pvh_put_le32(img + off + 16, a->load_addr);
+    pvh_put_le32(img + off + 20, a->load_end);
+    pvh_put_le32(img + off + 24, a->bss_end);
+    pvh_put_le32(img + off + 28, a->entry);
 }
 
 static uint8_t img[IMG_SIZE];
@@ -123,7 +123,7 @@ static void checksum_and_required_flags_are_checked(void **state)
     struct pvh_error err = {0};
     memset(img, 0, sizeof(img));
     put_header(img, HDR_OFF, &GOOD);
-    put32(img + HDR_OFF + 8, 0x12345678);
+    pvh_put_le32(img + HDR_OFF + 8, 0x12345678);
     assert_int_equal(pvh_mb1_parse(img, sizeof(img), "kernel", &load, &err), -1);
     assert_non_null(strstr(err.msg, "offset 0x40 has a bad checksum"));
     uint64_t off;
@@ -142,9 +142,9 @@ static void checksum_and_required_flags_are_checked(void **state)
     memset(img, 0, sizeof(img));
     assert_int_equal(pvh_mb1_parse(img, sizeof(img), "kernel", &load, &err), 0);
     /* a header whose address fields are cut off by the end of the file */
-    put32(img + IMG_SIZE - 16, 0x1BADB002u);
-    put32(img + IMG_SIZE - 12, GOOD.flags);
-    put32(img + IMG_SIZE - 8, 0u - 0x1BADB002u - GOOD.flags);
+    pvh_put_le32(img + IMG_SIZE - 16, 0x1BADB002u);
+    pvh_put_le32(img + IMG_SIZE - 12, GOOD.flags);
+    pvh_put_le32(img + IMG_SIZE - 8, 0u - 0x1BADB002u - GOOD.flags);
     assert_int_equal(pvh_mb1_parse(img, sizeof(img), "kernel", &load, &err), -1);
     assert_non_null(strstr(err.msg, "the file ends first"));
 }
@@ -158,33 +158,33 @@ static size_t make_elf(uint8_t *d, int is64, uint64_t entry)
     d[4] = is64 ? 2 : 1;
     d[5] = 1;
     d[6] = 1;
-    put16(d + 16, 2);
-    put16(d + 18, is64 ? 62 : 3);
+    pvh_put_le16(d + 16, 2);
+    pvh_put_le16(d + 18, is64 ? 62 : 3);
     uint8_t *ph;
     if (is64) {
-        put64(d + 24, entry);
-        put64(d + 32, 64);
-        put16(d + 54, 56);
-        put16(d + 56, 1);
+        pvh_put_le64(d + 24, entry);
+        pvh_put_le64(d + 32, 64);
+        pvh_put_le16(d + 54, 56);
+        pvh_put_le16(d + 56, 1);
         ph = d + 64;
-        put32(ph, 1);
-        put64(ph + 8, 0x1000);
-        put64(ph + 16, 0xC0100000u);
-        put64(ph + 24, 0x100000);
-        put64(ph + 32, 0x800);
-        put64(ph + 40, 0x2000);
+        pvh_put_le32(ph, 1);
+        pvh_put_le64(ph + 8, 0x1000);
+        pvh_put_le64(ph + 16, 0xC0100000u);
+        pvh_put_le64(ph + 24, 0x100000);
+        pvh_put_le64(ph + 32, 0x800);
+        pvh_put_le64(ph + 40, 0x2000);
     } else {
-        put32(d + 24, (uint32_t)entry);
-        put32(d + 28, 52);
-        put16(d + 42, 32);
-        put16(d + 44, 1);
+        pvh_put_le32(d + 24, (uint32_t)entry);
+        pvh_put_le32(d + 28, 52);
+        pvh_put_le16(d + 42, 32);
+        pvh_put_le16(d + 44, 1);
         ph = d + 52;
-        put32(ph, 1);
-        put32(ph + 4, 0x1000);
-        put32(ph + 8, 0xC0100000u);
-        put32(ph + 12, 0x100000);
-        put32(ph + 16, 0x800);
-        put32(ph + 20, 0x2000);
+        pvh_put_le32(ph, 1);
+        pvh_put_le32(ph + 4, 0x1000);
+        pvh_put_le32(ph + 8, 0xC0100000u);
+        pvh_put_le32(ph + 12, 0x100000);
+        pvh_put_le32(ph + 16, 0x800);
+        pvh_put_le32(ph + 20, 0x2000);
     }
     struct aout a = {3, 0, 0, 0, 0, 0};
     put_header(d, 0x1000, &a);
@@ -249,30 +249,30 @@ static const char *string_at(const uint8_t *buf, size_t size, uint64_t gpa, uint
 
 static void check_mbi(const uint8_t *b, size_t size, uint64_t gpa)
 {
-    assert_int_equal(get32(b), (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9));
-    assert_int_equal(get32(b + 4), 0x9fc00 / 1024);                 /* mem_lower */
-    assert_int_equal(get32(b + 8), (0x8000000 - 0x100000) / 1024);  /* mem_upper */
-    assert_string_equal(string_at(b, size, gpa, get32(b + 16)), "console=ttyS0 x=y");
-    assert_int_equal(get32(b + 20), 2);
-    const uint8_t *mods = b + (get32(b + 24) - gpa);
-    assert_int_equal(get32(mods), 0x3000000);
-    assert_int_equal(get32(mods + 4), 0x3001234);
-    assert_string_equal(string_at(b, size, gpa, get32(mods + 8)), "initrd arg=1");
-    assert_int_equal(get32(mods + 16), 0x3002000);
-    assert_int_equal(get32(mods + 20), 0x300200a);
-    assert_string_equal(string_at(b, size, gpa, get32(mods + 24)), "");
-    uint32_t len = get32(b + 44), at = get32(b + 48);
+    assert_int_equal(pvh_le32(b), (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9));
+    assert_int_equal(pvh_le32(b + 4), 0x9fc00 / 1024);                 /* mem_lower */
+    assert_int_equal(pvh_le32(b + 8), (0x8000000 - 0x100000) / 1024);  /* mem_upper */
+    assert_string_equal(string_at(b, size, gpa, pvh_le32(b + 16)), "console=ttyS0 x=y");
+    assert_int_equal(pvh_le32(b + 20), 2);
+    const uint8_t *mods = b + (pvh_le32(b + 24) - gpa);
+    assert_int_equal(pvh_le32(mods), 0x3000000);
+    assert_int_equal(pvh_le32(mods + 4), 0x3001234);
+    assert_string_equal(string_at(b, size, gpa, pvh_le32(mods + 8)), "initrd arg=1");
+    assert_int_equal(pvh_le32(mods + 16), 0x3002000);
+    assert_int_equal(pvh_le32(mods + 20), 0x300200a);
+    assert_string_equal(string_at(b, size, gpa, pvh_le32(mods + 24)), "");
+    uint32_t len = pvh_le32(b + 44), at = pvh_le32(b + 48);
     assert_int_equal(len, 6 * 24);
     size_t n = 0;
-    for (uint32_t p = at; p < at + len; p += get32(b + (p - gpa)) + 4, n++) {
+    for (uint32_t p = at; p < at + len; p += pvh_le32(b + (p - gpa)) + 4, n++) {
         const uint8_t *e = b + (p - gpa);
-        assert_int_equal(get32(e), 20);
-        assert_int_equal(get64(e + 4), MMAP[n].addr);
-        assert_int_equal(get64(e + 12), MMAP[n].size);
-        assert_int_equal(get32(e + 20), MMAP[n].type);
+        assert_int_equal(pvh_le32(e), 20);
+        assert_int_equal(pvh_le64(e + 4), MMAP[n].addr);
+        assert_int_equal(pvh_le64(e + 12), MMAP[n].size);
+        assert_int_equal(pvh_le32(e + 20), MMAP[n].type);
     }
     assert_int_equal(n, 6);
-    assert_string_equal(string_at(b, size, gpa, get32(b + 64)), "pvhboot");
+    assert_string_equal(string_at(b, size, gpa, pvh_le32(b + 64)), "pvhboot");
 }
 
 static const struct pvh_mb1_info_request REQ = {MMAP, 6, "console=ttyS0 x=y", MODS, 2};
@@ -347,7 +347,7 @@ static void builder_limits_are_errors(void **state)
     r.cmdline = NULL;
     r.nmods = 0;
     assert_int_equal(pvh_mb1_info_build(&r, 0x9000, buf, sizeof(buf), &err), 0);
-    assert_int_equal(get32(buf), (1u << 0) | (1u << 6) | (1u << 9));
+    assert_int_equal(pvh_le32(buf), (1u << 0) | (1u << 6) | (1u << 9));
 }
 
 int main(void)

@@ -17,7 +17,7 @@
 #include "pvhboot/image.h"
 #include "pvhboot/multiboot.h"
 #include "pvhboot/plan.h"
-#include "le_bytes.h"
+#include "pvhboot/bytes.h"
 
 #define IMG 8192
 #define MB1_OFF 0x100        /* header offset in the ELF file */
@@ -28,9 +28,9 @@
 
 static void put_mb1(uint8_t *d, size_t off, uint32_t flags)
 {
-    put32(d + off, PVH_MB1_HEADER_MAGIC);
-    put32(d + off + 4, flags);
-    put32(d + off + 8, 0u - PVH_MB1_HEADER_MAGIC - flags);
+    pvh_put_le32(d + off, PVH_MB1_HEADER_MAGIC);
+    pvh_put_le32(d + off + 4, flags);
+    pvh_put_le32(d + off + 8, 0u - PVH_MB1_HEADER_MAGIC - flags);
 }
 
 /* ELF32 x86 executable: one PT_LOAD of the whole file at 1 MiB (memsz
@@ -41,34 +41,34 @@ static void elf32(uint8_t *d, uint32_t flags, int pvh_note)
     memset(d, 0, IMG);
     memcpy(d, "\x7f" "ELF", 4);
     d[4] = 1, d[5] = 1, d[6] = 1;
-    put16(d + 16, 2);
-    put16(d + 18, 3);
-    put32(d + 20, 1);
-    put32(d + 24, ENTRY);
-    put32(d + 28, 52);
-    put16(d + 40, 52);
-    put16(d + 42, 32);
-    put16(d + 44, pvh_note ? 2 : 1);
+    pvh_put_le16(d + 16, 2);
+    pvh_put_le16(d + 18, 3);
+    pvh_put_le32(d + 20, 1);
+    pvh_put_le32(d + 24, ENTRY);
+    pvh_put_le32(d + 28, 52);
+    pvh_put_le16(d + 40, 52);
+    pvh_put_le16(d + 42, 32);
+    pvh_put_le16(d + 44, pvh_note ? 2 : 1);
     uint8_t *ph = d + 52;
-    put32(ph, 1);
-    put32(ph + 4, 0);
-    put32(ph + 8, LOAD);
-    put32(ph + 12, LOAD);
-    put32(ph + 16, IMG);
-    put32(ph + 20, MEMSZ);
-    put32(ph + 24, 7);
+    pvh_put_le32(ph, 1);
+    pvh_put_le32(ph + 4, 0);
+    pvh_put_le32(ph + 8, LOAD);
+    pvh_put_le32(ph + 12, LOAD);
+    pvh_put_le32(ph + 16, IMG);
+    pvh_put_le32(ph + 20, MEMSZ);
+    pvh_put_le32(ph + 24, 7);
     put_mb1(d, MB1_OFF, flags);
     if (pvh_note) {
         uint8_t *n = d + 0x400;
-        put32(n, 4), put32(n + 4, 4), put32(n + 8, XEN_ELFNOTE_PHYS32_ENTRY);
+        pvh_put_le32(n, 4), pvh_put_le32(n + 4, 4), pvh_put_le32(n + 8, XEN_ELFNOTE_PHYS32_ENTRY);
         memcpy(n + 12, "Xen", 4);
-        put32(n + 16, ENTRY);
+        pvh_put_le32(n + 16, ENTRY);
         ph += 32;
-        put32(ph, 4);
-        put32(ph + 4, 0x400);
-        put32(ph + 16, 20);
-        put32(ph + 20, 20);
-        put32(ph + 24, 4);
+        pvh_put_le32(ph, 4);
+        pvh_put_le32(ph + 4, 0x400);
+        pvh_put_le32(ph + 16, 20);
+        pvh_put_le32(ph + 20, 20);
+        pvh_put_le32(ph + 24, 4);
     }
 }
 
@@ -115,11 +115,11 @@ static void multiboot1_aout_flat_binary(void **state)
     struct pvh_error err = {0};
     memset(file, 0x90, IMG);
     put_mb1(file, 0x20, 0x10001);
-    put32(file + 0x2c, 0x200020); /* header_addr: the text starts at file offset 0 */
-    put32(file + 0x30, 0x200000); /* load_addr */
-    put32(file + 0x34, 0x201000); /* load_end_addr: 4 KiB of the file */
-    put32(file + 0x38, 0x203000); /* bss_end_addr */
-    put32(file + 0x3c, 0x200040); /* entry_addr */
+    pvh_put_le32(file + 0x2c, 0x200020); /* header_addr: the text starts at file offset 0 */
+    pvh_put_le32(file + 0x30, 0x200000); /* load_addr */
+    pvh_put_le32(file + 0x34, 0x201000); /* load_end_addr: 4 KiB of the file */
+    pvh_put_le32(file + 0x38, 0x203000); /* bss_end_addr */
+    pvh_put_le32(file + 0x3c, 0x200040); /* entry_addr */
     assert_int_equal(pvh_image_parse(file, IMG, "k.bin", &img, &err), 0);
     assert_int_equal(img.protocol, PVH_BOOT_MULTIBOOT1);
     assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT1);
@@ -147,9 +147,9 @@ static void multiboot_refusals(void **state)
     assert_non_null(strstr(err.msg, "requires features pvhboot does not provide (flag bits 0x8"));
     assert_int_equal(img.protocol, PVH_BOOT_NONE);
     memset(file, 0, IMG);
-    put32(file + 0x80, PVH_MB2_HEADER_MAGIC);
-    put32(file + 0x88, 16);
-    put32(file + 0x8c, 0u - PVH_MB2_HEADER_MAGIC - 16u);
+    pvh_put_le32(file + 0x80, PVH_MB2_HEADER_MAGIC);
+    pvh_put_le32(file + 0x88, 16);
+    pvh_put_le32(file + 0x8c, 0u - PVH_MB2_HEADER_MAGIC - 16u);
     assert_int_equal(pvh_image_parse(file, IMG, "k2", &img, &err), -1);
     assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT2);
     assert_non_null(strstr(err.msg, "k2: offset 0x80: a Multiboot 2 kernel without the PVH note; pvhboot boots PVH ELF and Multiboot 1 kernels, not Multiboot 2"));
@@ -258,27 +258,27 @@ static void bootdata_writes_the_mbi_from_the_plan(void **state)
     assert_non_null(guest);
     assert_int_equal(pvh_bootdata_write(&req, &plan, guest_write, NULL, &err), 0);
     const uint8_t *m = guest + plan.mbi;
-    uint32_t flags = get32(m);
+    uint32_t flags = pvh_le32(m);
     assert_int_equal(flags, (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9));
     uint64_t lowest = plan.mbi < plan.gdt ? plan.mbi : plan.gdt;
-    assert_int_equal(get32(m + 4), (lowest & ~4095ull) / 1024); /* mem_lower */
-    assert_int_equal(get32(m + 8), 255 * 1024);                 /* mem_upper */
-    assert_string_equal(guest_str(get32(m + 16)), "hello world");
-    assert_string_equal(guest_str(get32(m + 64)), "pvhboot");
-    assert_int_equal(get32(m + 20), 3);
-    const uint8_t *mods = guest + get32(m + 24);
+    assert_int_equal(pvh_le32(m + 4), (lowest & ~4095ull) / 1024); /* mem_lower */
+    assert_int_equal(pvh_le32(m + 8), 255 * 1024);                 /* mem_upper */
+    assert_string_equal(guest_str(pvh_le32(m + 16)), "hello world");
+    assert_string_equal(guest_str(pvh_le32(m + 64)), "pvhboot");
+    assert_int_equal(pvh_le32(m + 20), 3);
+    const uint8_t *mods = guest + pvh_le32(m + 24);
     for (uint32_t i = 0; i < 3; i++) {
-        assert_int_equal(get32(mods + 16 * i), plan.module_addr[i]);
-        assert_int_equal(get32(mods + 16 * i + 4), plan.module_addr[i] + MODS[i].size);
-        assert_string_equal(guest_str(get32(mods + 16 * i + 8)), MODS[i].cmdline ? MODS[i].cmdline : "");
+        assert_int_equal(pvh_le32(mods + 16 * i), plan.module_addr[i]);
+        assert_int_equal(pvh_le32(mods + 16 * i + 4), plan.module_addr[i] + MODS[i].size);
+        assert_string_equal(guest_str(pvh_le32(mods + 16 * i + 8)), MODS[i].cmdline ? MODS[i].cmdline : "");
     }
-    assert_int_equal(get32(m + 44), plan.memmap_entries * 24);
-    const uint8_t *mm = guest + get32(m + 48);
+    assert_int_equal(pvh_le32(m + 44), plan.memmap_entries * 24);
+    const uint8_t *mm = guest + pvh_le32(m + 48);
     for (uint32_t i = 0; i < plan.memmap_entries; i++) {
-        assert_int_equal(get32(mm + 24 * i), 20);
-        assert_int_equal(get64(mm + 24 * i + 4), plan.map[i].addr);
-        assert_int_equal(get64(mm + 24 * i + 12), plan.map[i].size);
-        assert_int_equal(get32(mm + 24 * i + 20), plan.map[i].type);
+        assert_int_equal(pvh_le32(mm + 24 * i), 20);
+        assert_int_equal(pvh_le64(mm + 24 * i + 4), plan.map[i].addr);
+        assert_int_equal(pvh_le64(mm + 24 * i + 12), plan.map[i].size);
+        assert_int_equal(pvh_le32(mm + 24 * i + 20), plan.map[i].type);
     }
     uint64_t gdt[PVH_GDT_ENTRIES];
     pvh_gdt_build(gdt);
