@@ -13,18 +13,12 @@ set -u
 cd "$(dirname "$0")/../.."
 make -s -C guest >/dev/null 2>&1 || { echo "1..1"; echo "not ok 1 - make -C guest"; exit 1; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-head -c 12345 /dev/urandom >"$work/mod0"
-head -c 70001 /dev/urandom >"$work/mod1"
-head -c 3 /dev/urandom >"$work/mod2"
-cp guest/build/mb1hello guest/build/mb1hello.bin "$work/"
+. tests/lib/mb1-qemu.sh
+mb1_stage "$work"
 cmdline='console=ttyS0 mb1.test="two words" x=1'
 for mem in 256 1000; do
     for k in mb1hello mb1hello.bin; do
-        echo "=== BEGIN $k-$mem"
-        (cd "$work" && timeout 60 qemu-system-x86_64 -accel tcg -M pc -m $mem -kernel "$k" -append "$cmdline" \
-            -initrd "mod0,mod1 first module,mod2" -device isa-debug-exit,iobase=0xf4,iosize=4 \
-            -display none -monitor none -serial stdio -no-reboot </dev/null 2>&1)
-        echo "=== END $k-$mem rc=$?"
+        qemu_mb1_boot "$k-$mem" "$work" "$k" "$mem" "$cmdline"
     done
 done >"$work/out.txt"
 export WORK=$work CMDLINE=$cmdline

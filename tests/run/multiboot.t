@@ -17,10 +17,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
-head -c 12345 /dev/urandom >"$work/mod0"
-head -c 70001 /dev/urandom >"$work/mod1"
-head -c 3 /dev/urandom >"$work/mod2"
-cp guest/build/mb1hello guest/build/mb1hello.bin "$work/"
+. tests/lib/mb1-qemu.sh
+mb1_stage "$work"
 cmdline='hello "two words" x=1 tab	end'
 mem=256
 
@@ -47,11 +45,7 @@ echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# 
 
 # QEMU: the same images, modules and command line (run in $work: file names as given)
 for k in mb1hello mb1hello.bin; do
-    echo "=== BEGIN qemu-$k"
-    (cd "$work" && timeout 60 qemu-system-x86_64 -accel tcg -M pc -m $mem -kernel "$k" -append "$cmdline" \
-        -initrd "mod0,mod1 first module,mod2" -device isa-debug-exit,iobase=0xf4,iosize=4 \
-        -display none -monitor none -serial stdio -no-reboot </dev/null 2>&1)
-    echo "=== END qemu-$k rc=$?"
+    qemu_mb1_boot "qemu-$k" "$work" "$k" "$mem" "$cmdline"
 done >>"$work/out.txt"
 
 export WORK=$work CMDLINE=$cmdline MEM=$mem
