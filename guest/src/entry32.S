@@ -1,13 +1,7 @@
 /* 32-bit PVH entry for hello32 and the hostile guest: stack, clear .bss, call guest_main(%ebx). */
-#include "xen_note.h"
 #include "stub.h"
-PVH_ENTRY_NOTE(pvh_start)
 
-    .section .text.entry, "ax"
-    .code32
-    .globl pvh_start
-pvh_start:
-    STUB_START
+    PVH_STUB_ENTRY
     movl %ebx, %esi
     ZERO_BSS
     pushl %esi

@@ -1,15 +1,9 @@
 /* PVH entry for hello64: enters in 32-bit protected mode, builds identity
  * page tables for the low 4 GiB (2 MiB pages), sets CR4.PAE, EFER.LME,
  * CR0.PG, loads its own GDT and jumps to 64-bit code: guest_main(%ebx). */
-#include "xen_note.h"
 #include "stub.h"
-PVH_ENTRY_NOTE(pvh_start)
 
-    .section .text.entry, "ax"
-    .code32
-    .globl pvh_start
-pvh_start:
-    STUB_START
+    PVH_STUB_ENTRY
     movl %ebx, %ebp
     ZERO_BSS                /* page tables live in .bss */
     /* 2048 PD entries: 2 MiB pages, present | writable | PS */

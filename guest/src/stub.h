@@ -1,6 +1,19 @@
-/* What the guests' entry stubs share (assembler macros): the first
- * instructions (interrupts off, string ops upward, our own stack), zeroing
+/* What the guests' entry stubs share (assembler macros): the PVH entry
+ * point and its note, the first instructions (interrupts off, string ops upward, our own stack), zeroing
  * .bss, halting for good, and the 16 KiB stack itself. */
+
+#include "xen_note.h"
+
+/* A PVH kernel's entry pvh_start (its PHYS32_ENTRY note, in .text.entry),
+ * starting with STUB_START. */
+.macro PVH_STUB_ENTRY
+    PVH_ENTRY_NOTE(pvh_start)
+    .section .text.entry, "ax"
+    .code32
+    .globl pvh_start
+pvh_start:
+    STUB_START
+.endm
 
 /* cli, cld and %esp = stack_top; touches no other register. */
 .macro STUB_START
