@@ -11,6 +11,7 @@
 
 #include "pvh/start_info.h"
 #include "pvhboot/image.h"
+#include "pvhboot/bytes.h"
 
 #define BUF 8192
 
@@ -21,12 +22,6 @@ struct elf_builder {
     unsigned phnum;
     size_t note_at, note_len; /* the note area being built */
 };
-
-static void put(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static unsigned word(const struct elf_builder *b) { return b->cls == 64 ? 8 : 4; }
 static unsigned ehsize(const struct elf_builder *b) { return b->cls == 64 ? 64 : 52; }
@@ -41,13 +36,13 @@ static void elf_init(struct elf_builder *b, int cls)
     b->d[4] = cls == 64 ? 2 : 1;
     b->d[5] = 1;
     b->d[6] = 1;
-    put(b->d + 16, 2, 2);                 /* ET_EXEC */
-    put(b->d + 18, cls == 64 ? 62 : 3, 2); /* machine */
-    put(b->d + 20, 1, 4);
-    put(b->d + 24, 0x100000, word(b));    /* e_entry */
-    put(b->d + (cls == 64 ? 32 : 28), ehsize(b), word(b)); /* e_phoff */
-    put(b->d + (cls == 64 ? 52 : 40), ehsize(b), 2);
-    put(b->d + (cls == 64 ? 54 : 42), phsize(b), 2);
+    pvh_put_le(b->d + 16, 2, 2);                 /* ET_EXEC */
+    pvh_put_le(b->d + 18, cls == 64 ? 62 : 3, 2); /* machine */
+    pvh_put_le(b->d + 20, 1, 4);
+    pvh_put_le(b->d + 24, 0x100000, word(b));    /* e_entry */
+    pvh_put_le(b->d + (cls == 64 ? 32 : 28), ehsize(b), word(b)); /* e_phoff */
+    pvh_put_le(b->d + (cls == 64 ? 52 : 40), ehsize(b), 2);
+    pvh_put_le(b->d + (cls == 64 ? 54 : 42), phsize(b), 2);
     b->size = BUF;
     b->note_at = 0x800;
 }
@@ -61,22 +56,22 @@ static void add_phdr(struct elf_builder *b, uint32_t type, uint32_t flags, uint6
                      uint64_t filesz, uint64_t memsz)
 {
     uint8_t *p = phdr(b, b->phnum++);
-    put(b->d + (b->cls == 64 ? 56 : 44), b->phnum, 2);
-    put(p, type, 4);
+    pvh_put_le(b->d + (b->cls == 64 ? 56 : 44), b->phnum, 2);
+    pvh_put_le(p, type, 4);
     if (b->cls == 64) {
-        put(p + 4, flags, 4);
-        put(p + 8, off, 8);
-        put(p + 16, paddr | 0xffffffff80000000ull, 8);
-        put(p + 24, paddr, 8);
-        put(p + 32, filesz, 8);
-        put(p + 40, memsz, 8);
+        pvh_put_le(p + 4, flags, 4);
+        pvh_put_le(p + 8, off, 8);
+        pvh_put_le(p + 16, paddr | 0xffffffff80000000ull, 8);
+        pvh_put_le(p + 24, paddr, 8);
+        pvh_put_le(p + 32, filesz, 8);
+        pvh_put_le(p + 40, memsz, 8);
     } else {
-        put(p + 4, off, 4);
-        put(p + 8, paddr, 4);
-        put(p + 12, paddr, 4);
-        put(p + 16, filesz, 4);
-        put(p + 20, memsz, 4);
-        put(p + 24, flags, 4);
+        pvh_put_le(p + 4, off, 4);
+        pvh_put_le(p + 8, paddr, 4);
+        pvh_put_le(p + 12, paddr, 4);
+        pvh_put_le(p + 16, filesz, 4);
+        pvh_put_le(p + 20, memsz, 4);
+        pvh_put_le(p + 24, flags, 4);
     }
 }
 
@@ -84,9 +79,9 @@ static void add_note(struct elf_builder *b, const char *owner, uint32_t type, co
 {
     uint8_t *p = b->d + b->note_at + b->note_len;
     uint32_t namesz = (uint32_t)strlen(owner) + 1;
-    put(p, namesz, 4);
-    put(p + 4, descsz, 4);
-    put(p + 8, type, 4);
+    pvh_put_le(p, namesz, 4);
+    pvh_put_le(p + 4, descsz, 4);
+    pvh_put_le(p + 8, type, 4);
     memcpy(p + 12, owner, namesz);
     size_t name_pad = (namesz + 3) & ~3u;
     memcpy(p + 12 + name_pad, desc, descsz);
@@ -96,7 +91,7 @@ static void add_note(struct elf_builder *b, const char *owner, uint32_t type, co
 static void add_entry_note(struct elf_builder *b, uint64_t entry, uint32_t size)
 {
     uint8_t desc[8];
-    put(desc, entry, 8);
+    pvh_put_le(desc, entry, 8);
     add_note(b, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, desc, size);
 }
 
@@ -202,9 +197,9 @@ static void test_reloc_note(void **state)
     struct pvh_image img;
     struct pvh_error err;
     uint8_t reloc[12];
-    put(reloc, 0x200000, 4);
-    put(reloc + 4, 0x1000000, 4);
-    put(reloc + 8, 0x3fffffff, 4);
+    pvh_put_le(reloc, 0x200000, 4);
+    pvh_put_le(reloc + 4, 0x1000000, 4);
+    pvh_put_le(reloc + 8, 0x3fffffff, 4);
     valid_image(&b, 64);
     add_note(&b, "Xen", XEN_ELFNOTE_PHYS32_RELOC, reloc, 12);
     finish_notes(&b);
@@ -213,7 +208,7 @@ static void test_reloc_note(void **state)
     assert_int_equal(img.reloc_align, 0x200000);
     assert_int_equal(img.reloc_min, 0x1000000);
     assert_int_equal(img.reloc_max, 0x3fffffff);
-    put(reloc, 0x300000, 4); /* not a power of two: a second image */
+    pvh_put_le(reloc, 0x300000, 4); /* not a power of two: a second image */
     valid_image(&b, 64);
     add_note(&b, "Xen", XEN_ELFNOTE_PHYS32_RELOC, reloc, 12);
     finish_notes(&b);
@@ -230,12 +225,12 @@ static void test_notes_in_sections_only(void **state)
     add_entry_note(&b, 0x100040, 4);
     /* one SHT_NOTE section header at 0xc00 (64 bytes each; index 0 null) */
     uint8_t *sh = b.d + 0xc00 + 64;
-    put(sh + 4, 7, 4);
-    put(sh + 24, b.note_at, 8);
-    put(sh + 32, b.note_len, 8);
-    put(b.d + 40, 0xc00, 8);  /* e_shoff */
-    put(b.d + 58, 64, 2);     /* e_shentsize */
-    put(b.d + 60, 2, 2);      /* e_shnum */
+    pvh_put_le(sh + 4, 7, 4);
+    pvh_put_le(sh + 24, b.note_at, 8);
+    pvh_put_le(sh + 32, b.note_len, 8);
+    pvh_put_le(b.d + 40, 0xc00, 8);  /* e_shoff */
+    pvh_put_le(b.d + 58, 64, 2);     /* e_shentsize */
+    pvh_put_le(b.d + 60, 2, 2);      /* e_shnum */
     assert_int_equal(parse(&b, &img, &err), 0);
     assert_int_equal(img.pvh_entry, 0x100040);
 }
@@ -270,7 +265,7 @@ static void test_note_padding_is_four_bytes(void **state)
     add_note(&b, "Xen", XEN_ELFNOTE_LOADER, "gen", 3); /* 3-byte desc padded to 4 */
     add_entry_note(&b, 0x100300, 4);
     add_phdr(&b, 4, 4, b.note_at, 0, b.note_len, b.note_len);
-    put(phdr(&b, 1) + 48, 8, 8); /* p_align 8 must not change the padding */
+    pvh_put_le(phdr(&b, 1) + 48, 8, 8); /* p_align 8 must not change the padding */
     assert_int_equal(parse(&b, &img, &err), 0);
     assert_int_equal(img.pvh_entry, 0x100300);
 }
@@ -303,7 +298,7 @@ static void test_wrong_machine_and_endianness(void **state)
     (void)state;
     struct elf_builder b;
     valid_image(&b, 64);
-    put(b.d + 18, 183, 2); /* EM_AARCH64 */
+    pvh_put_le(b.d + 18, 183, 2); /* EM_AARCH64 */
     expect_error(&b, "offset 0x12: ELF machine 183 is not x86");
     valid_image(&b, 64);
     b.d[5] = 2;
@@ -312,7 +307,7 @@ static void test_wrong_machine_and_endianness(void **state)
     b.d[4] = 3;
     expect_error(&b, "offset 0x4: ELF class 3");
     valid_image(&b, 64);
-    put(b.d + 16, 3, 2); /* ET_DYN */
+    pvh_put_le(b.d + 16, 3, 2); /* ET_DYN */
     expect_error(&b, "offset 0x10: ELF type 3 is not an executable");
 }
 
@@ -327,7 +322,7 @@ static void test_truncated_headers(void **state)
     b.size = 10;
     expect_error(&b, "truncated ELF identification (10 bytes, need 16)");
     valid_image(&b, 64);
-    put(b.d + 32, BUF - 60, 8); /* e_phoff near the end */
+    pvh_put_le(b.d + 32, BUF - 60, 8); /* e_phoff near the end */
     expect_error(&b, "program header table (2 entries of 56 bytes) runs past the end of the file");
 }
 
@@ -354,7 +349,7 @@ static void test_note_runs_past_area(void **state)
     (void)state;
     struct elf_builder b;
     valid_image(&b, 64);
-    put(b.d + b.note_at + 4, 0x7ffffff0, 4); /* huge descsz in the first note */
+    pvh_put_le(b.d + b.note_at + 4, 0x7ffffff0, 4); /* huge descsz in the first note */
     finish_notes(&b);
     expect_error(&b, "offset 0x800: note (name 4 bytes, descriptor 2147483632 bytes) runs past its note area");
     valid_image(&b, 64);
@@ -371,18 +366,18 @@ static void test_bzimage_diagnosis(void **state)
     memset(&b, 0, sizeof(b));
     b.size = BUF;
     b.d[0x1f1] = 1;                       /* setup_sects */
-    put(b.d + 0x1fe, 0xaa55, 2);
+    pvh_put_le(b.d + 0x1fe, 0xaa55, 2);
     memcpy(b.d + 0x202, "HdrS", 4);
-    put(b.d + 0x206, 0x020f, 2);
-    put(b.d + 0x248, 0x100, 4);           /* payload at 0x400 + 0x100 */
-    put(b.d + 0x24c, 0x200, 4);
+    pvh_put_le(b.d + 0x206, 0x020f, 2);
+    pvh_put_le(b.d + 0x248, 0x100, 4);           /* payload at 0x400 + 0x100 */
+    pvh_put_le(b.d + 0x24c, 0x200, 4);
     assert_int_equal(parse(&b, &img, &err), -1);
     assert_int_equal(img.kind, PVH_IMAGE_BZIMAGE);
     assert_int_equal(img.boot_protocol, 0x020f);
     assert_int_equal(img.payload_offset, 0x500);
     assert_non_null(strstr(err.msg, "a Linux bzImage (boot protocol 2.15), not a PVH ELF"));
     assert_non_null(strstr(err.msg, "CONFIG_PVH"));
-    put(b.d + 0x24c, 0x10000, 4);         /* payload past the end */
+    pvh_put_le(b.d + 0x24c, 0x10000, 4);         /* payload past the end */
     expect_error(&b, "bzImage payload at offset 0x500 (65536 bytes) runs past the end of the file");
 }
 
@@ -395,24 +390,24 @@ static void test_multiboot_verdict(void **state)
     memset(&b, 0, sizeof(b));
     b.size = BUF;
     /* not ELF and no a.out-kludge address fields: nothing says what to load */
-    put(b.d + 0x40, 0x1BADB002, 4);
-    put(b.d + 0x44, 0x3, 4);
-    put(b.d + 0x48, (uint32_t)-(0x1BADB002u + 3u), 4);
+    pvh_put_le(b.d + 0x40, 0x1BADB002, 4);
+    pvh_put_le(b.d + 0x44, 0x3, 4);
+    pvh_put_le(b.d + 0x48, (uint32_t)-(0x1BADB002u + 3u), 4);
     assert_int_equal(parse(&b, &img, &err), -1);
     assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT1);
     assert_int_equal(img.protocol, PVH_BOOT_NONE);
     assert_non_null(strstr(err.msg, "k.elf: Multiboot 1 kernel without address fields (flag 16) must be an ELF file"));
     memset(b.d, 0, 0x100);
-    put(b.d + 0x80, 0xE85250D6, 4);
-    put(b.d + 0x88, 16, 4);
-    put(b.d + 0x8c, (uint32_t)-(0xE85250D6u + 16u), 4);
+    pvh_put_le(b.d + 0x80, 0xE85250D6, 4);
+    pvh_put_le(b.d + 0x88, 16, 4);
+    pvh_put_le(b.d + 0x8c, (uint32_t)-(0xE85250D6u + 16u), 4);
     assert_int_equal(parse(&b, &img, &err), -1);
     assert_int_equal(img.kind, PVH_IMAGE_MULTIBOOT2);
     assert_non_null(strstr(err.msg, "offset 0x80: a Multiboot 2 kernel without the PVH note"));
     /* an ELF with a Multiboot 1 header but no PVH note boots by Multiboot 1 */
     code_image(&b, 32);
-    put(b.d + 0x1000, 0x1BADB002, 4);
-    put(b.d + 0x1008, (uint32_t)-0x1BADB002u, 4);
+    pvh_put_le(b.d + 0x1000, 0x1BADB002, 4);
+    pvh_put_le(b.d + 0x1008, (uint32_t)-0x1BADB002u, 4);
     assert_int_equal(parse(&b, &img, &err), 0);
     assert_int_equal(img.kind, PVH_IMAGE_ELF);
     assert_int_equal(img.protocol, PVH_BOOT_MULTIBOOT1);
@@ -447,15 +442,15 @@ static void test_too_many_segments(void **state)
     struct elf_builder b;
     elf_init(&b, 32);
     /* 70 program headers of 32 bytes at 0x1000, each a 16-byte PT_LOAD */
-    put(b.d + 28, 0x1000, 4);
-    put(b.d + 44, 70, 2);
+    pvh_put_le(b.d + 28, 0x1000, 4);
+    pvh_put_le(b.d + 44, 70, 2);
     for (unsigned i = 0; i < 70; i++) {
         uint8_t *p = b.d + 0x1000 + i * 32;
-        put(p, 1, 4);
-        put(p + 8, 0x100000 + i * 16, 4);
-        put(p + 12, 0x100000 + i * 16, 4);
-        put(p + 20, 16, 4);
-        put(p + 24, 5, 4);
+        pvh_put_le(p, 1, 4);
+        pvh_put_le(p + 8, 0x100000 + i * 16, 4);
+        pvh_put_le(p + 12, 0x100000 + i * 16, 4);
+        pvh_put_le(p + 20, 16, 4);
+        pvh_put_le(p + 24, 5, 4);
     }
     expect_error(&b, "more than 64 PT_LOAD segments");
 }

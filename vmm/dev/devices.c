@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pvhboot/acpi.h"
+#include "pvhboot/bytes.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
@@ -68,14 +69,9 @@ void pvh_devices_io(struct pvh_devices *d, uint16_t port, int is_write, uint8_t 
     }
     uint16_t off = (uint16_t)(port - dev->base);
     if (is_write) {
-        uint32_t v = 0;
-        for (unsigned i = 0; i < size; i++)
-            v |= (uint32_t)data[i] << (8 * i);
-        dev->write(dev->state, off, v, size);
+        dev->write(dev->state, off, (uint32_t)pvh_le(data, size), size);
     } else {
-        uint32_t v = dev->read(dev->state, off, size);
-        for (unsigned i = 0; i < size; i++)
-            data[i] = (uint8_t)(v >> (8 * i));
+        pvh_put_le(data, dev->read(dev->state, off, size), size);
     }
 }
 
