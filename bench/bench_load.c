@@ -46,13 +46,9 @@ static double load_once(const struct pvh_file *f, const struct pvh_image *img, e
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_load VMLINUX [ITERATIONS]\n");
+    int n = bench_iterations(argc, argv, "bench_load", 50, 100000);
+    if (n < 0)
         return 2;
-    }
-    int n = argc > 2 ? atoi(argv[2]) : 50;
-    if (n < 1 || n > 100000)
-        n = 50;
     struct pvh_error err;
     struct pvh_file f;
     struct pvh_image *img = malloc(sizeof(*img));

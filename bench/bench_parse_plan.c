@@ -45,13 +45,9 @@ static int parse_and_plan(const char *path, struct pvh_image *img, struct pvh_pl
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_parse_plan VMLINUX [ITERATIONS]\n");
+    int n = bench_iterations(argc, argv, "bench_parse_plan", 1000, 1000000);
+    if (n < 0)
         return 2;
-    }
-    int n = argc > 2 ? atoi(argv[2]) : 1000;
-    if (n < 1 || n > 1000000)
-        n = 1000;
     double *t = calloc((size_t)n * 4, sizeof(double));
     struct pvh_image *img = malloc(sizeof(*img));
     struct pvh_plan *plan = malloc(sizeof(*plan));

@@ -20,6 +20,18 @@ static inline int bench_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* "PROG FILE [ITERATIONS]": the iteration count (def when absent or outside
+ * [1, max]), or -1 after a usage line when FILE is missing. */
+static inline int bench_iterations(int argc, char **argv, const char *prog, int def, int max)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s VMLINUX [ITERATIONS]\n", prog);
+        return -1;
+    }
+    int n = argc > 2 ? atoi(argv[2]) : def;
+    return n < 1 || n > max ? def : n;
+}
+
 /* Sorts t[0..n) and prints "WHAT min .. median .. max .. (n=N)"; returns the median. */
 static inline double bench_print_stats(const char *what, double *t, int n)
 {
