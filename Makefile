@@ -7,7 +7,8 @@
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS (default 600)
 #
 # Variants (VARIANT=...): release (-O2), san (ASan+UBSan, used by the unit
-# tests), static (-static, for the binaries that run inside the emulated machine).
+# tests), static (-static, for the binaries that run inside the emulated machine),
+# clang (release flags built by clang: make check's proof of no clang warnings).
 
 CC      ?= cc
 VARIANT ?= release
@@ -24,6 +25,9 @@ LDFLAGS += $(SAN)
 endif
 ifeq ($(VARIANT),static)
 LDFLAGS += -static
+endif
+ifeq ($(VARIANT),clang)
+CC      := clang
 endif
 
 LIB_SRC  := $(wildcard lib/*.c)
@@ -110,6 +114,7 @@ check:
 	$(MAKE) variant VARIANT=san
 	$(MAKE) variant VARIANT=release
 	$(MAKE) variant VARIANT=static
+	$(MAKE) variant VARIANT=clang
 	$(MAKE) guest
 	$(MAKE) fuzz-build
 	tests/run-all.sh
