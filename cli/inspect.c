@@ -83,7 +83,7 @@ static void print_note_value(FILE *f, const uint8_t *d, const struct pvh_note *n
     case PVH_NOTE_RELOC:
         if (sz == 12) {
             fprintf(f, json ? "{\"align\": \"%#x\", \"min\": \"%#x\", \"max\": \"%#x\"}" : "align %#x min %#x max %#x",
-                    (unsigned)pvh_le(d, 4), (unsigned)pvh_le(d + 4, 4), (unsigned)pvh_le(d + 8, 4));
+                    pvh_le32(d), pvh_le32(d + 4), pvh_le32(d + 8));
             return;
         }
         break;

@@ -1,7 +1,7 @@
 /* Decoders for the block formats: LZ4 legacy frames (liblz4), as made by
- * "lz4 -l" — magic 0x184C2102, then blocks of <pvh_le32 compressed size><data>
+ * "lz4 -l" — magic 0x184C2102, then blocks of <le32 compressed size><data>
  * each expanding to at most 8 MiB, a repeated magic starting a new stream;
- * and lzop files (liblzo2, LZO1X) — header, then blocks of <pvh_be32 size><pvh_be32
+ * and lzop files (liblzo2, LZO1X) — header, then blocks of <be32 size><be32
  * compressed size><checksums><data> ending with a zero size. */
 #include <lz4.h>
 #include <lzo/lzo1x.h>
