@@ -59,30 +59,37 @@ static void close_inputs(struct boot_inputs *in, size_t nmodules)
     pvh_file_close(&in->kernel);
 }
 
+/* len bytes of f from offset into guest RAM at gpa (mapped or copied, as
+ * --load says and the alignment allows), counted in the stats. */
+static int load_file_bytes(struct pvh_vm *vm, uint64_t gpa, const struct pvh_file *f, uint64_t offset, uint64_t len,
+                           const char *what, struct pvh_vm_stats *st, struct pvh_error *err)
+{
+    uint64_t mapped = 0;
+    if (pvh_guestmem_load(&vm->mem, gpa, f->fd, f->data, f->size, offset, len, vm->cfg->load, what, &mapped, err))
+        return -1;
+    st->bytes_mapped += mapped;
+    st->bytes_copied += len - mapped;
+    return 0;
+}
+
 /* Kernel segments (the bss stays zero: fresh anonymous memory), then the
- * modules, mapped from their files where the alignment allows (--load map),
- * then the boot data. */
+ * modules, then the boot data. */
 static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     char what[64];
-    uint64_t t0 = pvh_now_ns(), mapped = 0;
+    uint64_t t0 = pvh_now_ns();
     for (size_t i = 0; i < in->image.nsegments; i++) {
         const struct pvh_segment *s = &in->image.seg[i];
         snprintf(what, sizeof(what), "%s: kernel segment %zu", in->kernel.path, i);
-        if (pvh_guestmem_load(&vm->mem, s->paddr + (uint64_t)in->plan.kernel_shift, in->kernel.fd, in->kernel.data,
-                              in->kernel.size, s->offset, s->filesz, vm->cfg->load, what, &mapped, err))
+        if (load_file_bytes(vm, s->paddr + (uint64_t)in->plan.kernel_shift, &in->kernel, s->offset, s->filesz, what,
+                            st, err))
             return -1;
-        st->bytes_mapped += mapped;
-        st->bytes_copied += s->filesz - mapped;
     }
     for (size_t i = 0; i < in->req.nmodules; i++) {
         const struct pvh_file *m = &in->module[i];
         snprintf(what, sizeof(what), "%s: module %zu", m->path, i);
-        if (pvh_guestmem_load(&vm->mem, in->plan.module_addr[i], m->fd, m->data, m->size, 0, m->size,
-                              vm->cfg->load, what, &mapped, err))
+        if (load_file_bytes(vm, in->plan.module_addr[i], m, 0, m->size, what, st, err))
             return -1;
-        st->bytes_mapped += mapped;
-        st->bytes_copied += m->size - mapped;
     }
     int rc = pvh_bootdata_write(&in->req, &in->plan, pvh_guestmem_write, &vm->mem, err);
     uint64_t t1 = pvh_now_ns();
