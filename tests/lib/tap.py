@@ -18,6 +18,20 @@ def sections(text):
             for m in re.finditer(r"=== BEGIN (\S+)\n(.*?)=== END \1 rc=(\d+)", text, re.S)}
 
 
+OOPS = re.compile(r"BUG:|Oops|double fault|general protection|Kernel panic|exc_debug_kernel|soft lockup|timeout:")
+
+
+def show_failed_boot(name, text, rc, tail=8):
+    """TAP comments for a guest boot that did not end as expected: its exit
+    status, its first oops-like lines and its last lines (the VMM's
+    unhandled-port counts left out), so that a CI log says what happened."""
+    lines = text.splitlines()
+    bad = [l[:200] for l in lines if OOPS.search(l)][:3]
+    print(f"# {name}: rc {rc}, {len(lines)} lines of output; first oops lines: {bad or 'none'}; the last lines:")
+    for l in [l for l in lines if "unhandled port" not in l][-tail:]:
+        print(f"#   {l[:200]}")
+
+
 def finish():
     print(f"1..{len(results)}")
     for i, (ok, what) in enumerate(results, 1):

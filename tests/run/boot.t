@@ -72,7 +72,7 @@ export WORK=$work
 python3 - <<'PY'
 import os, re, subprocess, sys
 sys.path.insert(0, "tests/lib")
-from tap import check, finish, sections as split_sections
+from tap import check, finish, show_failed_boot, sections as split_sections
 work = os.environ["WORK"]
 out = open(f"{work}/out.txt", errors="replace").read()
 
@@ -125,7 +125,8 @@ for name, cpus in (("linux1", 1), ("linux2", 2)):
     if name not in sections:
         continue
     text, rc = sections[name]
-    check(rc == 0, f"{name}: poweroff -f ends pvhboot with status 0 (got {rc})")
+    if not check(rc == 0, f"{name}: poweroff -f ends pvhboot with status 0 (got {rc})"):
+        show_failed_boot(name, text, rc)
     want = f"smp: Brought up 1 node, {cpus} CPU" + ("s" if cpus > 1 else "")
     check(want in text, f"{name}: the kernel says '{want}'")
     check("ACPI: PM: (supports S0 S5)" in text and "acpi=off" not in text, f"{name}: ACPI on, S5 supported")

@@ -50,30 +50,20 @@ export WORK=$work LINKED=$linked
 python3 - <<'PY'
 import os, re, sys
 sys.path.insert(0, "tests/lib")
-from tap import check, finish, sections as split_sections
+from tap import check, finish, show_failed_boot, sections as split_sections
 out = open(os.environ["WORK"] + "/out.txt", errors="replace").read()
 linked = int(os.environ["LINKED"] or "0", 16)
 sections = split_sections(out)
-OOPS = re.compile(r"BUG:|Oops|double fault|general protection|Kernel panic|exc_debug_kernel|soft lockup|timeout:")
 
 
 def reached_init(text, rc):
     return rc == 0 and "PVHBOOT-INIT-ECHO: init is running" in text and "reboot: Power down" in text
 
 
-def show_failure(name, text, rc):
-    """The first oops-like lines and the last lines of a boot that did not reach init."""
-    lines = text.splitlines()
-    bad = [l for l in lines if OOPS.search(l)][:3]
-    print(f"# {name}: rc {rc}, did not reach init; first oops lines: {bad or 'none'}")
-    for l in [l for l in lines if "unhandled port" not in l][-6:]:
-        print(f"#   {l[:200]}")
-
-
 for name in ("lz4-first", "lz4-second", "kaslr", "xz-first"):
     text, rc = sections.get(name, ("", -1))
     if not check(reached_init(text, rc), f"{name}: boots to init and powers off with status 0 (got {rc})"):
-        show_failure(name, text, rc)
+        show_failed_boot(name, text, rc)
 first, second = sections.get("lz4-first", ("", 0))[0], sections.get("lz4-second", ("", 0))[0]
 check("bzImage payload extracted (cache miss)" in first, "the first boot of the vmlinuz extracts its payload (cache miss)")
 check("bzImage payload cache hit" in second, "the second boot hits the cache")
