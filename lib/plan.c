@@ -346,13 +346,33 @@ static int try_layout(const struct pvh_plan_request *req, struct pvh_plan *plan,
     plan->modlist = plan->cmdline = plan->start_info = plan->mbi = plan->gdt = plan->memmap = 0;
     memset(plan->module_addr, 0, sizeof(plan->module_addr));
     memset(plan->module_cmdline, 0, sizeof(plan->module_cmdline));
+    struct pvh_acpi_config acpi;
+    pvh_plan_acpi_config(plan, req->ncpus, &acpi);
     plan->acpi_base = plan->rsdp = PVH_ACPI_LEGACY_WINDOW_START;
-    plan->acpi_size = pvh_acpi_size(req->ncpus);
+    plan->acpi_size = pvh_acpi_size(&acpi);
     add_region(plan, PVH_REGION_ACPI, 0, plan->acpi_base, plan->acpi_size);
     if (place_kernel(req, plan, shift, err) || place_bootdata(req, plan, err) ||
         place_modules(req, plan, err))
         return -1;
     return 0;
+}
+
+void pvh_plan_acpi_config(const struct pvh_plan *plan, unsigned ncpus, struct pvh_acpi_config *cfg)
+{
+    *cfg = (struct pvh_acpi_config){.ncpus = ncpus, .ndevices = plan->ndevices, .devices = plan->devices};
+}
+
+/* Device i gets virtio-mmio slot i: its 4 KiB window and its GSI. */
+static void place_devices(const struct pvh_plan_request *req, struct pvh_plan *plan)
+{
+    plan->ndevices = req->ndevices;
+    for (size_t i = 0; i < req->ndevices; i++)
+        plan->devices[i] = (struct pvh_mmio_device){
+            .virtio_id = req->devices[i].virtio_id,
+            .base = PVH_VIRTIO_MMIO_BASE + i * PVH_VIRTIO_MMIO_STRIDE,
+            .size = PVH_VIRTIO_MMIO_STRIDE,
+            .gsi = pvh_layout_virtio_gsi(i),
+        };
 }
 
 static uint64_t splitmix64(uint64_t x)
@@ -442,6 +462,11 @@ static int check_request(const struct pvh_plan_request *req, struct pvh_error *e
                         req->nmodules, PVH_MAX_MODULES);
     if (req->nmodules && !req->modules)
         return pvh_fail(err, PVH_E_INPUT, "module list missing");
+    if (req->ndevices > PVH_MAX_VIRTIO_DEVICES)
+        return pvh_fail(err, PVH_E_INPUT, "%zu devices: at most %d virtio devices fit the machine's"
+                        " interrupt lines", req->ndevices, PVH_MAX_VIRTIO_DEVICES);
+    if (req->ndevices && !req->devices)
+        return pvh_fail(err, PVH_E_INPUT, "device list missing");
     if (req->image->nsegments > PVH_MAX_SEGMENTS)
         return pvh_fail(err, PVH_E_INPUT, "too many kernel segments");
     if (req->relocate && !req->image->has_reloc)
@@ -464,6 +489,7 @@ int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
     plan->ram_low_end = req->ram_size < PVH_MMIO_HOLE_START ? req->ram_size
                                                              : PVH_MMIO_HOLE_START;
     plan->ram_high_size = req->ram_size - plan->ram_low_end;
+    place_devices(req, plan);
     int rc;
     if (req->relocate) {
         uint64_t first, last, align;

@@ -2,13 +2,12 @@
  * command lines, the memory map (or, for a Multiboot 1 plan, the MBI:
  * lib/mb1_bootdata.c), the GDT and the ACPI tables, each through the
  * caller's write callback only (guest memory is never touched here). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "pvhboot/acpi.h"
 #include "pvhboot/bootdata.h"
 #include "pvhboot/entry.h"
-
-#define ACPI_BUF_MAX 4096
 
 static int write_string(pvh_guest_write_fn write, void *ctx, uint64_t gpa, const char *s,
                         struct pvh_error *err)
@@ -35,14 +34,21 @@ static int write_modlist(const struct pvh_plan_request *req, const struct pvh_pl
 static int write_acpi(const struct pvh_plan_request *req, const struct pvh_plan *plan,
                       pvh_guest_write_fn write, void *ctx, struct pvh_error *err)
 {
-    uint8_t buf[ACPI_BUF_MAX];
+    struct pvh_acpi_config cfg;
+    pvh_plan_acpi_config(plan, req->ncpus, &cfg);
+    uint8_t *buf = malloc(plan->acpi_size);
+    if (!buf)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory for %llu bytes of ACPI tables",
+                        (unsigned long long)plan->acpi_size);
     size_t used;
     uint64_t rsdp;
-    if (pvh_acpi_build(req->ncpus, plan->acpi_base, buf, sizeof(buf), &used, &rsdp, err))
-        return -1;
-    if (rsdp != plan->rsdp || used > plan->acpi_size)
-        return pvh_fail(err, PVH_E_NOFIT, "ACPI tables (%zu bytes) do not match the plan", used);
-    return write(ctx, plan->acpi_base, buf, used, err);
+    int rc = pvh_acpi_build(&cfg, plan->acpi_base, buf, plan->acpi_size, &used, &rsdp, err);
+    if (rc == 0 && (rsdp != plan->rsdp || used != plan->acpi_size))
+        rc = pvh_fail(err, PVH_E_NOFIT, "ACPI tables (%zu bytes) do not match the plan", used);
+    if (rc == 0)
+        rc = write(ctx, plan->acpi_base, buf, used, err);
+    free(buf);
+    return rc;
 }
 
 static int write_start_info(const struct pvh_plan_request *req, const struct pvh_plan *plan,

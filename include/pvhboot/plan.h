@@ -12,6 +12,7 @@
 #include "pvh/start_info.h"
 #include "pvhboot/error.h"
 #include "pvhboot/image.h"
+#include "pvhboot/layout.h"
 
 #define PVH_KiB (1024ull)
 #define PVH_MiB (1024ull * 1024)
@@ -35,6 +36,13 @@ struct pvh_module_spec {
     const char *cmdline; /* NULL: none */
 };
 
+/* A device the machine should have; the planner gives it its MMIO window
+ * and GSI (pvhboot/layout.h), in request order. */
+struct pvh_device_spec {
+    uint32_t virtio_id;  /* enum pvh_virtio_id */
+    const char *name;    /* for messages, e.g. "drive rootfs" */
+};
+
 struct pvh_plan_request {
     uint64_t ram_size;
     unsigned ncpus;
@@ -44,6 +52,8 @@ struct pvh_plan_request {
     const struct pvh_module_spec *modules;
     bool relocate;                 /* random load address (needs PHYS32_RELOC) */
     uint64_t seed;                 /* randomness for relocate */
+    size_t ndevices;               /* virtio-mmio devices, at most PVH_MAX_VIRTIO_DEVICES */
+    const struct pvh_device_spec *devices;
 };
 
 enum pvh_region_kind {
@@ -86,6 +96,8 @@ struct pvh_plan {
     uint64_t rsdp;
     uint64_t module_addr[PVH_MAX_MODULES];
     uint64_t module_cmdline[PVH_MAX_MODULES]; /* 0 when none */
+    size_t ndevices;         /* device i of the request sits at devices[i] */
+    struct pvh_mmio_device devices[PVH_MAX_VIRTIO_DEVICES];
     size_t nregions;
     struct pvh_region regions[PVH_MAX_REGIONS];
 };
@@ -103,6 +115,10 @@ int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
                    struct pvh_error *err);
 
 const char *pvh_region_kind_name(enum pvh_region_kind kind);
+
+/* What the plan's ACPI tables describe: ncpus vCPUs and its devices. */
+struct pvh_acpi_config;
+void pvh_plan_acpi_config(const struct pvh_plan *plan, unsigned ncpus, struct pvh_acpi_config *cfg);
 
 /* The version-1 memory map for a plan whose regions are placed (lib/memmap.c):
  * fills plan->map and plan->memmap_entries. Returns 0 or -1 (too many entries). */

@@ -1,5 +1,6 @@
 /* libFuzzer harness for the layout planner: a request (RAM size, vCPUs,
- * kernel segments, relocation note, modules and command lines) decoded from
+ * kernel segments, relocation note, modules and command lines, virtio
+ * devices) decoded from
  * the input, as a PVH or a Multiboot 1 image (the input's last byte); on
  * success every layout invariant is asserted (abort() on a violation) and
  * the boot data is written into a bounded fake guest. */
@@ -62,6 +63,11 @@ static void check_plan(const struct pvh_plan_request *q, const struct pvh_plan *
     }
     if (!q->image->has_reloc)
         check(p->kernel_shift == 0);
+    check(p->ndevices == q->ndevices);
+    for (size_t i = 0; i < p->ndevices; i++) {
+        check(p->devices[i].base >= 0xC0000000ull && p->devices[i].base + p->devices[i].size <= 0xFEC00000ull);
+        check(p->devices[i].gsi < 24 && p->devices[i].virtio_id == q->devices[i].virtio_id);
+    }
 }
 
 struct fake {
@@ -118,6 +124,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(strings[PVH_MAX_MODULES], 'c', clen);
     strings[PVH_MAX_MODULES][clen ? clen - 1 : 0] = 0;
     q.cmdline = clen ? strings[PVH_MAX_MODULES] : NULL;
+    struct pvh_device_spec devs[PVH_MAX_VIRTIO_DEVICES + 2];
+    q.ndevices = take(&in, 1) % (PVH_MAX_VIRTIO_DEVICES + 2);
+    for (size_t i = 0; i < q.ndevices; i++)
+        devs[i] = (struct pvh_device_spec){(uint32_t)take(&in, 1) % 20, "device"};
+    q.devices = devs;
     if (take(&in, 1) & 1) { /* Multiboot 1: never moved, entry from the header */
         img.protocol = PVH_BOOT_MULTIBOOT1;
         img.has_pvh_entry = false;

@@ -1,18 +1,32 @@
 /* ACPI tables parsed back from bytes: RSDP -> RSDT/XSDT -> FADT -> DSDT/FACS,
- * MADT entries, lengths and checksums, for 1, 2, 64 and 255 vCPUs. */
+ * MADT entries, lengths and checksums, for 1, 2, 64 and 255 vCPUs; the
+ * DSDT's virtio-mmio devices for 0, 1, 8 and the most devices; the AML
+ * writer's PkgLength encodings and its measuring mode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "pvhboot/acpi.h"
+#include "pvhboot/aml.h"
 #include "pvhboot/bytes.h"
 
 #define BASE 0xE0000u
 
-static uint8_t buf[8192];
+static uint8_t buf[16384];
+static struct pvh_mmio_device devices[PVH_MAX_VIRTIO_DEVICES];
+
+/* ncpus vCPUs and the first ndevices virtio slots, as the planner fills them. */
+static struct pvh_acpi_config config(unsigned ncpus, size_t ndevices)
+{
+    for (size_t i = 0; i < ndevices; i++)
+        devices[i] = (struct pvh_mmio_device){PVH_VIRTIO_ID_BLOCK, PVH_VIRTIO_MMIO_BASE + i * PVH_VIRTIO_MMIO_STRIDE,
+                                              PVH_VIRTIO_MMIO_STRIDE, pvh_layout_virtio_gsi(i)};
+    return (struct pvh_acpi_config){.ncpus = ncpus, .ndevices = ndevices, .devices = devices};
+}
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -34,20 +48,55 @@ static const uint8_t *table(uint64_t gpa, size_t used, const char *sig)
     return t;
 }
 
-static void build(unsigned ncpus, size_t *used)
+static void build(const struct pvh_acpi_config *cfg, size_t *used)
 {
     uint64_t rsdp;
     struct pvh_error err;
     memset(buf, 0xAA, sizeof(buf));
-    assert_int_equal(pvh_acpi_build(ncpus, BASE, buf, sizeof(buf), used, &rsdp, &err), 0);
+    assert_int_equal(pvh_acpi_build(cfg, BASE, buf, sizeof(buf), used, &rsdp, &err), 0);
     assert_int_equal(rsdp, BASE);
-    assert_true(*used <= pvh_acpi_size(ncpus));
+    assert_int_equal(*used, pvh_acpi_size(cfg));
 }
 
-static void check_tables(unsigned ncpus)
+/* Where needle occurs in [p, p + len), from `from` on; -1 when nowhere. */
+static long find(const uint8_t *p, size_t len, size_t from, const void *needle, size_t n)
+{
+    for (size_t i = from; i + n <= len; i++)
+        if (memcmp(p + i, needle, n) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Each device i: "V00i" with _HID "LNRO0005", then a Memory32Fixed of its
+ * window and an extended Interrupt descriptor with its GSI, in order. */
+static void check_dsdt_devices(const uint8_t *d, const struct pvh_acpi_config *cfg)
+{
+    size_t len = pvh_le32(d + 4), at = 36;
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "V%03u", (unsigned)(i % 1000));
+        long dev = find(d, len, at, name, 4);
+        assert_true(dev > 0);
+        long hid = find(d, len, (size_t)dev, "\x0dLNRO0005", 10);
+        assert_true(hid > dev);
+        uint8_t mem[12] = {0x86, 9, 0, 1};
+        pvh_put_le32(mem + 4, (uint32_t)cfg->devices[i].base);
+        pvh_put_le32(mem + 8, (uint32_t)cfg->devices[i].size);
+        long m = find(d, len, (size_t)hid, mem, sizeof(mem));
+        assert_true(m > hid);
+        uint8_t irq[9] = {0x89, 6, 0, 0x03, 1};
+        pvh_put_le32(irq + 5, cfg->devices[i].gsi);
+        assert_int_equal(find(d, len, (size_t)m, irq, sizeof(irq)), m + (long)sizeof(mem));
+        at = (size_t)m;
+    }
+    assert_int_equal(find(d, len, 36, "LNRO0005", 8) < 0, cfg->ndevices == 0);
+}
+
+static void check_tables(unsigned ncpus, size_t ndevices)
 {
     size_t used;
-    build(ncpus, &used);
+    struct pvh_acpi_config cfg = config(ncpus, ndevices);
+    build(&cfg, &used);
     const uint8_t *r = buf;
     assert_memory_equal(r, "RSD PTR ", 8);
     assert_int_equal(sum(r, 20), 0);
@@ -79,8 +128,10 @@ static void check_tables(unsigned ncpus)
     const uint8_t *d = table(pvh_le32(f + 40), used, "DSDT");
     /* Name(_S5_, Package(4){5, 5, 0, 0}) in AML */
     const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
-    assert_int_equal(pvh_le32(d + 4), 36 + sizeof(s5));
+    if (ndevices == 0)
+        assert_int_equal(pvh_le32(d + 4), 36 + sizeof(s5));
     assert_memory_equal(d + 36, s5, sizeof(s5));
+    check_dsdt_devices(d, &cfg);
     const uint8_t *m = table(pvh_le64(x + 44), used, "APIC");
     assert_int_equal(pvh_le32(m + 36), PVH_LAPIC_ADDR);
     uint32_t len = pvh_le32(m + 4), lapics = 0, ioapics = 0, isos = 0;
@@ -118,16 +169,69 @@ static void check_tables(unsigned ncpus)
 static void tables_for_1_2_64_255_cpus(void **state)
 {
     (void)state;
-    check_tables(1);
-    check_tables(2);
-    check_tables(64);
-    check_tables(255);
+    check_tables(1, 0);
+    check_tables(2, 0);
+    check_tables(64, 0);
+    check_tables(255, 0);
+}
+
+static void devices_0_1_8_and_most(void **state)
+{
+    (void)state;
+    check_tables(1, 1);
+    check_tables(2, 8);
+    check_tables(255, PVH_MAX_VIRTIO_DEVICES);
 }
 
 static void tables_fit_in_legacy_window(void **state)
 {
     (void)state;
-    assert_true(BASE + pvh_acpi_size(255) <= PVH_ACPI_LEGACY_WINDOW_END);
+    struct pvh_acpi_config cfg = config(255, PVH_MAX_VIRTIO_DEVICES);
+    assert_true(BASE + pvh_acpi_size(&cfg) <= PVH_ACPI_LEGACY_WINDOW_END);
+}
+
+/* A package's PkgLength counts itself: 1 byte up to 63, 2 up to 4095, ... */
+static void aml_pkg_lengths(void **state)
+{
+    (void)state;
+    static const struct { size_t contents; uint8_t head[4]; size_t n; } cases[] = {
+        {0, {0x01}, 1}, {62, {0x3f}, 1}, {63, {0x41, 0x04}, 2}, {4093, {0x4f, 0xff}, 2},
+        {4094, {0x81, 0x00, 0x01}, 3}, {70000, {0x83, 0x17, 0x11}, 3},
+    };
+    static uint8_t out[80000], filler[80000];
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct pvh_aml a, m;
+        pvh_aml_init(&a, out, sizeof(out));
+        pvh_aml_init(&m, NULL, 0);
+        memset(filler, 0x5a, cases[c].contents);
+        size_t mark = pvh_aml_pkg_begin(&a), mmark = pvh_aml_pkg_begin(&m);
+        memcpy(out + a.len, filler, cases[c].contents); /* contents as a caller's bytes */
+        a.len += cases[c].contents;
+        m.len += cases[c].contents;
+        pvh_aml_pkg_end(&a, mark);
+        pvh_aml_pkg_end(&m, mmark);
+        assert_false(a.overflow);
+        assert_int_equal(a.len, cases[c].n + cases[c].contents);
+        assert_int_equal(m.len, a.len);
+        assert_memory_equal(out, cases[c].head, cases[c].n);
+        assert_memory_equal(out + cases[c].n, filler, cases[c].contents);
+    }
+}
+
+/* A writer whose buffer is too small stops, flags it and never writes past. */
+static void aml_overflow_flagged(void **state)
+{
+    (void)state;
+    uint8_t small[16 + 8];
+    memset(small, 0xcc, sizeof(small));
+    struct pvh_aml a;
+    pvh_aml_init(&a, small, 16);
+    pvh_aml_name_string(&a, "_HID", "LNRO0005"); /* 1 + 4 + 1 + 9 = 15 bytes */
+    assert_false(a.overflow);
+    pvh_aml_name_integer(&a, "_UID", 7);
+    assert_true(a.overflow);
+    for (size_t i = 16; i < sizeof(small); i++)
+        assert_int_equal(small[i], 0xcc);
 }
 
 static void bad_arguments_refused(void **state)
@@ -136,17 +240,28 @@ static void bad_arguments_refused(void **state)
     size_t used;
     uint64_t rsdp;
     struct pvh_error err;
-    assert_int_equal(pvh_acpi_build(0, BASE, buf, sizeof(buf), &used, &rsdp, &err), -1);
-    assert_int_equal(pvh_acpi_build(256, BASE, buf, sizeof(buf), &used, &rsdp, &err), -1);
-    assert_int_equal(pvh_acpi_build(4, BASE, buf, 100, &used, &rsdp, &err), -1);
-    assert_int_equal(pvh_acpi_build(4, 0xFFFFFF00u, buf, sizeof(buf), &used, &rsdp, &err), -1);
+    struct pvh_acpi_config c0 = config(0, 0), c256 = config(256, 0), c4 = config(4, 2);
+    assert_int_equal(pvh_acpi_build(&c0, BASE, buf, sizeof(buf), &used, &rsdp, &err), -1);
+    assert_int_equal(pvh_acpi_build(&c256, BASE, buf, sizeof(buf), &used, &rsdp, &err), -1);
+    assert_int_equal(pvh_acpi_build(&c4, BASE, buf, 100, &used, &rsdp, &err), -1);
+    assert_int_equal(pvh_acpi_build(&c4, BASE, buf, pvh_acpi_size(&c4) - 1, &used, &rsdp, &err), -1);
+    assert_int_equal(pvh_acpi_build(&c4, 0xFFFFFF00u, buf, sizeof(buf), &used, &rsdp, &err), -1);
+    struct pvh_acpi_config many = config(1, PVH_MAX_VIRTIO_DEVICES);
+    many.ndevices++;
+    assert_int_equal(pvh_acpi_build(&many, BASE, buf, sizeof(buf), &used, &rsdp, &err), -1);
+    devices[0].gsi = PVH_IOAPIC_PINS;
+    struct pvh_acpi_config badgsi = {.ncpus = 1, .ndevices = 1, .devices = devices};
+    assert_int_equal(pvh_acpi_build(&badgsi, BASE, buf, sizeof(buf), &used, &rsdp, &err), -1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tables_for_1_2_64_255_cpus),
+        cmocka_unit_test(devices_0_1_8_and_most),
         cmocka_unit_test(tables_fit_in_legacy_window),
+        cmocka_unit_test(aml_pkg_lengths),
+        cmocka_unit_test(aml_overflow_flagged),
         cmocka_unit_test(bad_arguments_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -293,6 +293,42 @@ static void bad_requests_refused(void **state)
     check_plan(&q, &p);
 }
 
+/* Devices get virtio-mmio slots in request order: 4 KiB windows from
+ * 0xD0000000 in the MMIO hole, distinct GSIs that no legacy device uses;
+ * one device too many is refused with the limit named. */
+static void devices_get_windows_and_gsis(void **state)
+{
+    (void)state;
+    struct pvh_image lin;
+    linux_like(&lin, 0);
+    struct pvh_device_spec devs[PVH_MAX_VIRTIO_DEVICES + 1];
+    for (size_t i = 0; i <= PVH_MAX_VIRTIO_DEVICES; i++)
+        devs[i] = (struct pvh_device_spec){i % 2 ? PVH_VIRTIO_ID_RNG : PVH_VIRTIO_ID_BLOCK, "dev"};
+    struct pvh_plan_request q = {.ram_size = 4 * GiB, .ncpus = 2, .image = &lin,
+                                 .ndevices = PVH_MAX_VIRTIO_DEVICES, .devices = devs};
+    struct pvh_plan *p = malloc(sizeof(*p));
+    struct pvh_error err;
+    assert_int_equal(pvh_plan_build(&q, p, &err), 0);
+    check_plan(&q, p);
+    assert_int_equal(p->ndevices, PVH_MAX_VIRTIO_DEVICES);
+    for (size_t i = 0; i < p->ndevices; i++) {
+        const struct pvh_mmio_device *d = &p->devices[i];
+        assert_int_equal(d->virtio_id, devs[i].virtio_id);
+        assert_int_equal(d->base, 0xD0000000ull + i * 0x1000);
+        assert_int_equal(d->size, 0x1000);
+        assert_true(d->base >= 3 * GiB && d->base + d->size <= PVH_IOAPIC_ADDR);
+        assert_true(d->gsi >= 5 && d->gsi < PVH_IOAPIC_PINS && d->gsi != 8 && d->gsi != 9);
+        for (size_t j = 0; j < i; j++)
+            assert_int_not_equal(d->gsi, p->devices[j].gsi);
+        for (uint32_t m = 0; m < p->memmap_entries; m++) /* the window is no RAM */
+            assert_false(p->map[m].type == 1 && overlaps(p->map[m].addr, p->map[m].size, d->base, d->size));
+    }
+    q.ndevices++;
+    assert_int_equal(pvh_plan_build(&q, p, &err), -1);
+    assert_non_null(strstr(err.msg, "at most 17 virtio devices"));
+    free(p);
+}
+
 static uint64_t kernel_base(const struct pvh_plan *p)
 {
     uint64_t lo = UINT64_MAX;
@@ -514,6 +550,7 @@ int main(void)
         cmocka_unit_test(collision_moves_relocatable_kernel),
         cmocka_unit_test(kernel_segments_sharing_a_page),
         cmocka_unit_test(bootdata_round_trip),
+        cmocka_unit_test(devices_get_windows_and_gsis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

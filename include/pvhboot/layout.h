@@ -1,0 +1,63 @@
+/* The machine pvhboot builds, as data: every fixed guest-physical address
+ * and port, the virtio-mmio window (one 4 KiB slot per device) and the
+ * interrupt lines (GSIs) devices get. The planner, the ACPI generator and
+ * the VMM all read it from here, so the tables a guest parses and the
+ * devices it finds always agree. */
+#ifndef PVHBOOT_LAYOUT_H
+#define PVHBOOT_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Interrupt controllers (KVM's in-kernel ones). */
+#define PVH_IOAPIC_ADDR 0xFEC00000u
+#define PVH_IOAPIC_PINS 24
+#define PVH_LAPIC_ADDR 0xFEE00000u
+
+/* Pages KVM needs in guest-physical space on Intel hosts (the real-mode TSS
+ * and the identity map for CPUs without unrestricted guest): in the MMIO
+ * hole, clear of the I/O APIC and the local APIC. */
+#define PVH_KVM_IDENTITY_MAP_ADDR 0xFEFFC000u
+#define PVH_KVM_TSS_ADDR 0xFEFFD000u
+
+/* Legacy port-I/O devices and their ISA IRQs. */
+#define PVH_COM1_PORT 0x3f8
+#define PVH_COM1_IRQ 4
+#define PVH_I8042_PORT 0x60          /* 0x60-0x64 */
+#define PVH_DEBUG_EXIT_PORT 0xf4     /* 4 ports */
+#define PVH_ACPI_PM1A_EVT_PORT 0x600 /* 4 bytes: status, enable */
+#define PVH_ACPI_PM1A_CNT_PORT 0x604 /* 2 bytes */
+#define PVH_ACPI_SCI_IRQ 9
+
+/* virtio-mmio devices: slot i at BASE + i * STRIDE, inside the 3-4 GiB hole
+ * (RAM stops at 3 GiB), below the I/O APIC. */
+#define PVH_VIRTIO_MMIO_BASE 0xD0000000ull
+#define PVH_VIRTIO_MMIO_STRIDE 0x1000ull
+#define PVH_MAX_VIRTIO_DEVICES 17
+
+/* virtio device IDs (virtio 1.2, 5 "Device Types"). */
+enum pvh_virtio_id {
+    PVH_VIRTIO_ID_NET = 1,
+    PVH_VIRTIO_ID_BLOCK = 2,
+    PVH_VIRTIO_ID_CONSOLE = 3,
+    PVH_VIRTIO_ID_RNG = 4,
+    PVH_VIRTIO_ID_VSOCK = 19,
+};
+
+/* The GSI of virtio slot i (i < PVH_MAX_VIRTIO_DEVICES): the I/O APIC pins
+ * no legacy device uses (0 PIT, 1 keyboard, 2 cascade, 3/4 COM2/COM1,
+ * 8 RTC, 9 SCI stay free for them), edge-triggered, active high. */
+unsigned pvh_layout_virtio_gsi(size_t slot);
+
+/* A memory-mapped device the machine has: where, how big, which GSI. */
+struct pvh_mmio_device {
+    uint32_t virtio_id; /* enum pvh_virtio_id */
+    uint64_t base;
+    uint64_t size;
+    uint32_t gsi;
+};
+
+/* "virtio-blk", "virtio-rng", ...; "virtio-?" for an unknown id. */
+const char *pvh_virtio_id_name(uint32_t virtio_id);
+
+#endif
