@@ -172,7 +172,7 @@ static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct
     st->exits_system_event = vm->exits[PVH_EXIT_SYSTEM_EVENT];
     st->exits_other = vm->exits[PVH_EXIT_OTHER];
     st->serial_bytes = vm->dev.uart.tx_bytes;
-    const struct pvh_unhandled *u = &vm->dev.unhandled;
+    const struct pvh_unhandled *u = &vm->dev.unhandled.t;
     st->nunhandled = u->n < PVH_STATS_UNHANDLED ? u->n : PVH_STATS_UNHANDLED;
     for (size_t i = 0; i < st->nunhandled; i++) {
         st->unhandled[i].addr = u->e[i].addr;

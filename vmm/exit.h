@@ -8,7 +8,7 @@
 #include <linux/kvm.h>
 #include <stddef.h>
 
-#include "dev/device.h"
+#include "dev/devices.h"
 #include "pvhboot/error.h"
 
 /* KVM_EXIT_IO: run->io.count accesses of run->io.size bytes (1, 2 or 4) at

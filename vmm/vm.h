@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev/device.h"
+#include "dev/devices.h"
 #include "pvhboot/entry.h"
 #include "pvhboot/guestmem.h"
 #include "pvhboot/vmm.h"

@@ -173,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned ops = 0; in.n > 0 && ops < 4096; ops++) {
         one_operation(&dev, &in, run_buf);
         check(dev.uart.rx_count <= PVH_UART_RX_SIZE && dev.uart.rx_head < PVH_UART_RX_SIZE);
-        check(dev.unhandled.n <= PVH_UNHANDLED_SLOTS);
+        check(dev.unhandled.t.n <= PVH_UNHANDLED_SLOTS);
         check(dev.uart.tx_bytes >= rec.outputs); /* loopback bytes are transmitted but not output */
     }
     return 0;

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "../../vmm/dev/device.h"
+#include "../../vmm/dev/devices.h"
 #include "../../vmm/exit.h"
 #include "pvhboot/acpi.h"
 
@@ -205,17 +205,17 @@ static void test_unhandled_reads_all_ones_and_counts(void **state)
     assert_memory_equal(v, "\xff\xff\xff\xff", 4);
     pvh_devices_io(&f->d, 0xcfc, 1, v, 4);
     pvh_devices_io(&f->d, 0xcfc, 0, v, 2);
-    assert_int_equal(f->d.unhandled.n, 1);
-    assert_int_equal(f->d.unhandled.e[0].addr, 0xcfc);
-    assert_int_equal(f->d.unhandled.e[0].reads, 2);
-    assert_int_equal(f->d.unhandled.e[0].writes, 1);
+    assert_int_equal(f->d.unhandled.t.n, 1);
+    assert_int_equal(f->d.unhandled.t.e[0].addr, 0xcfc);
+    assert_int_equal(f->d.unhandled.t.e[0].reads, 2);
+    assert_int_equal(f->d.unhandled.t.e[0].writes, 1);
     uint8_t m[8] = {0};
     pvh_devices_mmio(&f->d, 0xd0000000, 0, m, 8);
     assert_memory_equal(m, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
     for (uint16_t p = 0x100; p < 0x100 + 2 * PVH_UNHANDLED_SLOTS; p++)
         pvh_devices_io(&f->d, p, 1, v, 1);
-    assert_int_equal(f->d.unhandled.n, PVH_UNHANDLED_SLOTS); /* bounded table */
-    assert_true(f->d.unhandled.other > 0);
+    assert_int_equal(f->d.unhandled.t.n, PVH_UNHANDLED_SLOTS); /* bounded table */
+    assert_true(f->d.unhandled.t.other > 0);
 }
 
 /* A kvm_run mapping of two pages with its port data at 4096, as KVM's. */

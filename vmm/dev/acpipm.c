@@ -2,7 +2,7 @@
  * event block (status, enable: 2 bytes each) and the PM1a control block.
  * Writing SLP_EN with SLP_TYP = S5 (the DSDT's \_S5) powers the VM off,
  * ending it with status 0. SCI_EN reads as set: always in ACPI mode. */
-#include "device.h"
+#include "acpipm.h"
 
 #include "pvhboot/acpi.h"
 
@@ -15,6 +15,7 @@
 void pvh_acpipm_init(struct pvh_acpipm *pm, const struct pvh_io_hooks *hooks)
 {
     *pm = (struct pvh_acpipm){.hooks = hooks, .control = SCI_EN};
+    pthread_mutex_init(&pm->lock, NULL);
 }
 
 static uint16_t *reg16(struct pvh_acpipm *pm, uint16_t off)
@@ -31,9 +32,9 @@ static uint16_t *reg16(struct pvh_acpipm *pm, uint16_t off)
     }
 }
 
-uint32_t pvh_acpipm_read(void *state, uint16_t off, unsigned size)
+static uint64_t acpipm_read(void *dev, uint64_t off, unsigned size)
 {
-    struct pvh_acpipm *pm = state;
+    struct pvh_acpipm *pm = dev;
     uint32_t v = 0;
     for (unsigned i = 0; i < size; i++) {
         uint16_t *r = reg16(pm, (uint16_t)(off + i));
@@ -56,9 +57,9 @@ static void write_byte(struct pvh_acpipm *pm, uint16_t off, uint8_t byte)
     *r = (uint16_t)((*r & ~(0xffu << shift)) | ((unsigned)byte << shift));
 }
 
-void pvh_acpipm_write(void *state, uint16_t off, uint32_t value, unsigned size)
+static void acpipm_write(void *dev, uint64_t off, uint64_t value, unsigned size)
 {
-    struct pvh_acpipm *pm = state;
+    struct pvh_acpipm *pm = dev;
     for (unsigned i = 0; i < size; i++)
         write_byte(pm, (uint16_t)(off + i), (uint8_t)(value >> (8 * i)));
     pm->control |= SCI_EN;
@@ -68,3 +69,5 @@ void pvh_acpipm_write(void *state, uint16_t off, uint32_t value, unsigned size)
         pm->hooks->end(pm->hooks->ctx, PVH_END_POWEROFF, 0);
     }
 }
+
+const struct pvh_dev_ops pvh_acpipm_ops = {.name = "acpipm", .read = acpipm_read, .write = acpipm_write};

@@ -1,83 +1,51 @@
-/* The device table: which port range goes to which device, and the
- * catch-all for accesses nobody claims (reads all ones, writes ignored,
- * counted per address in a bounded table for --verbose). */
-#include "device.h"
+/* The machine's device set: both buses, and the legacy devices every
+ * machine has, one registration line each at the address the machine
+ * description (pvhboot/layout.h) gives them. */
+#include "devices.h"
 
 #include <string.h>
 
-#include "pvhboot/acpi.h"
-#include "pvhboot/bytes.h"
+#include "pvhboot/layout.h"
 
-#define COM1_PORT 0x3f8
-#define COM1_IRQ 4
-
-static void add(struct pvh_devices *d, const char *name, uint16_t base, uint16_t len,
-                uint32_t (*rd)(void *, uint16_t, unsigned), void (*wr)(void *, uint16_t, uint32_t, unsigned),
-                void *state)
+static void must_register(struct pvh_bus *b, uint64_t base, uint64_t len, const struct pvh_dev_ops *ops, void *dev,
+                          pthread_mutex_t *lock)
 {
-    d->table[d->ndevices++] = (struct pvh_device){name, base, len, rd, wr, state};
+    struct pvh_error err;
+    /* fixed, non-overlapping ranges into an empty table: cannot fail */
+    (void)pvh_bus_register(b, base, len, ops, dev, lock, &err);
 }
 
 void pvh_devices_init(struct pvh_devices *d, const struct pvh_io_hooks *hooks)
 {
     memset(d, 0, sizeof(*d));
-    pvh_uart_init(&d->uart, hooks, COM1_IRQ);
+    pthread_mutex_init(&d->unhandled.lock, NULL);
+    pvh_bus_init(&d->pio, "port", 0, &d->unhandled);
+    pvh_bus_init(&d->mmio, "mmio", 1, &d->unhandled);
+    pvh_uart_init(&d->uart, hooks, PVH_COM1_IRQ);
     pvh_i8042_init(&d->i8042, hooks);
-    d->debugexit.hooks = hooks;
+    pvh_debugexit_init(&d->debugexit, hooks);
     pvh_acpipm_init(&d->acpipm, hooks);
-    add(d, "uart8250", COM1_PORT, 8, pvh_uart_read, pvh_uart_write, &d->uart);
-    add(d, "i8042", 0x60, 5, pvh_i8042_read, pvh_i8042_write, &d->i8042);
-    add(d, "debugexit", 0xf4, 4, pvh_debugexit_read, pvh_debugexit_write, &d->debugexit);
-    add(d, "acpipm", PVH_ACPI_PM1A_EVT_PORT, PVH_ACPI_PM1A_CNT_PORT + 2 - PVH_ACPI_PM1A_EVT_PORT, pvh_acpipm_read,
-        pvh_acpipm_write, &d->acpipm);
+    must_register(&d->pio, PVH_COM1_PORT, 8, &pvh_uart_ops, &d->uart, &d->uart.lock);
+    must_register(&d->pio, PVH_I8042_PORT, 5, &pvh_i8042_ops, &d->i8042, &d->i8042.lock);
+    must_register(&d->pio, PVH_DEBUG_EXIT_PORT, 4, &pvh_debugexit_ops, &d->debugexit, NULL);
+    must_register(&d->pio, PVH_ACPI_PM1A_EVT_PORT, PVH_ACPI_PM1A_CNT_PORT + 2 - PVH_ACPI_PM1A_EVT_PORT,
+                  &pvh_acpipm_ops, &d->acpipm, &d->acpipm.lock);
 }
 
-void pvh_unhandled_count(struct pvh_unhandled *u, uint64_t addr, int mmio, int is_write)
+void pvh_devices_destroy(struct pvh_devices *d)
 {
-    for (size_t i = 0; i < u->n; i++) {
-        if (u->e[i].addr == addr && u->e[i].mmio == mmio) {
-            *(is_write ? &u->e[i].writes : &u->e[i].reads) += 1;
-            return;
-        }
-    }
-    if (u->n == PVH_UNHANDLED_SLOTS) {
-        u->other++;
-        return;
-    }
-    u->e[u->n] = (struct pvh_unhandled_entry){addr, mmio, !is_write, is_write != 0};
-    u->n++;
-}
-
-static const struct pvh_device *find(const struct pvh_devices *d, uint16_t port)
-{
-    for (size_t i = 0; i < d->ndevices; i++)
-        if (port >= d->table[i].base && port - d->table[i].base < d->table[i].len)
-            return &d->table[i];
-    return NULL;
+    pthread_mutex_destroy(&d->uart.lock);
+    pthread_mutex_destroy(&d->i8042.lock);
+    pthread_mutex_destroy(&d->acpipm.lock);
+    pthread_mutex_destroy(&d->unhandled.lock);
 }
 
 void pvh_devices_io(struct pvh_devices *d, uint16_t port, int is_write, uint8_t *data, unsigned size)
 {
-    const struct pvh_device *dev = find(d, port);
-    if (size != 1 && size != 2 && size != 4)
-        size = 1;
-    if (!dev) {
-        pvh_unhandled_count(&d->unhandled, port, 0, is_write);
-        if (!is_write)
-            memset(data, 0xff, size);
-        return;
-    }
-    uint16_t off = (uint16_t)(port - dev->base);
-    if (is_write) {
-        dev->write(dev->state, off, (uint32_t)pvh_le(data, size), size);
-    } else {
-        pvh_put_le(data, dev->read(dev->state, off, size), size);
-    }
+    pvh_bus_access(&d->pio, port, is_write, data, size);
 }
 
 void pvh_devices_mmio(struct pvh_devices *d, uint64_t gpa, int is_write, uint8_t *data, unsigned len)
 {
-    pvh_unhandled_count(&d->unhandled, gpa, 1, is_write);
-    if (!is_write)
-        memset(data, 0xff, len > 8 ? 8 : len);
+    pvh_bus_access(&d->mmio, gpa, is_write, data, len);
 }

@@ -4,7 +4,7 @@
  * Linux 8250 driver's userspace console output waits for the latter), DLAB
  * divisor latches, scratch, FIFO control and modem loopback for the driver's
  * probe. */
-#include "device.h"
+#include "uart8250.h"
 
 #define UART_RBR_THR 0
 #define UART_IER 1
@@ -30,6 +30,7 @@
 void pvh_uart_init(struct pvh_uart *u, const struct pvh_io_hooks *hooks, unsigned irq)
 {
     *u = (struct pvh_uart){.hooks = hooks, .irq = irq, .dll = 1};
+    pthread_mutex_init(&u->lock, NULL);
 }
 
 static uint8_t pending_interrupt(const struct pvh_uart *u)
@@ -61,7 +62,7 @@ static uint8_t rx_pop(struct pvh_uart *u)
     return c;
 }
 
-size_t pvh_uart_receive(struct pvh_uart *u, const uint8_t *buf, size_t len)
+static size_t receive(struct pvh_uart *u, const uint8_t *buf, size_t len)
 {
     size_t n = 0;
     for (; n < len && u->rx_count < PVH_UART_RX_SIZE; n++) {
@@ -72,10 +73,18 @@ size_t pvh_uart_receive(struct pvh_uart *u, const uint8_t *buf, size_t len)
     return n;
 }
 
+size_t pvh_uart_receive(struct pvh_uart *u, const uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&u->lock);
+    size_t n = receive(u, buf, len);
+    pthread_mutex_unlock(&u->lock);
+    return n;
+}
+
 static void transmit(struct pvh_uart *u, uint8_t c)
 {
     if (u->mcr & MCR_LOOP)
-        pvh_uart_receive(u, &c, 1);
+        receive(u, &c, 1);
     else if (u->hooks->output)
         u->hooks->output(u->hooks->ctx, &c, 1);
     u->tx_bytes++;
@@ -159,20 +168,22 @@ static void write_reg(struct pvh_uart *u, uint16_t reg, uint8_t v)
     }
 }
 
-uint32_t pvh_uart_read(void *state, uint16_t off, unsigned size)
+static uint64_t uart_read(void *dev, uint64_t off, unsigned size)
 {
-    struct pvh_uart *u = state;
-    uint32_t v = read_reg(u, off & 7);
+    struct pvh_uart *u = dev;
+    uint64_t v = read_reg(u, (uint16_t)(off & 7));
     if (size > 1)
         v |= 0xffffff00u; /* wider accesses: only the addressed byte is a register */
     update_irq(u);
     return v;
 }
 
-void pvh_uart_write(void *state, uint16_t off, uint32_t value, unsigned size)
+static void uart_write(void *dev, uint64_t off, uint64_t value, unsigned size)
 {
     (void)size;
-    struct pvh_uart *u = state;
-    write_reg(u, off & 7, (uint8_t)value);
+    struct pvh_uart *u = dev;
+    write_reg(u, (uint16_t)(off & 7), (uint8_t)value);
     update_irq(u);
 }
+
+const struct pvh_dev_ops pvh_uart_ops = {.name = "uart8250", .read = uart_read, .write = uart_write};
