@@ -1,5 +1,5 @@
 # pvhboot build. Sources are found by wildcard: adding a file under lib/,
-# vmm/, vmm/dev/, cli/, tests/unit/ or tests/fuzz/ needs no edit here.
+# vmm/, vmm/dev/, vmm/virtio/, cli/, tests/unit/ or tests/fuzz/ needs no edit here.
 #
 #   make            build/release/pvhboot (+ the guest SDK images)
 #   make demo       boot the bundled hello64 guest (host KVM, else the emulated machine)
@@ -33,7 +33,7 @@ endif
 LIB_SRC  := $(wildcard lib/*.c)
 EXTRACT_SRC := $(wildcard extract/*.c)
 EXTRACT_LIBS := -lz -llzma -llz4 -lzstd -lbz2 -llzo2
-VMM_SRC  := $(wildcard vmm/*.c vmm/dev/*.c)
+VMM_SRC  := $(wildcard vmm/*.c vmm/dev/*.c vmm/virtio/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
