@@ -14,7 +14,7 @@ harness=tests/kvm/with-kvm.sh
 out=build/kvm
 mkdir -p "$out"
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
-n=0 smoke_checks=11 total=$((smoke_checks + 21))
+n=0 smoke_checks=11 total=$((smoke_checks + 23))
 
 echo "1..$total"
 result() { # result OK DESCRIPTION
@@ -91,7 +91,8 @@ result "$([ "$rc" = 125 ] && grep -q 'no QEMU' "$tmp/err-noqemu" && echo 0 || ec
 PVHBOOT_KVM=bogus "$harness" -- true >/dev/null 2>&1
 rc=$?
 result "$([ "$rc" = 125 ] && echo 0 || echo 1)" "an unknown PVHBOOT_KVM value is refused with exit 125 (got $rc)"
-if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+hardware_kvm() { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ] || [ ! -d /sys/module/kvm_pvm ]; }
+if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && hardware_kvm; then
     PVHBOOT_KVM=host "$harness" --file "$out/smoke" -- './smoke >/dev/null && echo host-smoke-ok' >"$tmp/out-host" 2>"$tmp/err-host"
     rc=$?
     result "$([ "$rc" = 0 ] && grep -qx host-smoke-ok "$tmp/out-host" && grep -q '^# kvm: host' "$tmp/err-host" && echo 0 || echo 1)" \
@@ -102,6 +103,19 @@ else
     result "$([ "$rc" = 125 ] && grep -q '/dev/kvm' "$tmp/err-host" && echo 0 || echo 1)" \
         "PVHBOOT_KVM=host without a usable /dev/kvm: exit 125 saying why (got $rc)"
 fi
+# A KVM device served by kvm_pvm alone (PVM) is not taken for hardware KVM;
+# one next to kvm_amd is (and /dev/null then fails the API check).
+mkdir -p "$tmp/mods-pvm/kvm_pvm" "$tmp/mods-amd/kvm_pvm" "$tmp/mods-amd/kvm_amd"
+PVHBOOT_KVM=host PVHBOOT_KVM_DEVICE=/dev/null PVHBOOT_KVM_SYSMODULE="$tmp/mods-pvm" "$harness" -- true \
+    >/dev/null 2>"$tmp/err-pvm"
+rc=$?
+result "$([ "$rc" = 125 ] && grep -q 'served by kvm_pvm' "$tmp/err-pvm" && echo 0 || echo 1)" \
+    "a PVM-only KVM device is refused for PVHBOOT_KVM=host with the reason (got $rc)"
+PVHBOOT_KVM=host PVHBOOT_KVM_DEVICE=/dev/null PVHBOOT_KVM_SYSMODULE="$tmp/mods-amd" "$harness" -- true \
+    >/dev/null 2>"$tmp/err-amd"
+rc=$?
+result "$([ "$rc" = 125 ] && grep -q 'KVM_GET_API_VERSION' "$tmp/err-amd" && ! grep -q kvm_pvm "$tmp/err-amd" && echo 0 || echo 1)" \
+    "next to kvm_amd the same device goes on to the API check (got $rc)"
 
 # ---- boot 3: the harness's host path, on the emulated machine's /dev/kvm ----
 # The harness is a bash script and the emulated machine's userland is busybox:

@@ -24,6 +24,14 @@
 #   PVHBOOT_KVM_KERNEL_DIR       use this kernel dir (layout of debian-kernel.sh)
 #   PVHBOOT_TEST_CACHE           cache dir (default ~/.cache/pvhboot-tests)
 #   PVHBOOT_KVM_KEEP=1           keep the run's temp dir (path on stderr)
+#   PVHBOOT_KVM_SYSMODULE        where loaded modules are listed (default
+#                                /sys/module; tests point it elsewhere)
+#   PVHBOOT_KVM_DEVICE           the host's KVM device (default /dev/kvm)
+#
+# A host /dev/kvm served by kvm_pvm alone (PVM: KVM without hardware
+# virtualization, for guests built for it) is not used: it cannot emulate
+# what unmodified guests do (LAR, Linux's boot), so `auto` emulates there and
+# `host` refuses with the reason.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,13 +82,28 @@ check_files() {
     done
 }
 
-# True when /dev/kvm opens read-write and KVM_GET_API_VERSION answers 12.
+# True when /dev/kvm is hardware KVM (kvm_intel or kvm_amd, or no module
+# list to tell), not PVM alone.
+host_kvm_hardware() {
+    local mods=${PVHBOOT_KVM_SYSMODULE:-/sys/module}
+    [ -d "$mods/kvm_intel" ] || [ -d "$mods/kvm_amd" ] || [ ! -d "$mods/kvm_pvm" ]
+}
+
+# True when /dev/kvm opens read-write, KVM_GET_API_VERSION answers 12 and it
+# is hardware KVM; why_not says why when it is not.
+why_not=
 host_kvm_usable() {
-    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+    local dev=${PVHBOOT_KVM_DEVICE:-/dev/kvm}
+    why_not="$dev is missing or unusable (open O_RDWR + KVM_GET_API_VERSION)"
+    [ -c "$dev" ] && [ -r "$dev" ] && [ -w "$dev" ] || return 1
+    if ! host_kvm_hardware; then
+        why_not="$dev is served by kvm_pvm (PVM, no hardware virtualization): it runs only guests built for PVM"
+        return 1
+    fi
     command -v python3 >/dev/null || return 0
-    python3 - <<'EOF' 2>/dev/null
+    KVM_DEV=$dev python3 - <<'EOF' 2>/dev/null
 import fcntl, os, sys
-fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+fd = os.open(os.environ["KVM_DEV"], os.O_RDWR | os.O_CLOEXEC)
 sys.exit(0 if fcntl.ioctl(fd, 0xAE00) == 12 else 1)
 EOF
 }
@@ -285,9 +308,12 @@ main() {
     parse_args "$@"
     check_files
     case ${PVHBOOT_KVM:-auto} in
-        host) host_kvm_usable || fail "PVHBOOT_KVM=host but /dev/kvm is missing or unusable (open O_RDWR + KVM_GET_API_VERSION)"; run_on_host ;;
+        host) host_kvm_usable || fail "PVHBOOT_KVM=host but $why_not"; run_on_host ;;
         emulated) run_emulated ;;
-        auto) if host_kvm_usable; then run_on_host; else run_emulated; fi ;;
+        auto) if host_kvm_usable; then run_on_host; else
+                  [ -c "${PVHBOOT_KVM_DEVICE:-/dev/kvm}" ] && echo "# kvm: not the host's: $why_not" >&2
+                  run_emulated
+              fi ;;
         *) fail "PVHBOOT_KVM must be host or emulated, got '${PVHBOOT_KVM}'" ;;
     esac
 }
