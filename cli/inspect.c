@@ -1,8 +1,9 @@
 /* `pvhboot inspect KERNEL [--json]`: what the image is, the boot protocol
  * `run` would use and why (PVH or Multiboot 1), its PT_LOAD segments (or
- * the Multiboot load plan), every Xen note decoded by name, the PVH entry,
- * and the diagnosis for input that cannot boot. Exit 0 for a bootable
- * image (PVH or Multiboot 1), 2 otherwise. */
+ * the Multiboot load plan), every Xen note decoded by name (its strings
+ * escaped: no image byte reaches the terminal raw), the PVH entry, and the
+ * diagnosis for input that cannot boot. Exit 0 for a bootable image (PVH or
+ * Multiboot 1), 2 otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +21,28 @@ struct out {
     bool first; /* no comma before the next JSON member */
 };
 
-static void json_string(FILE *f, const uint8_t *s, size_t n)
+/* Bytes from the image (or the command line), up to n or a NUL, printed so
+ * that they can neither reach the terminal as control sequences nor break
+ * the JSON: printable ASCII as is, '"' and '\\' escaped, every other byte
+ * (C0 controls, DEL, and all bytes >= 0x80, UTF-8 or not, C1 controls among
+ * them) as \xNN in text and \u00NN in JSON. JSON readers get code points
+ * 0-255 that are the bytes themselves (Python: value.encode("latin-1")). */
+static void escaped(FILE *f, const uint8_t *s, size_t n, bool json)
 {
-    fputc('"', f);
     for (size_t i = 0; i < n && s[i]; i++) {
         if (s[i] == '"' || s[i] == '\\')
             fprintf(f, "\\%c", s[i]);
         else if (s[i] < 0x20 || s[i] >= 0x7f)
-            fprintf(f, "\\u%04x", s[i]);
+            fprintf(f, json ? "\\u%04x" : "\\x%02x", s[i]);
         else
             fputc(s[i], f);
     }
+}
+
+static void json_string(FILE *f, const uint8_t *s, size_t n)
+{
+    fputc('"', f);
+    escaped(f, s, n, true);
     fputc('"', f);
 }
 
@@ -55,7 +67,7 @@ static void print_features(FILE *f, const uint8_t *d, uint32_t n, bool json)
         if (json)
             json_string(f, d + start, i - start);
         else
-            fprintf(f, "%.*s", (int)(i - start), (const char *)d + start);
+            escaped(f, d + start, i - start, false);
         start = i + 1;
     }
     fputs(json ? "]" : "", f);
@@ -66,10 +78,13 @@ static void print_note_value(FILE *f, const uint8_t *d, const struct pvh_note *n
     uint32_t sz = n->desc_size;
     switch (pvh_xen_note_format(n->type)) {
     case PVH_NOTE_STRING:
-        if (json)
+        if (json) {
             json_string(f, d, sz);
-        else
-            fprintf(f, "\"%.*s\"", (int)strnlen((const char *)d, sz), (const char *)d);
+        } else {
+            fputc('"', f);
+            escaped(f, d, sz, false);
+            fputc('"', f);
+        }
         return;
     case PVH_NOTE_FEATURES:
         print_features(f, d, sz, json);
@@ -108,7 +123,9 @@ static void print_mb1_text(const struct pvh_image *img)
 
 static void print_text(const uint8_t *data, const struct pvh_image *img, const char *path)
 {
-    printf("file: %s\nkind: %s\n", path, pvh_image_kind_name(img->kind));
+    fputs("file: ", stdout);
+    escaped(stdout, (const uint8_t *)path, strlen(path), false);
+    printf("\nkind: %s\n", pvh_image_kind_name(img->kind));
     printf("protocol: %s", pvh_boot_protocol_name(img->protocol));
     printf(img->protocol_reason[0] ? " (%s)\n" : "\n", img->protocol_reason);
     if (img->protocol == PVH_BOOT_MULTIBOOT1)

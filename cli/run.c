@@ -64,13 +64,22 @@ __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
     return PVH_EXIT_BAD_INPUT;
 }
 
+/* strtoull() and strtoul() skip leading white space and take a sign, "-1"
+ * being ULLONG_MAX: a number from the user must begin with a digit. */
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 /* SIZE: digits with an optional K, M, G or T suffix (binary); plain = MiB. */
 static int parse_size(const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
+    if (!is_digit(s[0]))
+        return -1;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || errno || s[0] == '-')
+    if (end == s || errno)
         return -1;
     unsigned shift = 20;
     switch (*end) {
@@ -95,8 +104,10 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
     char *end;
     errno = 0;
+    if (!is_digit(s[0]))
+        return -1;
     unsigned long v = strtoul(s, &end, 10);
-    if (end == s || *end || errno || s[0] == '-' || v > max)
+    if (end == s || *end || errno || v > max)
         return -1;
     *out = v;
     return 0;

@@ -1,7 +1,8 @@
 /* ELF32/ELF64 reading for kernel images: file header, program headers
  * (PT_LOAD by physical address, PT_NOTE) and section headers (SHT_NOTE when
- * there is no PT_NOTE). Every offset and size is checked against the buffer
- * before it is read; nothing here touches segment contents. */
+ * there is no PT_NOTE), the notes of all of them read under one set of
+ * bounds (struct pvh_note_scan). Every offset and size is checked against the
+ * buffer before it is read; nothing here touches segment contents. */
 #include "elf.h"
 
 #include <string.h>
@@ -127,7 +128,8 @@ static int add_segment(const uint8_t *ph, const struct elf_layout *l, size_t siz
 }
 
 static int read_program_headers(const uint8_t *d, size_t size, const char *name, const struct elf_layout *l,
-                                struct pvh_image *img, unsigned *nnote_segments, struct pvh_error *err)
+                                struct pvh_note_scan *scan, struct pvh_image *img, unsigned *nnote_segments,
+                                struct pvh_error *err)
 {
     uint64_t phoff = pvh_le(d + l->phoff, l->word);
     uint64_t phentsize = pvh_le(d + l->phentsize_at, 2), phnum = pvh_le(d + l->phnum_at, 2);
@@ -143,7 +145,7 @@ static int read_program_headers(const uint8_t *d, size_t size, const char *name,
         if (type == PT_NOTE) {
             (*nnote_segments)++;
             if (pvh_notes_scan(d, size, name, pvh_le(ph + l->ph_offset, l->word),
-                               pvh_le(ph + l->ph_filesz, l->word), img, err))
+                               pvh_le(ph + l->ph_filesz, l->word), scan, img, err))
                 return -1;
         }
     }
@@ -151,7 +153,7 @@ static int read_program_headers(const uint8_t *d, size_t size, const char *name,
 }
 
 static int read_note_sections(const uint8_t *d, size_t size, const char *name, const struct elf_layout *l,
-                              struct pvh_image *img, struct pvh_error *err)
+                              struct pvh_note_scan *scan, struct pvh_image *img, struct pvh_error *err)
 {
     uint64_t shoff = pvh_le(d + l->shoff, l->word);
     uint64_t shentsize = pvh_le(d + l->shentsize_at, 2), shnum = pvh_le(d + l->shnum_at, 2);
@@ -163,7 +165,7 @@ static int read_note_sections(const uint8_t *d, size_t size, const char *name, c
         const uint8_t *sh = d + shoff + i * shentsize;
         if (pvh_le(sh + l->sh_type, 4) == SHT_NOTE &&
             pvh_notes_scan(d, size, name, pvh_le(sh + l->sh_offset, l->word),
-                           pvh_le(sh + l->sh_size_at, l->word), img, err))
+                           pvh_le(sh + l->sh_size_at, l->word), scan, img, err))
             return -1;
     }
     return 0;
@@ -183,11 +185,12 @@ int pvh_elf_read(const uint8_t *data, size_t size, const char *name, struct pvh_
     img->kind = PVH_IMAGE_ELF;
     img->elf_class = data[EI_CLASS] == ELFCLASS64 ? 64 : 32;
     unsigned nnote_segments;
+    struct pvh_note_scan scan = {0};
     if (check_header(data, size, name, l, img, err) ||
-        read_program_headers(data, size, name, l, img, &nnote_segments, err))
+        read_program_headers(data, size, name, l, &scan, img, &nnote_segments, err))
         return -1;
     if (nnote_segments == 0)
-        return read_note_sections(data, size, name, l, img, err);
+        return read_note_sections(data, size, name, l, &scan, img, err);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* Xen ELF notes: walking a note area (entries padded to 4 bytes, whatever the
- * segment's alignment), recording the notes whose owner is "Xen", decoding
+ * segment's alignment) once, within the bounds on areas, bytes and notes
+ * (PVH_MAX_NOTE_*), recording the notes whose owner is "Xen", decoding
  * the two PVH ones (PHYS32_ENTRY, PHYS32_RELOC), and how each note type's
  * descriptor is to be shown. */
 #include <string.h>
@@ -65,15 +66,49 @@ static int record_xen_note(const uint8_t *data, uint32_t type, uint64_t desc_off
     return 0;
 }
 
+static bool already_scanned(const struct pvh_note_scan *scan, uint64_t off, uint64_t len)
+{
+    for (size_t i = 0; i < scan->nareas; i++)
+        if (scan->area_off[i] == off && scan->area_len[i] == len)
+            return true;
+    return false;
+}
+
+/* Counts a new area against the bounds on areas and bytes. */
+static int add_area(struct pvh_note_scan *scan, const char *name, uint64_t off, uint64_t len,
+                    struct pvh_error *err)
+{
+    if (scan->nareas == PVH_MAX_NOTE_AREAS)
+        return pvh_fail(err, PVH_E_INPUT,
+                        "%s: offset %#llx: more than %d distinct note areas (pvhboot's limit; kernels have one or two)",
+                        name, (unsigned long long)off, PVH_MAX_NOTE_AREAS);
+    if (len > PVH_MAX_NOTE_BYTES - scan->bytes)
+        return pvh_fail(err, PVH_E_INPUT,
+                        "%s: offset %#llx: with this note area (%#llx bytes) the note areas add up to more than %u KiB (pvhboot's limit; kernels have under 4 KiB)",
+                        name, (unsigned long long)off, (unsigned long long)len, PVH_MAX_NOTE_BYTES >> 10);
+    scan->area_off[scan->nareas] = off;
+    scan->area_len[scan->nareas++] = len;
+    scan->bytes += len;
+    return 0;
+}
+
 int pvh_notes_scan(const uint8_t *data, size_t size, const char *name, uint64_t off, uint64_t len,
-                   struct pvh_image *img, struct pvh_error *err)
+                   struct pvh_note_scan *scan, struct pvh_image *img, struct pvh_error *err)
 {
     if (off > size || len > size - off)
         return pvh_fail(err, PVH_E_INPUT,
                         "%s: offset %#llx: note area (%#llx bytes) runs past the end of the file (%zu bytes)", name,
                         (unsigned long long)off, (unsigned long long)len, size);
+    if (len < NOTE_HEADER || already_scanned(scan, off, len))
+        return 0;
+    if (add_area(scan, name, off, len, err))
+        return -1;
     uint64_t end = off + len, at = off;
     while (end - at >= NOTE_HEADER) {
+        if (++scan->notes > PVH_MAX_NOTES_SCANNED)
+            return pvh_fail(err, PVH_E_INPUT,
+                            "%s: offset %#llx: more than %d notes in all note areas (pvhboot's limit; kernels have a few dozen)",
+                            name, (unsigned long long)at, PVH_MAX_NOTES_SCANNED);
         uint64_t namesz = pvh_le(data + at, 4), descsz = pvh_le(data + at + 4, 4);
         uint32_t type = (uint32_t)pvh_le(data + at + 8, 4);
         uint64_t name_off = at + NOTE_HEADER, desc_off = name_off + pad4(namesz);

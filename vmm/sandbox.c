@@ -165,15 +165,21 @@ int pvh_sandbox_enter(struct pvh_error *err)
     return 0;
 }
 
+/* UID[:GID], decimal digits only: strtoul() alone would skip white space
+ * and take a sign ("0:-18446744073709551615" was GID 1). */
 static int parse_ids(const char *name, uid_t *uid, gid_t *gid)
 {
     char *end;
+    if (name[0] < '0' || name[0] > '9')
+        return -1;
     unsigned long u = strtoul(name, &end, 10);
     if (end == name || (*end != '\0' && *end != ':'))
         return -1;
     unsigned long g = u;
     if (*end == ':') {
         const char *gs = end + 1;
+        if (gs[0] < '0' || gs[0] > '9')
+            return -1;
         g = strtoul(gs, &end, 10);
         if (end == gs || *end != '\0')
             return -1;

@@ -31,6 +31,15 @@ enum pvh_boot_protocol {
 #define PVH_MAX_SEGMENTS 64
 #define PVH_MAX_NOTES 64
 
+/* Bounds on reading notes, so that any file parses in milliseconds (a
+ * hostile one could name one large area of empty notes from each of 65535
+ * program headers). Debian's kernels have one note area of about 500 bytes
+ * holding about 20 notes. Each distinct area (offset, size) is read once;
+ * going past a bound is an error naming the file and the bound. */
+#define PVH_MAX_NOTE_AREAS 64            /* distinct PT_NOTE / SHT_NOTE areas */
+#define PVH_MAX_NOTE_BYTES (1u << 20)    /* their sizes added up */
+#define PVH_MAX_NOTES_SCANNED 4096       /* notes of any owner, all areas */
+
 struct pvh_segment {
     uint64_t paddr;
     uint64_t vaddr;

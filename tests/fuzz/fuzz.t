@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Replays every crash reproducer and crafted edge case in
 # tests/fuzz/regressions/NAME/ once through build/fuzz/fuzz_NAME (one TAP
-# line per file: ok when the harness finds nothing), then runs every libFuzzer
+# line per file: ok when the harness finds nothing and the input takes under
+# 3 s: some are slow inputs, milliseconds once fixed), then runs every libFuzzer
 # harness built by `make fuzz-build` for FUZZ_SECONDS each (default 60, CI's
 # setting; `make fuzz` uses 600). One TAP line per harness: ok when it ran at
 # least one input and found no crash, leak or sanitizer report.
@@ -22,7 +23,7 @@ n=0
 for pair in "${replays[@]}"; do
     n=$((n + 1))
     f=${pair%% *} r=${pair#* }
-    if out=$("$f" -runs=1 "$r" 2>&1); then
+    if out=$("$f" -runs=1 -timeout=3 "$r" 2>&1); then
         echo "ok $n - $(basename "$f") replays $r"
     else
         echo "not ok $n - $(basename "$f") replays $r"

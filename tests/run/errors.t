@@ -41,7 +41,29 @@ cases=(
   "two kernels|2|unexpected argument|$hello $hello"
   "no kernel|2|usage: pvhboot run KERNEL|"
 )
-echo "1..$(( ${#cases[@]} + 1 ))"
+# Numbers must be plain decimal digits: strtoull() would skip white space and
+# take a sign (--mem " -18446744073709550592" was 1 GiB). Each: exit 2, one
+# line. Fields: the whole line expected after "pvhboot: " | the option | its
+# value (kept whole: spaces and tabs are part of it); with --dry-run (no KVM),
+# so that a value taken shows as exit 0.
+tab=$'\t'
+mem="expected a size such as 512M or 2G" cpus="expected a number from 1 to 255"
+timeout="expected seconds (1 or more)" seed="expected a number" user="expected a user name or UID[:GID]"
+numbers=(
+  "run: --mem  5: $mem|--mem| 5" "run: --mem +5: $mem|--mem|+5" "run: --mem -5: $mem|--mem|-5" "run: --mem 5 : $mem|--mem|5 "
+  "run: --mem 0x10: $mem|--mem|0x10" "run: --mem +1G: $mem|--mem|+1G" "run: --mem ${tab}1G: $mem|--mem|${tab}1G"
+  "run: --mem  -18446744073709550592: $mem|--mem| -18446744073709550592" "run: --mem +512: $mem|-m|+512"
+  "run: --cpus  1: $cpus|--cpus| 1" "run: --cpus +1: $cpus|--cpus|+1" "run: --cpus -1: $cpus|--cpus|-1" "run: --cpus 1 : $cpus|--cpus|1 "
+  "run: --cpus 0x1: $cpus|--cpus|0x1" "run: --cpus cpus=+2: $cpus|-smp|cpus=+2" "run: --cpus cpus= 2: $cpus|-smp|cpus= 2"
+  "run: --timeout  5: $timeout|--timeout| 5" "run: --timeout +5: $timeout|--timeout|+5" "run: --timeout -5: $timeout|--timeout|-5"
+  "run: --timeout 5 : $timeout|--timeout|5 " "run: --timeout 0x10: $timeout|--timeout|0x10"
+  "run: --seed  5: $seed|--seed| 5" "run: --seed +5: $seed|--seed|+5" "run: --seed -5: $seed|--seed|-5" "run: --seed  -5: $seed|--seed| -5"
+  "run: --seed 5 : $seed|--seed|5 " "run: --seed 0x10: $seed|--seed|0x10"
+  "--user 0: 5: $user|--user|0: 5" "--user 0:+5: $user|--user|0:+5" "--user 0:-5: $user|--user|0:-5"
+  "--user 0:-18446744073709551615: $user|--user|0:-18446744073709551615" "--user 0:5 : $user|--user|0:5 "
+  "--user 0:0x10: $user|--user|0:0x10" "--user 0x10: $user|--user|0x10"
+)
+echo "1..$(( ${#cases[@]} + ${#numbers[@]} + 2 ))"
 n=0
 for c in "${cases[@]}"; do
     IFS='|' read -r name want text args <<<"$c"
@@ -57,6 +79,27 @@ for c in "${cases[@]}"; do
         echo "not ok $n - $name: exit $rc (want $want), $lines lines, want '$text'"; sed 's/^/# /' "$tmp/err" | head -5
     fi
 done
+for c in "${numbers[@]}"; do
+    IFS='|' read -r -a f <<<"$c"
+    n=$((n + 1))
+    $bin run "$hello" --dry-run "${f[@]:1}" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    lines=$(wc -l <"$tmp/err")
+    if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qxF -- "pvhboot: ${f[0]}" "$tmp/err"; then
+        echo "ok $n - ${f[1]} '${f[2]}': exit 2: $(cat -A "$tmp/err" | sed 's/\$$//')"
+    else
+        echo "not ok $n - ${f[1]} '${f[2]}': exit $rc (want 2), $lines lines, want 'pvhboot: ${f[0]}'"
+        sed 's/^/# /' "$tmp/err" | head -3
+    fi
+done
+n=$((n + 1))
+$bin run "$hello" --dry-run --mem 1G --cpus 2 --timeout 5 --seed 007 --user 0:0 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q "1024 MiB of guest RAM, 2 vCPUs" "$tmp/out" && [ ! -s "$tmp/err" ]; then
+    echo "ok $n - plain decimal numbers are still taken: --mem 1G --cpus 2 --timeout 5 --seed 007 --user 0:0"
+else
+    echo "not ok $n - plain decimal numbers: exit $rc"; sed 's/^/# /' "$tmp/out" "$tmp/err" | head -5
+fi
 n=$((n + 1))
 $bin run --help >"$tmp/out" 2>&1
 if [ $? -eq 0 ] && grep -q -- "--initrd FILE" "$tmp/out" && grep -q "Ctrl-A x" "$tmp/out"; then

@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pvh/start_info.h"
 #include "pvhboot/image.h"
@@ -455,6 +457,185 @@ static void test_too_many_segments(void **state)
     expect_error(&b, "more than 64 PT_LOAD segments");
 }
 
+/* One note area named by several PT_NOTE headers is read once: its Xen
+ * notes are recorded once (they filled PVH_MAX_NOTES before). */
+static void test_same_note_area_read_once(void **state)
+{
+    (void)state;
+    struct elf_builder b;
+    struct pvh_image img;
+    struct pvh_error err;
+    valid_image(&b, 64);
+    for (int i = 0; i < 3; i++)
+        finish_notes(&b);
+    assert_int_equal(parse(&b, &img, &err), 0);
+    assert_int_equal(img.nnotes, 2);
+    assert_int_equal(img.notes[0].type, XEN_ELFNOTE_GUEST_OS);
+    assert_int_equal(img.notes[1].type, XEN_ELFNOTE_PHYS32_ENTRY);
+}
+
+/* A PVH ELF64 image on the heap for the note bounds: code at 1 MiB, the
+ * entry note (20 bytes) at 0x800 in its own PT_NOTE, room for `maxph`
+ * program headers at 0x1000, then zeros up to `size`. */
+struct big_image {
+    uint8_t *d;
+    size_t size;
+    unsigned phnum;
+    uint64_t zeros; /* the first byte after the program header table */
+};
+
+static void big_phdr(struct big_image *b, uint32_t type, uint32_t flags, uint64_t off, uint64_t paddr, uint64_t len)
+{
+    uint8_t *p = b->d + 0x1000 + (size_t)b->phnum++ * 56;
+    pvh_put_le(b->d + 56, b->phnum, 2);
+    pvh_put_le(p, type, 4);
+    pvh_put_le(p + 4, flags, 4);
+    pvh_put_le(p + 8, off, 8);
+    pvh_put_le(p + 24, paddr, 8);
+    pvh_put_le(p + 32, len, 8);
+    pvh_put_le(p + 40, len, 8);
+}
+
+static uint8_t *big_buffer; /* the one allocated, freed by the next or by big_free */
+
+static int big_free(void **state)
+{
+    (void)state;
+    free(big_buffer);
+    big_buffer = NULL;
+    return 0;
+}
+
+static void big_init(struct big_image *b, unsigned maxph, size_t zeros)
+{
+    big_free(NULL);
+    b->zeros = 0x1000 + (uint64_t)maxph * 56;
+    b->size = b->zeros + zeros;
+    b->d = big_buffer = calloc(1, b->size);
+    assert_non_null(b->d);
+    b->phnum = 0;
+    memcpy(b->d, "\x7f" "ELF\x02\x01\x01", 7);
+    pvh_put_le(b->d + 16, 2, 2);
+    pvh_put_le(b->d + 18, 62, 2);
+    pvh_put_le(b->d + 20, 1, 4);
+    pvh_put_le(b->d + 32, 0x1000, 8); /* e_phoff */
+    pvh_put_le(b->d + 54, 56, 2);
+    big_phdr(b, 1, 5, 0, 0x100000, 0x800);
+    uint8_t *n = b->d + 0x800;
+    pvh_put_le(n, 4, 4);
+    pvh_put_le(n + 4, 4, 4);
+    pvh_put_le(n + 8, XEN_ELFNOTE_PHYS32_ENTRY, 4);
+    memcpy(n + 12, "Xen", 4);
+    pvh_put_le(n + 16, 0x100010, 4);
+    big_phdr(b, 4, 4, 0x800, 0, 20);
+}
+
+static void big_notes(struct big_image *b, uint64_t off, uint64_t len)
+{
+    big_phdr(b, 4, 4, off, 0, len);
+}
+
+/* One note (no name) whose descriptor fills [off, off + len). */
+static void big_one_note(struct big_image *b, uint64_t off, uint64_t len)
+{
+    pvh_put_le(b->d + off + 4, len - 12, 4);
+    big_notes(b, off, len);
+}
+
+static int big_parse(struct big_image *b, struct pvh_image *img, struct pvh_error *err, double *secs)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = pvh_image_parse(b->d, b->size, "k.elf", img, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (secs)
+        *secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return rc;
+}
+
+static void big_expect(struct big_image *b, const char *text)
+{
+    struct pvh_image img;
+    struct pvh_error err = {0};
+    int rc = big_parse(b, &img, &err, NULL);
+    if (text == NULL && rc != 0)
+        fail_msg("unexpected error: %s", err.msg);
+    if (text != NULL && (rc != -1 || !strstr(err.msg, text) || strncmp(err.msg, "k.elf: offset 0x", 16)))
+        fail_msg("rc %d, message \"%s\" lacks \"%s\"", rc, err.msg, text);
+    if (text == NULL)
+        assert_int_equal(img.pvh_entry, 0x100010);
+}
+
+/* Each bound: reached exactly, the image parses; one past it, one line. */
+static void test_note_bounds(void **state)
+{
+    (void)state;
+    struct big_image b;
+    /* notes: the entry note + 4095 empty ones; then one more */
+    big_init(&b, 8, 4096 * 12);
+    big_notes(&b, b.zeros, (PVH_MAX_NOTES_SCANNED - 1) * 12);
+    big_expect(&b, NULL);
+    big_init(&b, 8, 4096 * 12);
+    big_notes(&b, b.zeros, PVH_MAX_NOTES_SCANNED * 12);
+    big_expect(&b, "more than 4096 notes in all note areas");
+    /* bytes: 20 + one note filling the rest of 1 MiB; then 4 bytes more */
+    big_init(&b, 8, PVH_MAX_NOTE_BYTES);
+    big_one_note(&b, b.zeros, PVH_MAX_NOTE_BYTES - 20);
+    big_expect(&b, NULL);
+    big_init(&b, 8, PVH_MAX_NOTE_BYTES);
+    big_one_note(&b, b.zeros, PVH_MAX_NOTE_BYTES - 16);
+    big_expect(&b, "the note areas add up to more than 1024 KiB");
+    /* areas: the entry note's + 63 distinct ones (each named twice); then 64 */
+    for (unsigned extra = PVH_MAX_NOTE_AREAS - 1; extra <= PVH_MAX_NOTE_AREAS; extra++) {
+        big_init(&b, 2 + 2 * extra, 12 * extra);
+        for (unsigned i = 0; i < 2 * extra; i++)
+            big_notes(&b, b.zeros + 12 * (i % extra), 12);
+        big_expect(&b, extra < PVH_MAX_NOTE_AREAS ? NULL : "more than 64 distinct note areas");
+    }
+}
+
+/* The finding of issue 19, scaled down: 65533 PT_NOTE headers naming one
+ * zero-filled area of 64 KiB (5461 empty notes each, 358 million in all; a
+ * few seconds here before the bounds). Also in SHT_NOTE sections. And a
+ * valid note area named by all of them boots. Each well under a second. */
+static void test_hostile_note_headers_are_fast(void **state)
+{
+    (void)state;
+    struct big_image b;
+    struct pvh_image img;
+    struct pvh_error err;
+    double secs;
+    int rc;
+    big_init(&b, 65535, 64 << 10);
+    while (b.phnum < 65535)
+        big_notes(&b, b.zeros, 64 << 10);
+    rc = big_parse(&b, &img, &err, &secs);
+    if (rc != -1 || !strstr(err.msg, "more than 4096 notes") || secs > 0.5)
+        fail_msg("rc %d in %.3f s: %s", rc, secs, rc ? err.msg : "");
+    /* the same from 65533 SHT_NOTE section headers, at 0x2000 (no PT_NOTE) */
+    big_init(&b, (0x1000 + 65535 * 64) / 56 + 1, 64 << 10);
+    pvh_put_le(b.d + 56, 1, 2); /* e_phnum: the PT_LOAD only */
+    pvh_put_le(b.d + 40, 0x2000, 8);
+    pvh_put_le(b.d + 58, 64, 2);
+    pvh_put_le(b.d + 60, 65535, 2);
+    for (unsigned i = 1; i < 65535; i++) {
+        uint8_t *sh = b.d + 0x2000 + (size_t)i * 64;
+        pvh_put_le(sh + 4, 7, 4);
+        pvh_put_le(sh + 24, i == 1 ? 0x800 : b.zeros, 8);
+        pvh_put_le(sh + 32, i == 1 ? 20 : 64 << 10, 8);
+    }
+    rc = big_parse(&b, &img, &err, &secs);
+    if (rc != -1 || !strstr(err.msg, "more than 4096 notes") || secs > 0.5)
+        fail_msg("rc %d in %.3f s: %s", rc, secs, rc ? err.msg : "");
+    /* 65534 PT_NOTE headers naming the entry note's area: read once, boots */
+    big_init(&b, 65535, 0);
+    while (b.phnum < 65535)
+        big_notes(&b, 0x800, 20);
+    rc = big_parse(&b, &img, &err, &secs);
+    if (rc != 0 || img.nnotes != 1 || img.pvh_entry != 0x100010 || secs > 0.5)
+        fail_msg("rc %d in %.3f s, %zu notes: %s", rc, secs, img.nnotes, rc ? err.msg : "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +657,9 @@ int main(void)
         cmocka_unit_test(test_multiboot_verdict),
         cmocka_unit_test(test_empty_and_unknown),
         cmocka_unit_test(test_too_many_segments),
+        cmocka_unit_test(test_same_note_area_read_once),
+        cmocka_unit_test_teardown(test_note_bounds, big_free),
+        cmocka_unit_test_teardown(test_hostile_note_headers_are_fast, big_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
