@@ -19,12 +19,31 @@ struct pvh_vm_module {
     const char *cmdline; /* NULL: none */
 };
 
+/* A virtio-blk disk (--drive). */
+enum pvh_cache_mode { PVH_CACHE_WRITEBACK, PVH_CACHE_NONE };
+struct pvh_vm_drive {
+    const char *path;
+    const char *id;                /* serial the guest reads (GET_ID); NULL: from the file name */
+    bool read_only;
+    enum pvh_cache_mode cache;     /* writeback: the page cache; none: O_DIRECT */
+};
+#define PVH_MAX_DRIVES 16
+
+/* virtio-rng: on by default when the machine has any other virtio device. */
+enum pvh_rng_mode { PVH_RNG_AUTO, PVH_RNG_ON, PVH_RNG_OFF };
+/* The console stdin/stdout attach to: COM1 (default) or virtio-console (hvc0). */
+enum pvh_console_mode { PVH_CONSOLE_SERIAL, PVH_CONSOLE_VIRTIO };
+
 struct pvh_vm_config {
     const char *kernel;            /* a PVH ELF (a bzImage is extracted by the caller) */
     const char *kernel_name;       /* for messages: what the user named */
     const char *cmdline;
     size_t nmodules;               /* module 0 is the initrd */
     struct pvh_vm_module modules[PVH_MAX_MODULES];
+    size_t ndrives;                /* virtio-blk disks, /dev/vda first */
+    struct pvh_vm_drive drives[PVH_MAX_DRIVES];
+    enum pvh_rng_mode rng;
+    enum pvh_console_mode console;
     uint64_t ram_size;
     unsigned ncpus;
     enum pvh_serial_mode serial;

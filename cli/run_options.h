@@ -1,0 +1,32 @@
+/* `pvhboot run`'s command line (cli/run_options.c): a table of options,
+ * each with its spellings (ours and QEMU's) and its handler. */
+#ifndef PVHBOOT_CLI_RUN_OPTIONS_H
+#define PVHBOOT_CLI_RUN_OPTIONS_H
+
+#include <stdio.h>
+
+#include "pvhboot/vmm.h"
+
+/* QEMU's -drive ...,if=none waits for the -device that names its id. */
+struct pending_drive {
+    struct pvh_vm_drive drive;
+    const char *id;
+    bool claimed;
+};
+
+struct run_args {
+    struct pvh_vm_config cfg;
+    const char *initrd;
+    char *extra[PVH_MAX_MODULES];
+    size_t nextra;
+    struct pending_drive pending[PVH_MAX_DRIVES];
+    size_t npending;
+};
+
+void run_usage(FILE *f);
+
+/* Fills a->cfg from argv. 0 on success; -1 when --help was printed; else
+ * the exit status (2) after one line on stderr. */
+int run_parse_args(struct run_args *a, int argc, char **argv);
+
+#endif
