@@ -13,13 +13,33 @@
 #define MB1_ADDRESS_FIELDS 32
 #define MB1_VIDEO_FIELDS 48
 
+/* The first offset >= from, a multiple of align, where magic's 4 bytes
+ * start inside [0, limit); -1 when none. The search areas (8 and 32 KiB)
+ * are read for every image parsed, so memchr (vectorised) finds candidates
+ * for the magic's first byte, a byte kernels' headers and zero padding
+ * rarely hold. */
+static long find_aligned(const uint8_t *data, size_t limit, size_t from, uint32_t magic, size_t align)
+{
+    while (from + 4 <= limit) {
+        const uint8_t *hit = memchr(data + from, (int)(magic & 0xff), limit - 3 - from);
+        if (!hit)
+            return -1;
+        size_t off = (size_t)(hit - data);
+        if (off % align == 0 && pvh_le32(hit) == magic)
+            return (long)off;
+        from = off + 1;
+    }
+    return -1;
+}
+
 static int find_mb1(const uint8_t *data, size_t size, uint64_t *offset)
 {
     size_t limit = size < PVH_MB1_SEARCH ? size : PVH_MB1_SEARCH;
-    for (size_t off = 0; off + 12 <= limit; off += 4) {
-        uint32_t magic = pvh_le32(data + off), flags = pvh_le32(data + off + 4);
-        if (magic == PVH_MB1_HEADER_MAGIC && magic + flags + pvh_le32(data + off + 8) == 0) {
-            *offset = off;
+    for (long off = find_aligned(data, limit, 0, PVH_MB1_HEADER_MAGIC, 4); off >= 0 && (size_t)off + 12 <= limit;
+         off = find_aligned(data, limit, (size_t)off + 4, PVH_MB1_HEADER_MAGIC, 4)) {
+        const uint8_t *p = data + off;
+        if (pvh_le32(p) + pvh_le32(p + 4) + pvh_le32(p + 8) == 0) {
+            *offset = (uint64_t)off;
             return 1;
         }
     }
@@ -29,11 +49,11 @@ static int find_mb1(const uint8_t *data, size_t size, uint64_t *offset)
 static int find_mb2(const uint8_t *data, size_t size, uint64_t *offset)
 {
     size_t limit = size < PVH_MB2_SEARCH ? size : PVH_MB2_SEARCH;
-    for (size_t off = 0; off + 16 <= limit; off += 8) {
-        uint32_t magic = pvh_le32(data + off), arch = pvh_le32(data + off + 4);
-        uint32_t len = pvh_le32(data + off + 8), sum = pvh_le32(data + off + 12);
-        if (magic == PVH_MB2_HEADER_MAGIC && magic + arch + len + sum == 0) {
-            *offset = off;
+    for (long off = find_aligned(data, limit, 0, PVH_MB2_HEADER_MAGIC, 8); off >= 0 && (size_t)off + 16 <= limit;
+         off = find_aligned(data, limit, (size_t)off + 8, PVH_MB2_HEADER_MAGIC, 8)) {
+        const uint8_t *p = data + off;
+        if (pvh_le32(p) + pvh_le32(p + 4) + pvh_le32(p + 8) + pvh_le32(p + 12) == 0) {
+            *offset = (uint64_t)off;
             return 2;
         }
     }

@@ -350,6 +350,38 @@ static void builder_limits_are_errors(void **state)
     assert_int_equal(pvh_le32(buf), (1u << 0) | (1u << 6) | (1u << 9));
 }
 
+/* The header search: only 4-aligned (Multiboot 1) and 8-aligned
+ * (Multiboot 2) magics with a good checksum count, the whole header must lie
+ * in the search area, a bad candidate does not hide a later good one. */
+static void header_search_alignment_and_bounds(void **state)
+{
+    (void)state;
+    static uint8_t area[40000];
+    uint64_t off;
+    memset(area, 0, sizeof(area));
+    pvh_put_le32(area + 101, PVH_MB1_HEADER_MAGIC); /* unaligned: ignored */
+    pvh_put_le32(area + 200, PVH_MB1_HEADER_MAGIC); /* aligned, bad checksum */
+    pvh_put_le32(area + 204, 0);
+    pvh_put_le32(area + 208, 1);
+    assert_int_equal(pvh_multiboot_find(area, sizeof(area), &off), 0);
+    pvh_put_le32(area + PVH_MB1_SEARCH - 12, PVH_MB1_HEADER_MAGIC); /* last place a whole header fits */
+    pvh_put_le32(area + PVH_MB1_SEARCH - 4, (uint32_t)-PVH_MB1_HEADER_MAGIC);
+    assert_int_equal(pvh_multiboot_find(area, sizeof(area), &off), 1);
+    assert_int_equal(off, PVH_MB1_SEARCH - 12);
+    assert_int_equal(pvh_multiboot_find(area, PVH_MB1_SEARCH - 1, &off), 0); /* cut by the file's end */
+    memset(area, 0, sizeof(area));
+    pvh_put_le32(area + PVH_MB1_SEARCH - 8, PVH_MB1_HEADER_MAGIC); /* runs past the area */
+    pvh_put_le32(area + PVH_MB1_SEARCH, (uint32_t)-PVH_MB1_HEADER_MAGIC);
+    assert_int_equal(pvh_multiboot_find(area, sizeof(area), &off), 0);
+    memset(area, 0, sizeof(area));
+    pvh_put_le32(area + 4, PVH_MB2_HEADER_MAGIC); /* 4- but not 8-aligned: ignored */
+    pvh_put_le32(area + 16, (uint32_t)-PVH_MB2_HEADER_MAGIC);
+    pvh_put_le32(area + PVH_MB2_SEARCH - 16, PVH_MB2_HEADER_MAGIC);
+    pvh_put_le32(area + PVH_MB2_SEARCH - 4, (uint32_t)-PVH_MB2_HEADER_MAGIC);
+    assert_int_equal(pvh_multiboot_find(area, sizeof(area), &off), 2);
+    assert_int_equal(off, PVH_MB2_SEARCH - 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +392,7 @@ int main(void)
         cmocka_unit_test(the_information_structure_parses_back),
         cmocka_unit_test(the_writer_goes_through_the_callback),
         cmocka_unit_test(builder_limits_are_errors),
+        cmocka_unit_test(header_search_alignment_and_bounds),
     };
     return cmocka_run_group_tests_name("multiboot", tests, NULL, NULL);
 }
