@@ -122,15 +122,23 @@ static void serial_output(void *ctx, const uint8_t *buf, size_t len)
     }
 }
 
+/* COM1's output. --serial file:PATH is created or truncated, often by root
+ * in a directory others can write: a symbolic link there is refused, never
+ * followed (O_NOFOLLOW), and a terminal there does not become ours. Also
+ * for --dry-run, which thereby says whether the real run could open it. */
 static int open_serial(struct pvh_vm *vm, struct pvh_error *err)
 {
     vm->serial_fd = -1;
     if (vm->cfg->serial == PVH_SERIAL_STDIO)
         vm->serial_fd = STDOUT_FILENO;
     if (vm->cfg->serial == PVH_SERIAL_FILE) {
-        vm->serial_fd = open(vm->cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        const char *path = vm->cfg->serial_path;
+        vm->serial_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+        if (vm->serial_fd < 0 && errno == ELOOP)
+            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: a symbolic link; pvhboot does not follow one "
+                            "there: name the file itself", path);
         if (vm->serial_fd < 0)
-            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: %s", vm->cfg->serial_path, strerror(errno));
+            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: %s", path, strerror(errno));
     }
     vm->hooks = (struct pvh_io_hooks){vm, pvh_kvm_set_irq, pvh_vm_end, serial_output};
     pvh_devices_init(&vm->dev, &vm->hooks);
@@ -204,7 +212,7 @@ static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_v
     if (setup_memory(vm, &in->plan, err) || load_guest(vm, in, st, err))
         return -1;
     if (vm->cfg->dry_run)
-        return 0;
+        return open_serial(vm, err);
     if (open_serial(vm, err) || pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
         return -1;
     if (vm->cfg->drop_user)
