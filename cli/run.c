@@ -307,6 +307,12 @@ static void print_load_stats(const struct pvh_vm_stats *s)
 
 static void print_memory(const struct pvh_vm_stats *s)
 {
+    if (!s->guest_resident_known) {
+        fprintf(stderr, "pvhboot: memory: RSS %llu KiB, guest RAM touched unknown (/proc/self/pagemap could not be "
+                "read; after --user only root may); peak RSS %llu KiB\n", (unsigned long long)s->rss_kib,
+                (unsigned long long)s->rss_peak_kib);
+        return;
+    }
     uint64_t own = s->rss_kib > s->guest_resident_kib ? s->rss_kib - s->guest_resident_kib : 0;
     fprintf(stderr, "pvhboot: memory: RSS %llu KiB = guest RAM touched %llu KiB + VMM %llu KiB; peak RSS %llu KiB\n",
             (unsigned long long)s->rss_kib, (unsigned long long)s->guest_resident_kib, (unsigned long long)own,

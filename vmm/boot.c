@@ -163,8 +163,11 @@ static uint64_t read_status_kib(int fd, const char *key)
     return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+/* Opened before the sandbox; -1 when not needed or not readable. pagemap
+ * only once setup is over, after --user's drop: opened as root it would go
+ * on giving physical frame numbers to the unprivileged process. */
 struct proc_files {
-    int status, pagemap; /* opened before the sandbox; -1 when not needed or not readable */
+    int status, pagemap;
 };
 
 static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct pvh_vm_stats *st)
@@ -192,6 +195,7 @@ static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct
     st->rss_kib = read_status_kib(pf->status, "VmRSS:");
     st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
     st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;
+    st->guest_resident_known = pf->pagemap >= 0;
 }
 
 /* Guest RAM: registered with KVM, or (--dry-run) only mapped. */
@@ -220,10 +224,19 @@ static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_v
     return 0;
 }
 
-static void open_proc_files(const struct pvh_vm_config *cfg, struct proc_files *pf)
+static void open_proc_files(struct proc_files *pf)
 {
     pf->status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    pf->pagemap = cfg->verbose ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
+    pf->pagemap = -1;
+}
+
+/* After setup. Once --user has dropped root the process is not dumpable, its
+ * /proc/self/pagemap is root's (mode 0400), and the open fails: the figure
+ * is then unknown (collect_stats). */
+static void open_pagemap(const struct pvh_vm_config *cfg, struct proc_files *pf)
+{
+    if (cfg->verbose)
+        pf->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
 static void close_proc_files(struct proc_files *pf)
@@ -253,9 +266,11 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
     pthread_cond_init(&vm->end_cond, &ca);
     pthread_condattr_destroy(&ca);
     struct proc_files pf;
-    open_proc_files(cfg, &pf);
+    open_proc_files(&pf);
     memset(res, 0, sizeof(*res));
     bool ready = read_inputs(cfg, in, err) == 0 && setup_machine(vm, in, &res->stats, err) == 0;
+    if (ready)
+        open_pagemap(cfg, &pf);
     close_inputs(in, cfg->nmodules); /* loaded (mapped pages keep their own reference) */
     if (ready && cfg->dry_run) {
         res->end = PVH_END_DRY_RUN;
