@@ -282,6 +282,8 @@ static int resolve_kernel(struct pvh_vm_config *cfg, char *elf_path, size_t cap)
     if (pvh_file_open(&f, cfg->kernel, &err))
         return cli_report(&err);
     int is_bz = pvh_bzimage_probe(f.data, f.size, cfg->kernel, &bz, &err);
+    if (pvh_file_check(&f, &err))
+        is_bz = -1;
     pvh_file_close(&f);
     if (is_bz < 0)
         return cli_report(&err);

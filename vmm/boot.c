@@ -39,7 +39,8 @@ static int read_inputs(const struct pvh_vm_config *cfg, struct boot_inputs *in, 
     if (pvh_file_open(&in->kernel, cfg->kernel, err))
         return -1;
     const char *name = cfg->kernel_name ? cfg->kernel_name : cfg->kernel;
-    if (pvh_image_parse(in->kernel.data, in->kernel.size, name, &in->image, err))
+    int parsed = pvh_image_parse(in->kernel.data, in->kernel.size, name, &in->image, err);
+    if (pvh_file_check(&in->kernel, err) || parsed) /* a shrunk file's zeros would mislead the parser's diagnosis */
         return -1;
     for (size_t i = 0; i < cfg->nmodules; i++) {
         if (pvh_file_open(&in->module[i], cfg->modules[i].path, err))
@@ -65,7 +66,7 @@ static int load_file_bytes(struct pvh_vm *vm, uint64_t gpa, const struct pvh_fil
                            const char *what, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     uint64_t mapped = 0;
-    if (pvh_guestmem_load(&vm->mem, gpa, f->fd, f->data, f->size, offset, len, vm->cfg->load, what, &mapped, err))
+    if (pvh_guestmem_load(&vm->mem, gpa, f, offset, len, vm->cfg->load, what, &mapped, err))
         return -1;
     st->bytes_mapped += mapped;
     st->bytes_copied += len - mapped;
@@ -73,7 +74,8 @@ static int load_file_bytes(struct pvh_vm *vm, uint64_t gpa, const struct pvh_fil
 }
 
 /* Kernel segments (the bss stays zero: fresh anonymous memory), then the
- * modules, then the boot data. */
+ * modules, then the boot data. Each file is checked once its bytes are in:
+ * a file that changed meanwhile fails the setup (pvh_file_check). */
 static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     char what[64];
@@ -85,10 +87,12 @@ static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_s
                             st, err))
             return -1;
     }
+    if (pvh_file_check(&in->kernel, err))
+        return -1;
     for (size_t i = 0; i < in->req.nmodules; i++) {
         const struct pvh_file *m = &in->module[i];
         snprintf(what, sizeof(what), "%s: module %zu", m->path, i);
-        if (load_file_bytes(vm, in->plan.module_addr[i], m, 0, m->size, what, st, err))
+        if (load_file_bytes(vm, in->plan.module_addr[i], m, 0, m->size, what, st, err) || pvh_file_check(m, err))
             return -1;
     }
     int rc = pvh_bootdata_write(&in->req, &in->plan, pvh_guestmem_write, &vm->mem, err);
