@@ -31,7 +31,7 @@ static double load_once(const struct pvh_file *f, const struct pvh_image *img, e
     for (size_t i = 0; i < img->nsegments; i++) {
         const struct pvh_segment *s = &img->seg[i];
         uint64_t mapped;
-        if (pvh_guestmem_load(&mem, s->paddr, f->fd, f->data, f->size, s->offset, s->filesz, mode, "segment",
+        if (pvh_guestmem_load(&mem, s->paddr, f, s->offset, s->filesz, mode, "segment",
                               &mapped, &err)) {
             fprintf(stderr, "bench_load: %s\n", err.msg);
             pvh_guestmem_unmap(&mem);

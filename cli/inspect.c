@@ -324,6 +324,8 @@ int cmd_inspect(int argc, char **argv)
     if (img->kind == PVH_IMAGE_BZIMAGE)
         print_bzimage_contents(&f, json);
     free(img);
+    if (pvh_file_check(&f, &err)) /* what was printed came from a file that changed meanwhile */
+        ok = 0;
     pvh_file_close(&f);
     return ok ? 0 : cli_report(&err);
 }

@@ -35,6 +35,8 @@ static int resolve_kernel(struct pvh_vm_config *cfg, char *elf_path, size_t cap)
     if (pvh_file_open(&f, cfg->kernel, &err))
         return cli_report(&err);
     int is_bz = pvh_bzimage_probe(f.data, f.size, cfg->kernel, &bz, &err);
+    if (pvh_file_check(&f, &err))
+        is_bz = -1;
     pvh_file_close(&f);
     if (is_bz < 0)
         return cli_report(&err);
@@ -60,6 +62,12 @@ static void print_load_stats(const struct pvh_vm_stats *s)
 
 static void print_memory(const struct pvh_vm_stats *s)
 {
+    if (!s->guest_resident_known) {
+        fprintf(stderr, "pvhboot: memory: RSS %llu KiB, guest RAM touched unknown (/proc/self/pagemap could not be "
+                "read; after --user only root may); peak RSS %llu KiB\n", (unsigned long long)s->rss_kib,
+                (unsigned long long)s->rss_peak_kib);
+        return;
+    }
     uint64_t own = s->rss_kib > s->guest_resident_kib ? s->rss_kib - s->guest_resident_kib : 0;
     fprintf(stderr, "pvhboot: memory: RSS %llu KiB = guest RAM touched %llu KiB + VMM %llu KiB; peak RSS %llu KiB\n",
             (unsigned long long)s->rss_kib, (unsigned long long)s->guest_resident_kib, (unsigned long long)own,

@@ -134,7 +134,9 @@ static int fill_cache(const struct pvh_file *f, const char *dir, const char *pat
     size_t elf_len;
     if (pvh_vmlinuz_extract(f->data, f->size, f->path, PVH_EXTRACT_MAX_DEFAULT, &elf, &elf_len, err) != 0)
         return -1;
-    int rc = make_dirs(dir, err);
+    int rc = pvh_file_check(f, err); /* never publish what a changing file gave */
+    if (rc == 0)
+        rc = make_dirs(dir, err);
     if (rc == 0)
         rc = publish(dir, path, elf, elf_len, err);
     free(elf);
@@ -202,6 +204,8 @@ static int lookup(const struct pvh_file *f, const char *dir, char *out_path, siz
         *hit = true;
     else if (fill_cache(f, dir, out_path, err) != 0)
         return -1;
+    if (pvh_file_check(f, err) != 0) /* the hash may be of a changing file: link nothing to it */
+        return -1;
     if (have_link)
         remember_stat(link, out_path);
     return 0;
@@ -223,6 +227,8 @@ int pvh_vmlinuz_cached_elf(const char *vmlinuz_path, const char *cache_dir,
     if (pvh_file_open(&f, vmlinuz_path, err) != 0)
         return -1;
     int rc = lookup(&f, dir, out_path, out_cap, hit, err);
+    if (pvh_file_check(&f, err)) /* also when lookup failed: the zeros of a shrunk file mislead */
+        rc = -1;
     pvh_file_close(&f);
     return rc;
 }

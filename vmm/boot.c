@@ -39,7 +39,8 @@ static int read_inputs(const struct pvh_vm_config *cfg, struct boot_inputs *in, 
     if (pvh_file_open(&in->kernel, cfg->kernel, err))
         return -1;
     const char *name = cfg->kernel_name ? cfg->kernel_name : cfg->kernel;
-    if (pvh_image_parse(in->kernel.data, in->kernel.size, name, &in->image, err))
+    int parsed = pvh_image_parse(in->kernel.data, in->kernel.size, name, &in->image, err);
+    if (pvh_file_check(&in->kernel, err) || parsed) /* a shrunk file's zeros would mislead the parser's diagnosis */
         return -1;
     for (size_t i = 0; i < cfg->nmodules; i++) {
         if (pvh_file_open(&in->module[i], cfg->modules[i].path, err))
@@ -65,7 +66,7 @@ static int load_file_bytes(struct pvh_vm *vm, uint64_t gpa, const struct pvh_fil
                            const char *what, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     uint64_t mapped = 0;
-    if (pvh_guestmem_load(&vm->mem, gpa, f->fd, f->data, f->size, offset, len, vm->cfg->load, what, &mapped, err))
+    if (pvh_guestmem_load(&vm->mem, gpa, f, offset, len, vm->cfg->load, what, &mapped, err))
         return -1;
     st->bytes_mapped += mapped;
     st->bytes_copied += len - mapped;
@@ -73,7 +74,8 @@ static int load_file_bytes(struct pvh_vm *vm, uint64_t gpa, const struct pvh_fil
 }
 
 /* Kernel segments (the bss stays zero: fresh anonymous memory), then the
- * modules, then the boot data. */
+ * modules, then the boot data. Each file is checked once its bytes are in:
+ * a file that changed meanwhile fails the setup (pvh_file_check). */
 static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_stats *st, struct pvh_error *err)
 {
     char what[64];
@@ -85,10 +87,12 @@ static int load_guest(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_vm_s
                             st, err))
             return -1;
     }
+    if (pvh_file_check(&in->kernel, err))
+        return -1;
     for (size_t i = 0; i < in->req.nmodules; i++) {
         const struct pvh_file *m = &in->module[i];
         snprintf(what, sizeof(what), "%s: module %zu", m->path, i);
-        if (load_file_bytes(vm, in->plan.module_addr[i], m, 0, m->size, what, st, err))
+        if (load_file_bytes(vm, in->plan.module_addr[i], m, 0, m->size, what, st, err) || pvh_file_check(m, err))
             return -1;
     }
     int rc = pvh_bootdata_write(&in->req, &in->plan, pvh_guestmem_write, &vm->mem, err);
@@ -122,15 +126,23 @@ static void serial_output(void *ctx, const uint8_t *buf, size_t len)
     }
 }
 
+/* COM1's output. --serial file:PATH is created or truncated, often by root
+ * in a directory others can write: a symbolic link there is refused, never
+ * followed (O_NOFOLLOW), and a terminal there does not become ours. Also
+ * for --dry-run, which thereby says whether the real run could open it. */
 static int open_serial(struct pvh_vm *vm, struct pvh_error *err)
 {
     vm->serial_fd = -1;
     if (vm->cfg->serial == PVH_SERIAL_STDIO)
         vm->serial_fd = STDOUT_FILENO;
     if (vm->cfg->serial == PVH_SERIAL_FILE) {
-        vm->serial_fd = open(vm->cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        const char *path = vm->cfg->serial_path;
+        vm->serial_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+        if (vm->serial_fd < 0 && errno == ELOOP)
+            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: a symbolic link; pvhboot does not follow one "
+                            "there: name the file itself", path);
         if (vm->serial_fd < 0)
-            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: %s", vm->cfg->serial_path, strerror(errno));
+            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: %s", path, strerror(errno));
     }
     vm->hooks = (struct pvh_io_hooks){vm, pvh_kvm_set_irq, pvh_vm_end, serial_output};
     pvh_devices_init(&vm->dev, &vm->hooks);
@@ -155,8 +167,11 @@ static uint64_t read_status_kib(int fd, const char *key)
     return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+/* Opened before the sandbox; -1 when not needed or not readable. pagemap
+ * only once setup is over, after --user's drop: opened as root it would go
+ * on giving physical frame numbers to the unprivileged process. */
 struct proc_files {
-    int status, pagemap; /* opened before the sandbox; -1 when not needed or not readable */
+    int status, pagemap;
 };
 
 static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct pvh_vm_stats *st)
@@ -184,6 +199,7 @@ static void collect_stats(struct pvh_vm *vm, const struct proc_files *pf, struct
     st->rss_kib = read_status_kib(pf->status, "VmRSS:");
     st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
     st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;
+    st->guest_resident_known = pf->pagemap >= 0;
 }
 
 /* Guest RAM: registered with KVM, or (--dry-run) only mapped. */
@@ -204,7 +220,7 @@ static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_v
     if (setup_memory(vm, &in->plan, err) || load_guest(vm, in, st, err))
         return -1;
     if (vm->cfg->dry_run)
-        return 0;
+        return open_serial(vm, err);
     if (open_serial(vm, err) || pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
         return -1;
     if (vm->cfg->drop_user)
@@ -212,10 +228,19 @@ static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_v
     return 0;
 }
 
-static void open_proc_files(const struct pvh_vm_config *cfg, struct proc_files *pf)
+static void open_proc_files(struct proc_files *pf)
 {
     pf->status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    pf->pagemap = cfg->verbose ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
+    pf->pagemap = -1;
+}
+
+/* After setup. Once --user has dropped root the process is not dumpable, its
+ * /proc/self/pagemap is root's (mode 0400), and the open fails: the figure
+ * is then unknown (collect_stats). */
+static void open_pagemap(const struct pvh_vm_config *cfg, struct proc_files *pf)
+{
+    if (cfg->verbose)
+        pf->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
 static void close_proc_files(struct proc_files *pf)
@@ -245,9 +270,11 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
     pthread_cond_init(&vm->end_cond, &ca);
     pthread_condattr_destroy(&ca);
     struct proc_files pf;
-    open_proc_files(cfg, &pf);
+    open_proc_files(&pf);
     memset(res, 0, sizeof(*res));
     bool ready = read_inputs(cfg, in, err) == 0 && setup_machine(vm, in, &res->stats, err) == 0;
+    if (ready)
+        open_pagemap(cfg, &pf);
     close_inputs(in, cfg->nmodules); /* loaded (mapped pages keep their own reference) */
     if (ready && cfg->dry_run) {
         res->end = PVH_END_DRY_RUN;

@@ -1,12 +1,16 @@
 /* Guest RAM: anonymous mappings per slot; pvh_gpa_ptr, the checked
  * accessor through which every guest-physical dereference goes; loading file
- * bytes into RAM by mapping or copying; counting the resident pages. */
+ * bytes into RAM by mapping or copying (mapped ranges registered with the
+ * SIGBUS guard); finding a file that shrank under them; counting the
+ * resident pages. */
 #include "pvhboot/guestmem.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "pvhboot/mapguard.h"
 
 #define FOUR_GIB 0x100000000ull
 
@@ -40,8 +44,10 @@ int pvh_guestmem_map(struct pvh_guestmem *mem, uint64_t low_size, uint64_t high_
 void pvh_guestmem_unmap(struct pvh_guestmem *mem)
 {
     for (int i = 0; i < PVH_MEM_SLOTS; i++) {
-        if (mem->slot[i].host)
-            munmap(mem->slot[i].host, mem->slot[i].size);
+        if (!mem->slot[i].host)
+            continue;
+        pvh_mapguard_remove(mem->slot[i].host, mem->slot[i].size);
+        munmap(mem->slot[i].host, mem->slot[i].size);
         mem->slot[i].host = NULL;
     }
 }
@@ -76,31 +82,35 @@ static uint64_t host_page_size(void)
 }
 
 /* Replaces [host, host + len) (page-aligned) by a private mapping of the file
- * at offset. Returns 0; 1 when the file cannot be mapped there (the range
- * holds fresh zero pages again: a failed MAP_FIXED may have unmapped it); -1
- * when not even anonymous memory could be put back. */
-static int map_file_pages(uint8_t *host, uint64_t len, int fd, uint64_t offset)
+ * at offset, registered with the SIGBUS guard under the file's name. Returns
+ * 0; 1 when the file cannot be mapped or guarded there (the range holds fresh
+ * zero pages again: a failed MAP_FIXED may have unmapped it); -1 when not
+ * even anonymous memory could be put back. */
+static int map_file_pages(uint8_t *host, uint64_t len, const struct pvh_file *f, uint64_t offset)
 {
-    if (mmap(host, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)offset) ==
-        host)
-        return 0;
+    pvh_mapguard_remove(host, len); /* whatever was mapped there before is replaced */
+    if (pvh_mapguard_add(host, len, PROT_READ | PROT_WRITE, f->path, NULL) == 0) {
+        if (mmap(host, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, f->fd, (off_t)offset) ==
+            host)
+            return 0;
+        pvh_mapguard_remove(host, len);
+    }
     void *back = mmap(host, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
                       -1, 0);
     return back == host ? 1 : -1;
 }
 
-int pvh_guestmem_load(struct pvh_guestmem *mem, uint64_t gpa, int fd, const uint8_t *data, uint64_t file_size,
-                      uint64_t offset, uint64_t len, enum pvh_load_mode mode, const char *what,
-                      uint64_t *mapped, struct pvh_error *err)
+int pvh_guestmem_load(struct pvh_guestmem *mem, uint64_t gpa, const struct pvh_file *f, uint64_t offset, uint64_t len,
+                      enum pvh_load_mode mode, const char *what, uint64_t *mapped, struct pvh_error *err)
 {
     if (mapped)
         *mapped = 0;
     if (len == 0)
         return 0;
-    if (offset > file_size || len > file_size - offset)
+    if (offset > f->size || len > f->size - offset)
         return pvh_fail(err, PVH_E_INPUT, "%s: file bytes [%#llx, %#llx + %#llx) run past the file's end (%llu bytes)",
                         what, (unsigned long long)offset, (unsigned long long)offset, (unsigned long long)len,
-                        (unsigned long long)file_size);
+                        (unsigned long long)f->size);
     uint8_t *host = pvh_gpa_ptr(mem, gpa, len);
     if (!host)
         return pvh_fail(err, PVH_E_SYSTEM, "%s (%llu bytes at %#llx) lies outside guest RAM", what,
@@ -109,19 +119,31 @@ int pvh_guestmem_load(struct pvh_guestmem *mem, uint64_t gpa, int fd, const uint
     uint64_t head = (page - gpa % page) % page; /* bytes before the first whole page */
     uint64_t whole = len > head ? (len - head) & ~(page - 1) : 0;
     if (mode == PVH_LOAD_MAP && offset % page == gpa % page && whole > 0) {
-        int rc = map_file_pages(host + head, whole, fd, offset + head);
+        int rc = map_file_pages(host + head, whole, f, offset + head);
         if (rc < 0)
             return pvh_fail(err, PVH_E_SYSTEM, "%s: guest RAM at %#llx lost its mapping: %s", what,
                             (unsigned long long)(gpa + head), strerror(errno));
         if (rc == 0) {
-            memcpy(host, data + offset, head);
-            memcpy(host + head + whole, data + offset + head + whole, len - head - whole);
+            memcpy(host, f->data + offset, head);
+            memcpy(host + head + whole, f->data + offset + head + whole, len - head - whole);
             if (mapped)
                 *mapped = whole;
             return 0;
         }
     }
-    memcpy(host, data + offset, len);
+    memcpy(host, f->data + offset, len);
+    return 0;
+}
+
+int pvh_guestmem_check_files(const struct pvh_guestmem *mem, struct pvh_error *err)
+{
+    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
+        const struct pvh_mem_slot *s = &mem->slot[i];
+        const char *name = s->host ? pvh_mapguard_probe(s->host, s->size) : NULL;
+        if (name)
+            return pvh_fail(err, PVH_E_INPUT, "%s: the file shrank while the VM ran; guest RAM mapped from it "
+                            "(--load map) lost its pages", name);
+    }
     return 0;
 }
 

@@ -194,6 +194,17 @@ static void handle_exit(struct pvh_vcpu *v)
     }
 }
 
+/* KVM_RUN failed. EFAULT: KVM could not fault in a guest page, which for
+ * guest RAM mapped from a file (--load map) means the file shrank: name it. */
+static void fail_run(struct pvh_vcpu *v, int e)
+{
+    struct pvh_error lost;
+    if (e == EFAULT && pvh_guestmem_check_files(&v->vm->mem, &lost) != 0)
+        fail_vm(v->vm, "vCPU %u: %s", v->id, lost.msg);
+    else
+        fail_vm(v->vm, "vCPU %u: KVM_RUN: %s", v->id, strerror(e));
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct pvh_vcpu *v = arg;
@@ -210,7 +221,7 @@ static void *vcpu_thread(void *arg)
                 v->run->immediate_exit = 0;
                 continue;
             }
-            fail_vm(vm, "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+            fail_run(v, errno);
             break;
         }
         handle_exit(v);

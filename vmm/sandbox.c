@@ -2,7 +2,8 @@
  * once setup is done, and the privilege drop for `--user`. The allow-list is
  * the system calls the run loop makes (KVM_RUN and IRQ ioctls, console I/O,
  * thread wake-ups, clocks, exit) plus the memory calls malloc and the
- * sanitizer runtimes make; mmap/mprotect may never ask for executable pages. */
+ * sanitizer runtimes make; mmap/mprotect may never ask for executable pages,
+ * and tgkill may only signal this process's own threads. */
 #include "pvhboot/sandbox.h"
 
 #include <errno.h>
@@ -36,7 +37,7 @@ static const struct syscall_name allowed_syscalls[] = {
     SYSCALL(poll), SYSCALL(ppoll), SYSCALL(futex), SYSCALL(clock_gettime),
     SYSCALL(clock_nanosleep), SYSCALL(nanosleep), SYSCALL(gettimeofday),
     SYSCALL(exit), SYSCALL(exit_group), SYSCALL(rt_sigreturn), SYSCALL(rt_sigprocmask),
-    SYSCALL(rt_sigaction), SYSCALL(sigaltstack), SYSCALL(tgkill), SYSCALL(getpid),
+    SYSCALL(rt_sigaction), SYSCALL(sigaltstack), SYSCALL(getpid),
     SYSCALL(gettid), SYSCALL(sched_yield), SYSCALL(restart_syscall), SYSCALL(munmap),
     SYSCALL(madvise), SYSCALL(brk), SYSCALL(mremap), SYSCALL(fstat), SYSCALL(newfstatat),
     SYSCALL(lseek), SYSCALL(set_robust_list), SYSCALL(rseq), SYSCALL(timer_settime),
@@ -49,7 +50,7 @@ static const struct syscall_name other_names[] = {
     SYSCALL(connect), SYSCALL(clone), SYSCALL(clone3), SYSCALL(fork), SYSCALL(vfork),
     SYSCALL(ptrace), SYSCALL(kill), SYSCALL(mount), SYSCALL(unlink), SYSCALL(mkdir),
     SYSCALL(getuid), SYSCALL(setuid), SYSCALL(prctl), SYSCALL(seccomp), SYSCALL(getcwd),
-    SYSCALL(mmap), SYSCALL(mprotect), SYSCALL(ioctl),
+    SYSCALL(mmap), SYSCALL(mprotect), SYSCALL(ioctl), SYSCALL(tgkill),
 };
 #undef SYSCALL
 
@@ -61,9 +62,9 @@ static const unsigned long allowed_ioctls[] = {
 
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))
 #define NIOCTLS (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))
-/* header (4) + per syscall (2) + ioctl block (2 + 2 per request) + mmap and
- * mprotect blocks (5 each) + trap (1) */
-#define MAX_FILTER (4 + 2 * NALLOWED + 2 + 2 * NIOCTLS + 10 + 2)
+/* header (4) + per syscall (2) + mmap, mprotect and tgkill blocks (5 each) +
+ * reloads of nr (3) + ioctl block (4 + 2 per request) */
+#define MAX_FILTER (4 + 2 * NALLOWED + 15 + 3 + 4 + 2 * NIOCTLS)
 
 #define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
 #define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
@@ -125,7 +126,21 @@ static size_t emit_no_exec_rule(struct sock_filter *f, size_t n, int sys, size_t
     return n;
 }
 
-static size_t build_filter(struct sock_filter *f)
+/* "if (nr == tgkill) return args[0] == pid ? ALLOW : TRAP" — A holds nr on
+ * entry and on exit. The kernel takes tgkill's tgid as an int: the low 32
+ * bits of args[0] are what it uses. pthread_kill (the run loop's vCPU kicks)
+ * and raise name this process; another process may not be signalled. */
+static size_t emit_own_tgkill_rule(struct sock_filter *f, size_t n, pid_t pid)
+{
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, 0, 4);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)pid, 0, 1);
+    f[n++] = (struct sock_filter)ALLOW;
+    f[n++] = (struct sock_filter)TRAP;
+    return n;
+}
+
+static size_t build_filter(struct sock_filter *f, pid_t pid)
 {
     size_t n = 0;
     f[n++] = (struct sock_filter)LOAD(arch);
@@ -137,6 +152,8 @@ static size_t build_filter(struct sock_filter *f)
     n = emit_no_exec_rule(f, n, SYS_mmap, 2);
     f[n++] = (struct sock_filter)LOAD(nr);
     n = emit_no_exec_rule(f, n, SYS_mprotect, 2);
+    f[n++] = (struct sock_filter)LOAD(nr);
+    n = emit_own_tgkill_rule(f, n, pid);
     f[n++] = (struct sock_filter)LOAD(nr);
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 1, 0);
     f[n++] = (struct sock_filter)TRAP;
@@ -150,7 +167,7 @@ static size_t build_filter(struct sock_filter *f)
 int pvh_sandbox_enter(struct pvh_error *err)
 {
     struct sock_filter filter[MAX_FILTER + 4];
-    size_t len = build_filter(filter);
+    size_t len = build_filter(filter, getpid());
     struct sock_fprog prog = {.len = (unsigned short)len, .filter = filter};
     struct sigaction sa = {.sa_sigaction = on_forbidden_syscall, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);

@@ -21,7 +21,12 @@
  *                S5, command 0xfe), words and dwords across them, then
  *                "pm-control VALUE" after writing 0: SCI_EN (only) reads set
  *   triple-fault an exception with an empty IDT
- *   wild-jump    a jump to an address with no RAM behind it */
+ *   wild-jump    a jump to an address with no RAM behind it
+ *   read-module  reads a byte of every page of module 0, then prints
+ *                "MODULE-READ PAGES SUM" and reads on, round after round,
+ *                without end: the host truncates the module's file meanwhile
+ *                (tests/run/host-files.t), and under --load map the pages
+ *                are gone; the VMM must end with its one-line error */
 #include "pvh_guest.h"
 
 void guest_main(uint32_t start_info_paddr);
@@ -29,6 +34,7 @@ void guest_main(uint32_t start_info_paddr);
 #define NO_RAM 0xf0000000u /* in the MMIO hole below 4 GiB: neither RAM nor a device */
 
 static uint8_t buffer[4096];
+static const struct hvm_start_info *start_info;
 
 static void rep_outsb(uint16_t port, uint32_t addr, uint32_t count)
 {
@@ -192,6 +198,31 @@ static void attack_wild_jump(void)
     ((void (*)(void))(uintptr_t)NO_RAM)();
 }
 
+static uint32_t sum_module_pages(const volatile uint8_t *p, uint64_t size)
+{
+    uint32_t sum = 0;
+    for (uint64_t off = 0; off < size; off += 4096)
+        sum += p[off];
+    return sum;
+}
+
+static void attack_read_module(void)
+{
+    const struct hvm_modlist_entry *m = pvh_module_count(start_info) ? pvh_module(start_info, 0) : 0;
+    const volatile uint8_t *p = m ? pvh_ptr(m->paddr, m->size) : 0;
+    if (!p || m->size == 0) {
+        pvh_puts("read-module: no module 0\n");
+        pvh_exit(3);
+    }
+    pvh_puts("MODULE-READ ");
+    pvh_put_dec((m->size + 4095) / 4096);
+    pvh_puts(" ");
+    pvh_put_hex(sum_module_pages(p, m->size));
+    pvh_puts("\n");
+    for (;;)
+        (void)sum_module_pages(p, m->size);
+}
+
 static const struct {
     const char *word, *name;
     void (*run)(void);
@@ -207,12 +238,14 @@ static const struct {
     {"attack=pm-garbage", "pm-garbage", attack_pm_garbage},
     {"attack=triple-fault", "triple-fault", attack_triple_fault},
     {"attack=wild-jump", "wild-jump", attack_wild_jump},
+    {"attack=read-module", "read-module", attack_read_module},
 };
 
 void guest_main(uint32_t start_info_paddr)
 {
     pvh_serial_init();
     const struct hvm_start_info *si = pvh_start_info(start_info_paddr);
+    start_info = si;
     if (!si) {
         pvh_puts("hostile: no start_info\n");
         pvh_exit(2);

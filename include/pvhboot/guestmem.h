@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "pvhboot/error.h"
+#include "pvhboot/file.h"
 
 #define PVH_MEM_SLOTS 2
 
@@ -39,19 +40,29 @@ enum pvh_load_mode {
     PVH_LOAD_COPY, /* every byte copied */
 };
 
-/* Puts file bytes [offset, offset + len) at guest-physical gpa. data is the
- * whole file mapped (or read) in memory, file_size its size, fd the open file.
- * With PVH_LOAD_MAP, when offset and gpa are congruent modulo the page size,
- * the whole pages inside the range are replaced by a private mapping of the
- * file (MAP_FIXED): nothing is read until the guest touches a page, and a
- * guest write copies only that page; the partial first and last pages are
- * copied, so bytes past len stay zero. Other ranges are copied. The range is
- * checked with pvh_gpa_ptr and against file_size first; what names it in
- * errors ("kernel segment 2"). *mapped (may be NULL) gets the bytes mapped
- * rather than copied. Returns 0 or -1 with err set. */
-int pvh_guestmem_load(struct pvh_guestmem *mem, uint64_t gpa, int fd, const uint8_t *data, uint64_t file_size,
-                      uint64_t offset, uint64_t len, enum pvh_load_mode mode, const char *what,
-                      uint64_t *mapped, struct pvh_error *err);
+/* Puts bytes [offset, offset + len) of the open file f (pvh_file_open) at
+ * guest-physical gpa. With PVH_LOAD_MAP, when offset and gpa are congruent
+ * modulo the page size, the whole pages inside the range are replaced by a
+ * private mapping of the file (MAP_FIXED): nothing is read until the guest
+ * touches a page, and a guest write copies only that page; the partial first
+ * and last pages are copied, so bytes past len stay zero. Other ranges are
+ * copied from f->data. The range is checked with pvh_gpa_ptr and against
+ * f->size first; what names it in errors ("kernel segment 2"). *mapped (may
+ * be NULL) gets the bytes mapped rather than copied. Returns 0 or -1 with err
+ * set. Mapped ranges are registered with the SIGBUS guard (mapguard.h) under
+ * f->path: a page lost to the file shrinking reads as zeros, never kills the
+ * VMM, and pvh_guestmem_check_files names the file. A copy reads f->data,
+ * itself guarded: pvh_file_check tells whether the file changed meanwhile. */
+int pvh_guestmem_load(struct pvh_guestmem *mem, uint64_t gpa, const struct pvh_file *f, uint64_t offset, uint64_t len,
+                      enum pvh_load_mode mode, const char *what, uint64_t *mapped, struct pvh_error *err);
+
+/* Whether a file mapped into guest RAM shrank below what was mapped: touches
+ * the last page of each mapped range (the SIGBUS guard puts a zero page there
+ * when it is gone) and returns -1 with err "PATH: the file shrank while the VM
+ * ran; ..." for the first such file; 0 when none did. For the VMM after
+ * KVM_RUN fails with EFAULT (KVM could not fault in a guest page), and after
+ * the VMM itself touched guest RAM. */
+int pvh_guestmem_check_files(const struct pvh_guestmem *mem, struct pvh_error *err);
 
 /* Bytes of guest RAM present in this process's page tables (pages the guest
  * or the VMM touched, file-mapped ones included), read from pagemap_fd, an

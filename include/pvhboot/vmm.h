@@ -87,6 +87,7 @@ struct pvh_vm_stats {
     uint64_t rss_kib;           /* VmRSS at the end */
     uint64_t rss_peak_kib;      /* VmHWM: the process's peak RSS */
     uint64_t guest_resident_kib;/* of which guest RAM pages (counted with --verbose only) */
+    bool guest_resident_known;  /* false when /proc/self/pagemap could not be read (after --user) */
     uint64_t kernel_load;       /* guest-physical address the kernel was loaded at */
     uint64_t entry, boot_info;  /* guest-physical entry point and %ebx (start_info, or the Multiboot MBI) */
 };

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `pvhboot run` refusing what it cannot run, with no KVM needed: each case
 # gives exactly one line on stderr, the right exit status (2 unusable input,
-# 1 VMM error) and no sanitizer report (ASan+UBSan build).
+# 1 VMM error) and no sanitizer report (ASan+UBSan build). --serial file:PATH
+# is opened by --dry-run too (as a run would): a symbolic link there is
+# refused, its target neither truncated nor created.
 set -u
 cd "$(dirname "$0")/../.."
 bin=build/san/pvhboot
@@ -12,6 +14,11 @@ head -c 4096 /dev/zero >"$tmp/zeros"
 head -c 3M /dev/zero >"$tmp/big"
 : >"$tmp/empty"
 cc -static -no-pie -o "$tmp/plain" -x c - <<<'int main(void){return 0;}'
+# --serial file:PATH where PATH is a symbolic link: to a file (not to be
+# truncated) and dangling (not to be created)
+echo keep >"$tmp/victim"
+ln -s "$tmp/victim" "$tmp/serial-link"
+ln -s "$tmp/made-through-link" "$tmp/dangling-link"
 # a Multiboot 2 header (magic, arch 0, length 16, checksum) at offset 0x80, nothing else
 python3 -c 'import struct,sys; m=0xE85250D6; sys.stdout.buffer.write(bytes(0x80)+struct.pack("<4I",m,0,16,(-(m+16))&0xffffffff)+bytes(4096))' >"$tmp/mb2"
 # name | expected status | expected text | arguments
@@ -38,6 +45,9 @@ cases=(
   "bad --load|2|--load fast: expected map or copy|$hello --load fast"
   "--kaslr with a Multiboot 1 kernel|2|a Multiboot 1 kernel is loaded at the addresses its header names and cannot be moved; drop --kaslr|guest/build/mb1hello --kaslr --kvm-device $tmp/no-kvm"
   "a Multiboot 2 kernel|2|offset 0x80: a Multiboot 2 kernel without the PVH note; pvhboot boots PVH ELF and Multiboot 1 kernels, not Multiboot 2|$tmp/mb2"
+  "--serial file: a symbolic link|2|--serial file:$tmp/serial-link: a symbolic link; pvhboot does not follow one there|$hello --serial file:$tmp/serial-link --dry-run"
+  "--serial file: a dangling symbolic link|2|--serial file:$tmp/dangling-link: a symbolic link|$hello --serial file:$tmp/dangling-link --dry-run"
+  "--serial file: no such directory, --dry-run|2|--serial file:$tmp/no/such/dir: No such file or directory|$hello --serial file:$tmp/no/such/dir --dry-run"
   "two kernels|2|unexpected argument|$hello $hello"
   "no kernel|2|usage: pvhboot run KERNEL|"
 )
@@ -63,7 +73,7 @@ numbers=(
   "--user 0:-18446744073709551615: $user|--user|0:-18446744073709551615" "--user 0:5 : $user|--user|0:5 "
   "--user 0:0x10: $user|--user|0:0x10" "--user 0x10: $user|--user|0x10"
 )
-echo "1..$(( ${#cases[@]} + ${#numbers[@]} + 2 ))"
+echo "1..$(( ${#cases[@]} + ${#numbers[@]} + 3 ))"
 n=0
 for c in "${cases[@]}"; do
     IFS='|' read -r name want text args <<<"$c"
@@ -106,4 +116,19 @@ if [ $? -eq 0 ] && grep -q -- "--initrd FILE" "$tmp/out" && grep -q "Ctrl-A x" "
     echo "ok $n - run --help documents the options and the serial escape"
 else
     echo "not ok $n - run --help"
+fi
+n=$((n + 1))
+if [ "$(cat "$tmp/victim")" = keep ] && [ ! -e "$tmp/made-through-link" ]; then
+    echo "ok $n - --serial file: through a symbolic link neither truncated its target nor created one"
+else
+    echo "not ok $n - --serial file: a symbolic link was followed: victim '$(cat "$tmp/victim")', $(ls "$tmp")"
+fi
+n=$((n + 1))
+echo stale >"$tmp/serial-out"
+$bin run $hello --serial file:"$tmp/serial-out" --dry-run >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && [ -f "$tmp/serial-out" ] && [ ! -s "$tmp/serial-out" ]; then
+    echo "ok $n - --serial file:PATH --dry-run opens it as a run would (created or truncated), exit 0"
+else
+    echo "not ok $n - --serial file:PATH --dry-run: exit $rc, $(wc -c <"$tmp/serial-out") bytes left"
 fi

@@ -1,13 +1,15 @@
 /* The run loop's sandbox: allowed calls still work under the filter, a
  * forbidden one kills the process by SIGSYS with a one-line message naming
- * it, executable mappings and unknown ioctls are refused, and --user drops
- * root for good. Each case runs in a forked child. */
+ * it, executable mappings and unknown ioctls are refused, tgkill reaches this
+ * process's threads only (another process survives the attempt), and --user
+ * drops root for good. Each case runs in a forked child. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,6 +95,38 @@ static void unknown_ioctl(void)
     _exit(46);
 }
 
+static volatile sig_atomic_t kicked;
+
+static void on_kick(int sig)
+{
+    (void)sig;
+    kicked = 1;
+}
+
+/* The run loop kicks vCPU threads with pthread_kill: tgkill on our own tgid. */
+static void tgkill_own_threads(void)
+{
+    struct sigaction sa = {.sa_handler = on_kick};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    enter_or_die();
+    if (pthread_kill(pthread_self(), SIGUSR1) != 0 || !kicked)
+        _exit(47);
+    kicked = 0;
+    if (syscall(SYS_tgkill, getpid(), gettid(), SIGUSR1) != 0 || !kicked)
+        _exit(48);
+    _exit(9);
+}
+
+static pid_t victim;
+
+static void tgkill_another_process(void)
+{
+    enter_or_die();
+    syscall(SYS_tgkill, victim, victim, SIGTERM);
+    _exit(49);
+}
+
 static void test_allowed_calls_survive(void **state)
 {
     (void)state;
@@ -134,6 +168,38 @@ static void test_unlisted_ioctl_refused(void **state)
     struct child_result r;
     run_child(unknown_ioctl, &r);
     assert_killed_naming(&r, "forbidden system call ioctl");
+}
+
+static void test_tgkill_own_threads_allowed(void **state)
+{
+    (void)state;
+    struct child_result r;
+    run_child(tgkill_own_threads, &r);
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(WEXITSTATUS(r.status), 9);
+}
+
+/* tgkill on another process: the sandboxed process dies by SIGSYS naming
+ * the call, and the other process lives on. */
+static void test_tgkill_other_process_refused(void **state)
+{
+    (void)state;
+    victim = fork();
+    assert_true(victim >= 0);
+    if (victim == 0) {
+        for (;;)
+            pause();
+    }
+    struct child_result r;
+    run_child(tgkill_another_process, &r);
+    char expected[96];
+    snprintf(expected, sizeof(expected), "pvhboot: sandbox: forbidden system call tgkill (%d)\n", SYS_tgkill);
+    assert_killed_naming(&r, expected);
+    int status;
+    assert_int_equal(waitpid(victim, &status, WNOHANG), 0); /* still running */
+    kill(victim, SIGKILL);
+    assert_int_equal(waitpid(victim, &status, 0), victim);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 static void drop_to_nobody(void)
@@ -190,6 +256,8 @@ int main(void)
         cmocka_unit_test(test_forbidden_syscall_kills_with_message),
         cmocka_unit_test(test_executable_mapping_refused),
         cmocka_unit_test(test_unlisted_ioctl_refused),
+        cmocka_unit_test(test_tgkill_own_threads_allowed),
+        cmocka_unit_test(test_tgkill_other_process_refused),
         cmocka_unit_test(test_drop_privileges),
         cmocka_unit_test(test_user_lookup_errors),
     };
