@@ -223,6 +223,7 @@ static int setup_machine(struct pvh_vm *vm, struct boot_inputs *in, struct pvh_v
         return open_serial(vm, err);
     if (open_serial(vm, err) || pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
         return -1;
+    pvh_kvm_close_device(vm); /* the VM and its vCPUs exist: the run needs no /dev/kvm */
     if (vm->cfg->drop_user)
         return pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err);
     return 0;
@@ -261,14 +262,7 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
         free(in);
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     }
-    *vm = (struct pvh_vm){.cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .serial_fd = -1, .ncpus = cfg->ncpus};
-    pthread_mutex_init(&vm->io_lock, NULL);
-    pthread_mutex_init(&vm->end_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* run.c's deadline is on this clock */
-    pthread_cond_init(&vm->end_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    pvh_vm_init(vm, cfg);
     struct proc_files pf;
     open_proc_files(&pf);
     memset(res, 0, sizeof(*res));
@@ -293,9 +287,7 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
         close(vm->serial_fd);
     pvh_vcpus_destroy(vm);
     pvh_kvm_close(vm);
-    pthread_mutex_destroy(&vm->io_lock);
-    pthread_mutex_destroy(&vm->end_lock);
-    pthread_cond_destroy(&vm->end_cond);
+    pvh_vm_fini(vm);
     free(vm);
     free(in);
     return rc;

@@ -1,6 +1,8 @@
 /* KVM itself: opening /dev/kvm with errors that say what to do, checking
  * the API version and each capability pvhboot needs, creating the VM with
- * its in-kernel interrupt controllers and PIT, and giving it guest RAM. */
+ * its in-kernel interrupt controllers and PIT, and giving it guest RAM.
+ * /dev/kvm is closed as soon as the VM and its vCPUs exist: the run needs
+ * only their fds (and the CPUID set read from it, kept in memory). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -148,12 +150,18 @@ void pvh_kvm_set_irq(void *ctx, unsigned irq, int level)
     ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
 }
 
+void pvh_kvm_close_device(struct pvh_vm *vm)
+{
+    if (vm->kvm_fd >= 0)
+        close(vm->kvm_fd);
+    vm->kvm_fd = -1;
+}
+
 void pvh_kvm_close(struct pvh_vm *vm)
 {
     pvh_guestmem_unmap(&vm->mem);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
-    if (vm->kvm_fd >= 0)
-        close(vm->kvm_fd);
-    vm->vm_fd = vm->kvm_fd = -1;
+    vm->vm_fd = -1;
+    pvh_kvm_close_device(vm);
 }

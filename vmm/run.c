@@ -1,7 +1,12 @@
 /* Running the VM: one thread per vCPU in a KVM_RUN loop dispatching exits
- * to the devices, the console input thread, the end of the VM (whoever ends
- * it first wins; every vCPU is kicked out of KVM_RUN), the timeout, and the
- * sandbox entered once all threads exist. */
+ * to the devices, the console input thread, the end of the VM, the timeout,
+ * and the sandbox. The threads are created first and wait at a gate; main
+ * enters the sandbox (the seccomp filter goes onto every thread at once) and
+ * only then lets them run, so no guest code runs and no exit is handled
+ * outside the sandbox. Whoever ends the VM (a vCPU, the console, the
+ * timeout) only records the end and wakes main; main alone kicks the vCPUs
+ * out of KVM_RUN, again and again until each thread is done, and main alone
+ * joins them: a kick never reaches a thread that is not there any more. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +23,7 @@
 #include "vm.h"
 
 #define KICK_SIGNAL SIGUSR1
+#define KICK_INTERVAL_NS 5000000 /* main kicks the vCPUs still running this often */
 #define ESCAPE_PREFIX 0x01 /* Ctrl-A, then 'x' quits */
 
 uint64_t pvh_now_ns(void)
@@ -27,20 +33,42 @@ uint64_t pvh_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
+{
+    *vm = (struct pvh_vm){.cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .serial_fd = -1, .ncpus = cfg->ncpus};
+    for (unsigned i = 0; i < PVH_MAX_CPUS; i++)
+        vm->vcpu[i] = (struct pvh_vcpu){.vm = vm, .id = i, .fd = -1};
+    pthread_mutex_init(&vm->io_lock, NULL);
+    pthread_mutex_init(&vm->end_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the deadlines below are on this clock */
+    pthread_cond_init(&vm->end_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&vm->go_cond, NULL);
+}
+
+void pvh_vm_fini(struct pvh_vm *vm)
+{
+    pthread_mutex_destroy(&vm->io_lock);
+    pthread_mutex_destroy(&vm->end_lock);
+    pthread_cond_destroy(&vm->end_cond);
+    pthread_cond_destroy(&vm->go_cond);
+}
+
 static void on_kick(int sig)
 {
     (void)sig;
 }
 
-static void kick_all(struct pvh_vm *vm)
+static struct timespec monotonic_after(uint64_t ns)
 {
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        struct pvh_vcpu *v = &vm->vcpu[i];
-        if (!v->started)
-            continue;
-        v->run->immediate_exit = 1;
-        pthread_kill(v->thread, KICK_SIGNAL);
-    }
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t sum = (uint64_t)t.tv_nsec + ns;
+    t.tv_sec += (time_t)(sum / 1000000000ull);
+    t.tv_nsec = (long)(sum % 1000000000ull);
+    return t;
 }
 
 static bool claim_end(struct pvh_vm *vm, enum pvh_vm_end end, int status)
@@ -55,9 +83,7 @@ static bool claim_end(struct pvh_vm *vm, enum pvh_vm_end end, int status)
         pthread_cond_broadcast(&vm->end_cond);
     }
     pthread_mutex_unlock(&vm->end_lock);
-    if (first)
-        kick_all(vm);
-    return first;
+    return first; /* main, woken, kicks the vCPUs: nobody else does */
 }
 
 void pvh_vm_end(void *ctx, enum pvh_vm_end end, int status)
@@ -205,14 +231,27 @@ static void fail_run(struct pvh_vcpu *v, int e)
         fail_vm(v->vm, "vCPU %u: KVM_RUN: %s", v->id, strerror(e));
 }
 
-static void *vcpu_thread(void *arg)
+/* Every thread waits here until main has entered the sandbox (or given up:
+ * then `ending` is already set and the loops below never start). */
+static void wait_for_go(struct pvh_vm *vm)
 {
-    struct pvh_vcpu *v = arg;
+    pthread_mutex_lock(&vm->end_lock);
+    while (!vm->go)
+        pthread_cond_wait(&vm->go_cond, &vm->end_lock);
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
+static void let_threads_go(struct pvh_vm *vm)
+{
+    pthread_mutex_lock(&vm->end_lock);
+    vm->go = true;
+    pthread_cond_broadcast(&vm->go_cond);
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
+static void run_vcpu(struct pvh_vcpu *v)
+{
     struct pvh_vm *vm = v->vm;
-    sigset_t unblock;
-    sigemptyset(&unblock);
-    sigaddset(&unblock, KICK_SIGNAL);
-    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     while (!atomic_load(&vm->ending)) {
         if (v->id == 0 && !vm->t_first_run_ns)
             vm->t_first_run_ns = pvh_now_ns();
@@ -226,6 +265,22 @@ static void *vcpu_thread(void *arg)
         }
         handle_exit(v);
     }
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct pvh_vcpu *v = arg;
+    struct pvh_vm *vm = v->vm;
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, KICK_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    wait_for_go(vm);
+    run_vcpu(v);
+    pthread_mutex_lock(&vm->end_lock);
+    v->done = true; /* main stops kicking this one and may join it */
+    pthread_cond_broadcast(&vm->end_cond);
+    pthread_mutex_unlock(&vm->end_lock);
     return NULL;
 }
 
@@ -254,6 +309,7 @@ static void *input_thread(void *arg)
     struct input_state *in = arg;
     struct pvh_vm *vm = in->vm;
     uint8_t buf[64];
+    wait_for_go(vm);
     while (!atomic_load(&vm->ending)) {
         struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
@@ -294,7 +350,7 @@ static int start_threads(struct pvh_vm *vm, pthread_t *input, bool *has_input, s
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             return pvh_fail(err, PVH_E_SYSTEM, "cannot start the thread of vCPU %u: %s", i, strerror(rc));
         }
-        vm->vcpu[i].started = true;
+        vm->vcpu[i].started = true; /* before it can run: it waits for main's go */
     }
     /* stdin feeds COM1 whatever it is (a terminal, a pipe); /dev/null ends at once */
     *has_input = vm->cfg->serial == PVH_SERIAL_STDIO && pthread_create(input, NULL, input_thread, in) == 0;
@@ -321,6 +377,48 @@ static void wait_for_end(struct pvh_vm *vm)
     pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* Under end_lock: kicks every vCPU thread still in its loop out of KVM_RUN
+ * (immediate_exit for one about to enter it, the signal for one inside);
+ * returns how many there were. */
+static unsigned kick_running(struct pvh_vm *vm)
+{
+    unsigned running = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct pvh_vcpu *v = &vm->vcpu[i];
+        if (!v->started || v->done)
+            continue;
+        running++;
+        v->run->immediate_exit = 1;
+        pthread_kill(v->thread, KICK_SIGNAL);
+    }
+    return running;
+}
+
+static bool vcpus_done(const struct pvh_vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpu[i].started && !vm->vcpu[i].done)
+            return false;
+    return true;
+}
+
+/* Main only, once the VM is ending: kicks the vCPU threads, again every
+ * KICK_INTERVAL_NS until each has said it is done, then joins them. A
+ * thread is only ever kicked before main joins it. */
+static void stop_vcpus(struct pvh_vm *vm)
+{
+    pthread_mutex_lock(&vm->end_lock);
+    while (kick_running(vm) > 0) {
+        struct timespec deadline = monotonic_after(KICK_INTERVAL_NS);
+        while (!vcpus_done(vm) && pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&vm->end_lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpu[i].started)
+            pthread_join(vm->vcpu[i].thread, NULL);
+}
+
 int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
 {
     pthread_t input;
@@ -338,12 +436,11 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
     if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter(err) != 0)
         rc = -1;
     if (rc != 0)
-        claim_end(vm, PVH_END_ERROR, 1);
-    else
+        claim_end(vm, PVH_END_ERROR, 1); /* before the go: the threads end without a KVM_RUN */
+    let_threads_go(vm);
+    if (rc == 0)
         wait_for_end(vm);
-    for (unsigned i = 0; i < vm->ncpus; i++)
-        if (vm->vcpu[i].started)
-            pthread_join(vm->vcpu[i].thread, NULL);
+    stop_vcpus(vm);
     if (has_input)
         pthread_join(input, NULL);
     if (raw)

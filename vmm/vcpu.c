@@ -110,6 +110,8 @@ int pvh_vcpu_set_entry(struct pvh_vcpu *v, const struct pvh_entry_state *st, str
     return 0;
 }
 
+/* A vCPU never created (--dry-run, a setup that failed first) has fd -1
+ * and no kvm_run (pvh_vm_init): nothing is closed or unmapped for it. */
 void pvh_vcpus_destroy(struct pvh_vm *vm)
 {
     for (unsigned i = 0; i < vm->ncpus; i++) {

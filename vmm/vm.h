@@ -18,11 +18,12 @@
 struct pvh_vcpu {
     struct pvh_vm *vm;
     unsigned id;
-    int fd;
+    int fd;         /* -1 until created */
     struct kvm_run *run;
     size_t run_size;
     pthread_t thread;
-    bool started;
+    bool started;   /* main only: the thread exists (only main kicks and joins it) */
+    bool done;      /* under end_lock: the thread has left its run loop for good */
 };
 
 enum pvh_exit_kind {
@@ -45,7 +46,9 @@ struct pvh_vm {
     int serial_fd;                  /* -1: serial output discarded */
 
     pthread_mutex_t end_lock;
-    pthread_cond_t end_cond;
+    pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */
+    pthread_cond_t go_cond;         /* the threads wait here until main lets them run */
+    bool go;                        /* under end_lock: set once the sandbox is on (or setup failed) */
     atomic_bool ending;
     struct pvh_vm_result result;
     struct pvh_error end_err;
@@ -59,6 +62,7 @@ uint64_t pvh_now_ns(void);
 /* kvm.c */
 int pvh_kvm_open(struct pvh_vm *vm, struct pvh_error *err);
 int pvh_kvm_create_vm(struct pvh_vm *vm, uint64_t low_size, uint64_t high_size, struct pvh_error *err);
+void pvh_kvm_close_device(struct pvh_vm *vm); /* /dev/kvm only: once the VM and its vCPUs exist */
 void pvh_kvm_close(struct pvh_vm *vm);
 void pvh_kvm_set_irq(void *ctx, unsigned irq, int level);
 
@@ -68,6 +72,8 @@ int pvh_vcpu_set_entry(struct pvh_vcpu *v, const struct pvh_entry_state *st, str
 void pvh_vcpus_destroy(struct pvh_vm *vm);
 
 /* run.c */
+void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg); /* every fd -1, locks ready */
+void pvh_vm_fini(struct pvh_vm *vm);                                   /* the locks (fds: their owners) */
 void pvh_vm_end(void *ctx, enum pvh_vm_end end, int status);
 int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err);
 

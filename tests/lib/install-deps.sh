@@ -6,10 +6,11 @@
 # (bash-static runs the harness inside it, to test its host path);
 # musl-tools links small static test programs; the compression libraries
 # (zlib, liblzma, liblz4, libzstd, libbz2, liblzo2) decompress vmlinuz payloads
-# and their command-line tools make test payloads; valgrind checks for leaks.
+# and their command-line tools make test payloads; valgrind checks for leaks;
+# strace shows which fds pvhboot closes (tests/run/fds.t).
 set -eu
 pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
-      busybox-static bash-static cpio musl-tools binutils python3 valgrind
+      busybox-static bash-static cpio musl-tools binutils python3 valgrind strace
       zlib1g-dev liblzma-dev liblz4-dev libzstd-dev libbz2-dev liblzo2-dev
       gzip xz-utils lz4 zstd bzip2 lzop"
 missing=()
