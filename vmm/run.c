@@ -38,7 +38,6 @@ void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
     *vm = (struct pvh_vm){.cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .serial_fd = -1, .ncpus = cfg->ncpus};
     for (unsigned i = 0; i < PVH_MAX_CPUS; i++)
         vm->vcpu[i] = (struct pvh_vcpu){.vm = vm, .id = i, .fd = -1};
-    pthread_mutex_init(&vm->io_lock, NULL);
     pthread_mutex_init(&vm->end_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -50,7 +49,6 @@ void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
 
 void pvh_vm_fini(struct pvh_vm *vm)
 {
-    pthread_mutex_destroy(&vm->io_lock);
     pthread_mutex_destroy(&vm->end_lock);
     pthread_cond_destroy(&vm->end_cond);
     pthread_cond_destroy(&vm->go_cond);
@@ -112,18 +110,13 @@ __attribute__((format(printf, 2, 3))) static void fail_vm(struct pvh_vm *vm, con
 static void handle_io(struct pvh_vcpu *v)
 {
     struct pvh_error err;
-    pthread_mutex_lock(&v->vm->io_lock);
-    int rc = pvh_exit_io(&v->vm->dev, v->run, v->run_size, &err);
-    pthread_mutex_unlock(&v->vm->io_lock);
-    if (rc)
+    if (pvh_exit_io(&v->vm->dev, v->run, v->run_size, &err))
         fail_vm(v->vm, "vCPU %u: %s", v->id, err.msg);
 }
 
 static void handle_mmio(struct pvh_vcpu *v)
 {
-    pthread_mutex_lock(&v->vm->io_lock);
     pvh_exit_mmio(&v->vm->dev, v->run);
-    pthread_mutex_unlock(&v->vm->io_lock);
 }
 
 static uint64_t guest_rip(struct pvh_vcpu *v)
@@ -294,9 +287,7 @@ struct input_state {
 static void feed_uart(struct pvh_vm *vm, const uint8_t *buf, size_t n)
 {
     while (n > 0 && !atomic_load(&vm->ending)) {
-        pthread_mutex_lock(&vm->io_lock);
         size_t took = pvh_uart_receive(&vm->dev.uart, buf, n);
-        pthread_mutex_unlock(&vm->io_lock);
         buf += took;
         n -= took;
         if (n)
@@ -432,7 +423,9 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
         t.c_oflag |= OPOST | ONLCR; /* keep the host's line endings for output */
         tcsetattr(STDIN_FILENO, TCSANOW, &t);
     }
-    int rc = start_threads(vm, &input, &has_input, &in, err);
+    int rc = pvh_machine_start_io(vm, err);
+    if (rc == 0)
+        rc = start_threads(vm, &input, &has_input, &in, err);
     if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter(err) != 0)
         rc = -1;
     if (rc != 0)

@@ -1,6 +1,7 @@
-/* Internal to vmm/: the machine's state shared by kvm.c (VM and memory),
- * vcpu.c (vCPUs, CPUID, entry state), run.c (threads, run loop, exit
- * dispatch, the end of the VM) and boot.c (loading the kernel and boot data). */
+/* Internal to vmm/: the machine's state shared by vm.c (the lifecycle),
+ * inputs.c, load.c, console.c, machine.c (devices and the I/O thread),
+ * stats.c, kvm.c (VM and memory), vcpu.c (vCPUs, CPUID, entry state) and
+ * run.c (threads, run loop, exit dispatch, the end of the VM). */
 #ifndef PVHBOOT_VMM_VM_H
 #define PVHBOOT_VMM_VM_H
 
@@ -11,9 +12,15 @@
 #include <stdint.h>
 
 #include "dev/devices.h"
+#include "eventloop.h"
 #include "pvhboot/entry.h"
+#include "pvhboot/file.h"
 #include "pvhboot/guestmem.h"
+#include "pvhboot/image.h"
+#include "pvhboot/plan.h"
 #include "pvhboot/vmm.h"
+#include "vdev.h"
+#include "virtio/virtio.h"
 
 struct pvh_vcpu {
     struct pvh_vm *vm;
@@ -24,6 +31,15 @@ struct pvh_vcpu {
     pthread_t thread;
     bool started;   /* main only: the thread exists (only main kicks and joins it) */
     bool done;      /* under end_lock: the thread has left its run loop for good */
+};
+
+/* A virtio device of this machine: the transport, the machine side, the
+ * device type's own state and how to free it. */
+struct pvh_vm_vdev {
+    struct pvh_virtio_dev dev;
+    struct pvh_vdev_kvm kvm;
+    void *impl;
+    void (*destroy)(struct pvh_vm_vdev *v);
 };
 
 enum pvh_exit_kind {
@@ -40,10 +56,14 @@ struct pvh_vm {
     struct pvh_vcpu vcpu[PVH_MAX_CPUS];
     struct kvm_cpuid2 *cpuid;
 
-    pthread_mutex_t io_lock;        /* devices are used by every vCPU thread */
-    struct pvh_devices dev;
+    struct pvh_devices dev;         /* each device has its own lock */
+    bool devices_ready;
     struct pvh_io_hooks hooks;
     int serial_fd;                  /* -1: serial output discarded */
+    struct pvh_eventloop loop;      /* the I/O thread */
+    bool loop_ready;
+    size_t nvdev;
+    struct pvh_vm_vdev vdev[PVH_MAX_VIRTIO_DEVICES];
 
     pthread_mutex_t end_lock;
     pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */
@@ -58,6 +78,46 @@ struct pvh_vm {
 };
 
 uint64_t pvh_now_ns(void);
+
+/* inputs.c: the files, the image and the plan */
+struct pvh_boot_inputs {
+    struct pvh_file kernel;
+    struct pvh_file module[PVH_MAX_MODULES];
+    struct pvh_module_spec spec[PVH_MAX_MODULES];
+    size_t ndevices;
+    struct pvh_device_spec devices[PVH_MAX_VIRTIO_DEVICES];
+    struct pvh_image image;
+    struct pvh_plan_request req;
+    struct pvh_plan plan;
+};
+int pvh_inputs_read(const struct pvh_vm_config *cfg, struct pvh_boot_inputs *in, struct pvh_error *err);
+void pvh_inputs_close(struct pvh_boot_inputs *in, size_t nmodules);
+
+/* load.c */
+int pvh_load_guest(struct pvh_vm *vm, struct pvh_boot_inputs *in, struct pvh_vm_stats *st, struct pvh_error *err);
+
+/* console.c */
+int pvh_console_open(struct pvh_vm *vm, struct pvh_error *err);
+void pvh_console_output(void *ctx, const uint8_t *buf, size_t len); /* ctx: the vm */
+void pvh_console_close(struct pvh_vm *vm);
+
+/* machine.c */
+size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_device_spec *specs);
+int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err);
+int pvh_machine_start_io(struct pvh_vm *vm, struct pvh_error *err);
+void pvh_machine_devices_destroy(struct pvh_vm *vm);
+
+/* stats.c: /proc files opened before the sandbox; -1 when not needed or not
+ * readable. pagemap only once setup is over, after --user's drop: opened as
+ * root it would go on giving physical frame numbers to the unprivileged
+ * process. */
+struct pvh_proc_files {
+    int status, pagemap;
+};
+void pvh_proc_files_open(struct pvh_proc_files *pf);
+void pvh_proc_files_open_pagemap(const struct pvh_vm_config *cfg, struct pvh_proc_files *pf);
+void pvh_proc_files_close(struct pvh_proc_files *pf);
+void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st);
 
 /* kvm.c */
 int pvh_kvm_open(struct pvh_vm *vm, struct pvh_error *err);

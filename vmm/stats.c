@@ -1,0 +1,78 @@
+/* The statistics --verbose prints: times, VM exits, serial bytes, unclaimed
+ * accesses, RSS and guest RAM touched, read through /proc files opened at
+ * the right moments (status before the sandbox, pagemap after --user). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vm.h"
+
+static uint64_t since_start(const struct pvh_vm *vm, uint64_t t)
+{
+    return t && t > vm->cfg->start_ns ? t - vm->cfg->start_ns : 0;
+}
+
+/* A "KEY: N kB" line of /proc/self/status (VmRSS, VmHWM), read through an fd
+ * opened before the sandbox (like /proc/self/pagemap for pvh_guestmem_resident). */
+static uint64_t read_status_kib(int fd, const char *key)
+{
+    char buf[4096];
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st)
+{
+    st->ns_first_run = since_start(vm, vm->t_first_run_ns);
+    st->ns_first_serial = since_start(vm, vm->t_first_serial_ns);
+    st->ns_end = since_start(vm, vm->t_end_ns);
+    st->exits_io = vm->exits[PVH_EXIT_IO];
+    st->exits_mmio = vm->exits[PVH_EXIT_MMIO];
+    st->exits_hlt = vm->exits[PVH_EXIT_HLT];
+    st->exits_intr = vm->exits[PVH_EXIT_INTR];
+    st->exits_shutdown = vm->exits[PVH_EXIT_SHUTDOWN];
+    st->exits_system_event = vm->exits[PVH_EXIT_SYSTEM_EVENT];
+    st->exits_other = vm->exits[PVH_EXIT_OTHER];
+    st->serial_bytes = vm->dev.uart.tx_bytes;
+    const struct pvh_unhandled *u = &vm->dev.unhandled.t;
+    st->nunhandled = u->n < PVH_STATS_UNHANDLED ? u->n : PVH_STATS_UNHANDLED;
+    for (size_t i = 0; i < st->nunhandled; i++) {
+        st->unhandled[i].addr = u->e[i].addr;
+        st->unhandled[i].mmio = u->e[i].mmio;
+        st->unhandled[i].reads = u->e[i].reads;
+        st->unhandled[i].writes = u->e[i].writes;
+    }
+    st->unhandled_other = u->other;
+    st->rss_kib = read_status_kib(pf->status, "VmRSS:");
+    st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
+    st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;
+    st->guest_resident_known = pf->pagemap >= 0;
+}
+
+void pvh_proc_files_open(struct pvh_proc_files *pf)
+{
+    pf->status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    pf->pagemap = -1;
+}
+
+/* After setup. Once --user has dropped root the process is not dumpable, its
+ * /proc/self/pagemap is root's (mode 0400), and the open fails: the figure
+ * is then unknown (pvh_stats_collect). */
+void pvh_proc_files_open_pagemap(const struct pvh_vm_config *cfg, struct pvh_proc_files *pf)
+{
+    if (cfg->verbose)
+        pf->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+void pvh_proc_files_close(struct pvh_proc_files *pf)
+{
+    if (pf->status >= 0)
+        close(pf->status);
+    if (pf->pagemap >= 0)
+        close(pf->pagemap);
+}
