@@ -137,14 +137,14 @@ static uint64_t post(struct fixture *f, uint32_t len)
 
 static uint32_t used_len(struct fixture *f)
 {
-    uint32_t id, len;
+    uint32_t id = 0, len = 0;
     assert_int_equal(vd_get_used(&f->v, 0, &id, &len), 1);
     return len;
 }
 
 static bool nothing_used(struct fixture *f)
 {
-    uint32_t id, len;
+    uint32_t id = 0, len = 0;
     return vd_get_used(&f->v, 0, &id, &len) == 0;
 }
 
@@ -220,7 +220,7 @@ static void rate_limit_holds_over_a_second(void **state)
     uint64_t start = f->clock, got = 0, asked = 16ull * chunk;
     unsigned throttled_polls = 0;
     for (int ms = 0; ms <= 1000; ms++) {
-        uint32_t id, len;
+        uint32_t id = 0, len = 0;
         unsigned returned = 0;
         while (vd_get_used(&f->v, 0, &id, &len)) {
             if (++returned > 64)
@@ -238,7 +238,7 @@ static void rate_limit_holds_over_a_second(void **state)
         if (ms < 1000)
             f->clock += MS;
     }
-    uint32_t id, len;
+    uint32_t id = 0, len = 0;
     while (vd_get_used(&f->v, 0, &id, &len))
         got += len;
     assert_int_equal(f->clock - start, 1000 * MS);

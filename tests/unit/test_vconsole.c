@@ -111,14 +111,14 @@ static uint64_t post_rx(struct fixture *f, uint32_t len)
 
 static uint32_t used_len(struct fixture *f, unsigned q)
 {
-    uint32_t id, len;
+    uint32_t id = 0, len = 0;
     assert_int_equal(vd_get_used(&f->v, q, &id, &len), 1);
     return len;
 }
 
 static bool nothing_used(struct fixture *f, unsigned q)
 {
-    uint32_t id, len;
+    uint32_t id = 0, len = 0;
     return vd_get_used(&f->v, q, &id, &len) == 0;
 }
 
