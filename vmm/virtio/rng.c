@@ -111,10 +111,10 @@ static void cancel_wake(struct pvh_rng *r)
 
 enum stop { STOP_EMPTY, STOP_BUDGET, STOP_THROTTLED, STOP_SOURCE, STOP_BROKEN };
 
-/* Draws up to what the bucket allows (and the pool holds) from the source:
- * when it holds a byte, or min bytes once it ran dry (starved). 1: the pool has bytes; 0 with
- * *why: it could not get any. After a failure the source is not asked
- * again in the same run. */
+/* Draws up to what the bucket allows (and the pool holds) from the source,
+ * when the bucket holds a byte, or min bytes once it ran dry (starved).
+ * 1: the pool has bytes; 0 with *why: it could not get any. After a failure
+ * the source is not asked again in the same run. */
 static int fill_pool(struct pvh_rng *r, uint64_t min, enum stop *why)
 {
     *why = STOP_SOURCE;
