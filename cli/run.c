@@ -16,6 +16,7 @@
 
 #define DEFAULT_MEM (512 * PVH_MiB)
 #define DEFAULT_CMDLINE "console=ttyS0"
+#define DEFAULT_CMDLINE_VIRTIO_CONSOLE "console=hvc0"
 
 static uint64_t process_start_ns;
 
@@ -74,6 +75,24 @@ static void print_memory(const struct pvh_vm_stats *s)
             (unsigned long long)s->rss_peak_kib);
 }
 
+/* Each virtio device: where it sits; with counters, what it did. */
+static void print_devices(FILE *f, const char *prefix, const struct pvh_vm_stats *s, bool counters)
+{
+    for (size_t i = 0; i < s->ndevices; i++) {
+        const struct pvh_device_stats *d = &s->devices[i];
+        fprintf(f, "%s%s %s: mmio %#llx, GSI %u", prefix, pvh_virtio_id_name(d->virtio_id), d->name,
+                (unsigned long long)d->base, d->gsi);
+        if (counters)
+            fprintf(f, "; requests %llu, bytes %llu, notifications %llu, interrupts %llu, errors %llu",
+                    (unsigned long long)d->requests, (unsigned long long)d->bytes,
+                    (unsigned long long)d->notifications, (unsigned long long)d->interrupts,
+                    (unsigned long long)d->errors);
+        if (counters && d->last_error[0])
+            fprintf(f, " (last: %s)", d->last_error);
+        fputc('\n', f);
+    }
+}
+
 static void print_stats(const struct pvh_vm_result *r)
 {
     const struct pvh_vm_stats *s = &r->stats;
@@ -94,6 +113,7 @@ static void print_stats(const struct pvh_vm_result *r)
                 (unsigned long long)s->unhandled[i].writes);
     if (s->unhandled_other)
         fprintf(stderr, "pvhboot: unhandled elsewhere: %llu accesses\n", (unsigned long long)s->unhandled_other);
+    print_devices(stderr, "pvhboot: ", s, true);
     print_memory(s);
 }
 
@@ -107,6 +127,7 @@ static void print_dry_run(const struct pvh_vm_config *cfg, const struct pvh_vm_r
            (unsigned long long)s->entry, (unsigned long long)s->boot_info);
     printf("kernel and modules: %llu bytes mapped from their files, %llu bytes copied\n",
            (unsigned long long)s->bytes_mapped, (unsigned long long)s->bytes_copied);
+    print_devices(stdout, "device ", s, false);
     if (cfg->verbose) {
         print_load_stats(s);
         print_memory(s);
@@ -141,9 +162,9 @@ int cmd_run(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     if (!a.cfg.cmdline)
-        a.cfg.cmdline = DEFAULT_CMDLINE;
-    if (a.cfg.ndrives || a.cfg.rng == PVH_RNG_ON || a.cfg.console == PVH_CONSOLE_VIRTIO) {
-        fprintf(stderr, "pvhboot: run: virtio devices are parsed but not attached in this build\n");
+        a.cfg.cmdline = a.cfg.console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
+    if (a.cfg.ndrives) {
+        fprintf(stderr, "pvhboot: run: --drive is parsed but not attached in this build\n");
         return PVH_EXIT_BAD_INPUT;
     }
     char elf_path[PATH_MAX];

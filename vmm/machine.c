@@ -2,8 +2,11 @@
  * (in slot order: drives, the console, the rng), the legacy devices and
  * their hooks, each virtio device created on its planned slot and attached
  * (vdev.c), and the I/O thread they run on. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "virtio/console.h"
+#include "virtio/rng.h"
 #include "vm.h"
 
 size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_device_spec *specs)
@@ -19,41 +22,96 @@ size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_devi
     return n;
 }
 
-/* The device type's own part of virtio device `v` on its planned slot. */
+static void destroy_rng(void *impl)
+{
+    pvh_rng_destroy(impl);
+    free(impl);
+}
+
+static int create_rng(struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot, const struct pvh_virtio_env *env,
+                      struct pvh_error *err)
+{
+    struct pvh_rng *r = calloc(1, sizeof(*r));
+    struct pvh_rng_config cfg = {0};
+    if (!r)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (pvh_rng_init(r, &cfg, env, slot->base, slot->gsi, err)) {
+        free(r);
+        return -1;
+    }
+    v->dev = &r->dev, v->impl = r, v->destroy = destroy_rng;
+    return 0;
+}
+
+static void destroy_vconsole(void *impl)
+{
+    pvh_vconsole_destroy(impl);
+    free(impl);
+}
+
+static int create_vconsole(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot,
+                           const struct pvh_virtio_env *env, struct pvh_error *err)
+{
+    struct pvh_vconsole *c = calloc(1, sizeof(*c));
+    struct pvh_vconsole_config cfg = {.output = pvh_console_output, .ctx = vm};
+    if (!c)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (pvh_vconsole_init(c, &cfg, env, slot->base, slot->gsi, err)) {
+        free(c);
+        return -1;
+    }
+    v->dev = &c->dev, v->impl = c, v->destroy = destroy_vconsole;
+    vm->vconsole = &c->dev;
+    return 0;
+}
+
+/* The device type's own part of virtio device `v` on its planned slot;
+ * drive is the index of the drive a block device serves. */
 static int create_virtio(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot,
                          const struct pvh_virtio_env *env, size_t drive, struct pvh_error *err)
 {
-    (void)vm, (void)v, (void)env, (void)drive;
-    return pvh_fail(err, PVH_E_INPUT, "%s: not available in this build", pvh_virtio_id_name(slot->virtio_id));
+    (void)drive;
+    switch (slot->virtio_id) {
+    case PVH_VIRTIO_ID_RNG: return create_rng(v, slot, env, err);
+    case PVH_VIRTIO_ID_CONSOLE: return create_vconsole(vm, v, slot, env, err);
+    default:
+        return pvh_fail(err, PVH_E_INPUT, "%s: not available in this build", pvh_virtio_id_name(slot->virtio_id));
+    }
 }
 
-static int create_virtio_devices(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err)
+static int create_virtio_devices(struct pvh_vm *vm, const struct pvh_plan *plan, const char *const *plan_names,
+                                 struct pvh_error *err)
 {
     size_t drive = 0;
     for (size_t i = 0; i < plan->ndevices; i++) {
         const struct pvh_mmio_device *slot = &plan->devices[i];
         struct pvh_vm_vdev *v = &vm->vdev[i];
         struct pvh_virtio_env env = pvh_vdev_env(&v->kvm, &vm->mem);
+        v->kvm.loop = &vm->loop; /* the device may watch fds as it is created */
+        v->name = plan_names[i];
         if (create_virtio(vm, v, slot, &env, drive, err))
             return -1;
         vm->nvdev = i + 1;
         if (slot->virtio_id == PVH_VIRTIO_ID_BLOCK)
             drive++;
-        if (pvh_vdev_attach(&v->kvm, &v->dev, &vm->dev.mmio, vm->cfg->dry_run ? -1 : vm->vm_fd, &vm->loop, err))
+        if (pvh_vdev_attach(&v->kvm, v->dev, &vm->dev.mmio, vm->cfg->dry_run ? -1 : vm->vm_fd, &vm->loop, err))
             return -1;
     }
     return 0;
 }
 
-int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err)
+int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err)
 {
+    const char *names[PVH_MAX_VIRTIO_DEVICES];
+    for (size_t i = 0; i < in->ndevices; i++)
+        names[i] = in->devices[i].name;
     vm->hooks = (struct pvh_io_hooks){vm, pvh_kvm_set_irq, pvh_vm_end, pvh_console_output};
     pvh_devices_init(&vm->dev, &vm->hooks);
     vm->devices_ready = true;
     if (pvh_eventloop_init(&vm->loop, err))
         return -1;
     vm->loop_ready = true;
-    return create_virtio_devices(vm, plan, err);
+    return create_virtio_devices(vm, &in->plan, names, err);
 }
 
 int pvh_machine_start_io(struct pvh_vm *vm, struct pvh_error *err)
@@ -68,11 +126,10 @@ void pvh_machine_devices_destroy(struct pvh_vm *vm)
     for (size_t i = vm->nvdev; i-- > 0;) {
         struct pvh_vm_vdev *v = &vm->vdev[i];
         pvh_vdev_detach(&v->kvm);
-        if (v->destroy)
-            v->destroy(v);
-        pvh_virtio_destroy(&v->dev);
+        v->destroy(v->impl);
     }
     vm->nvdev = 0;
+    vm->vconsole = NULL;
     if (vm->loop_ready)
         pvh_eventloop_destroy(&vm->loop);
     vm->loop_ready = false;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "exit.h"
+#include "virtio/console.h"
 #include "pvhboot/sandbox.h"
 #include "vm.h"
 
@@ -284,10 +285,11 @@ struct input_state {
     bool saw_prefix;
 };
 
-static void feed_uart(struct pvh_vm *vm, const uint8_t *buf, size_t n)
+static void feed_console(struct pvh_vm *vm, const uint8_t *buf, size_t n)
 {
     while (n > 0 && !atomic_load(&vm->ending)) {
-        size_t took = pvh_uart_receive(&vm->dev.uart, buf, n);
+        size_t took = vm->vconsole ? pvh_vconsole_receive(vm->vconsole, buf, n)
+                                   : pvh_uart_receive(&vm->dev.uart, buf, n);
         buf += took;
         n -= took;
         if (n)
@@ -315,7 +317,7 @@ static void *input_thread(void *arg)
             }
             in->saw_prefix = buf[i] == ESCAPE_PREFIX && !in->saw_prefix;
             if (!in->saw_prefix)
-                feed_uart(vm, &buf[i], 1);
+                feed_console(vm, &buf[i], 1);
         }
     }
     return NULL;

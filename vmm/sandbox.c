@@ -42,6 +42,8 @@ static const struct syscall_name allowed_syscalls[] = {
     SYSCALL(madvise), SYSCALL(brk), SYSCALL(mremap), SYSCALL(fstat), SYSCALL(newfstatat),
     SYSCALL(lseek), SYSCALL(set_robust_list), SYSCALL(rseq), SYSCALL(timer_settime),
     SYSCALL(timerfd_settime), SYSCALL(sched_getaffinity), SYSCALL(mincore),
+    /* the I/O thread: its epoll loop, and virtio-rng's entropy */
+    SYSCALL(epoll_wait), SYSCALL(epoll_pwait), SYSCALL(getrandom),
 };
 
 /* Named for the message only: refused, or allowed only with some arguments. */

@@ -26,8 +26,24 @@ static uint64_t read_status_kib(int fd, const char *key)
     return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+static void collect_devices(struct pvh_vm *vm, struct pvh_vm_stats *st)
+{
+    st->ndevices = vm->nvdev;
+    for (size_t i = 0; i < vm->nvdev; i++) {
+        struct pvh_virtio_dev *d = vm->vdev[i].dev;
+        struct pvh_device_stats *o = &st->devices[i];
+        pthread_mutex_lock(&d->lock);
+        *o = (struct pvh_device_stats){d->ops->device_id, vm->vdev[i].name, d->base, d->gsi,
+                                       d->stats.requests, d->stats.bytes, d->stats.notifications,
+                                       d->stats.interrupts, d->stats.errors, {0}};
+        memcpy(o->last_error, d->last_error, sizeof(o->last_error));
+        pthread_mutex_unlock(&d->lock);
+    }
+}
+
 void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st)
 {
+    collect_devices(vm, st);
     st->ns_first_run = since_start(vm, vm->t_first_run_ns);
     st->ns_first_serial = since_start(vm, vm->t_first_serial_ns);
     st->ns_end = since_start(vm, vm->t_end_ns);

@@ -80,11 +80,11 @@ static int add_irqfd(struct pvh_vdev_kvm *k, struct pvh_error *err)
     return 0;
 }
 
-static int ioeventfd(struct pvh_vdev_kvm *k, unsigned q, uint32_t flags)
+static int assign_ioeventfd(struct pvh_vdev_kvm *k, unsigned q)
 {
     struct kvm_ioeventfd io = {
         .datamatch = q, .addr = k->dev->base + VIRTIO_MMIO_QUEUE_NOTIFY, .len = 4,
-        .fd = k->dev->notify_fd[q], .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
+        .fd = k->dev->notify_fd[q], .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
     };
     return ioctl(k->vm_fd, KVM_IOEVENTFD, &io);
 }
@@ -96,7 +96,7 @@ static int add_queue(struct pvh_vdev_kvm *k, unsigned q, struct pvh_error *err)
     if (d->notify_fd[q] < 0)
         return pvh_fail(err, PVH_E_SYSTEM, "%s: eventfd: %s", d->ops->name, strerror(errno));
     k->queue[q] = (struct pvh_vdev_queue){d, q, d->notify_fd[q], false};
-    if (ioeventfd(k, q, 0) != 0)
+    if (assign_ioeventfd(k, q) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "%s: KVM_IOEVENTFD for queue %u at %#llx: %s", d->ops->name, q,
                         (unsigned long long)(d->base + VIRTIO_MMIO_QUEUE_NOTIFY), strerror(errno));
     k->queue[q].assigned = true;
@@ -122,24 +122,23 @@ int pvh_vdev_attach(struct pvh_vdev_kvm *k, struct pvh_virtio_dev *dev, struct p
     return 0;
 }
 
+/* Runs inside the sandbox, which allows no KVM_IOEVENTFD or KVM_IRQFD: the
+ * registrations are not undone one by one; closing the VM's fd drops them
+ * all (KVM holds its own reference to each eventfd until then). */
 void pvh_vdev_detach(struct pvh_vdev_kvm *k)
 {
     struct pvh_virtio_dev *d = k->dev;
     if (!d)
         return;
     for (unsigned q = 0; q < d->ops->nqueues; q++) {
-        if (k->queue[q].assigned)
-            ioeventfd(k, q, KVM_IOEVENTFD_FLAG_DEASSIGN);
         if (d->notify_fd[q] >= 0)
             close(d->notify_fd[q]);
         d->notify_fd[q] = -1;
-    }
-    if (k->irqfd_assigned) {
-        struct kvm_irqfd irqfd = {.fd = (uint32_t)k->irqfd, .gsi = d->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
-        ioctl(k->vm_fd, KVM_IRQFD, &irqfd);
+        k->queue[q].assigned = false;
     }
     if (k->irqfd >= 0)
         close(k->irqfd);
     k->irqfd = -1;
+    k->irqfd_assigned = false;
     k->dev = NULL;
 }

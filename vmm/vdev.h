@@ -38,7 +38,8 @@ struct pvh_virtio_env pvh_vdev_env(struct pvh_vdev_kvm *k, const struct pvh_gues
 int pvh_vdev_attach(struct pvh_vdev_kvm *k, struct pvh_virtio_dev *dev, struct pvh_bus *mmio, int vm_fd,
                     struct pvh_eventloop *loop, struct pvh_error *err);
 
-/* Unregisters from KVM and closes the eventfds (the I/O thread is stopped). */
+/* Closes the eventfds (the I/O thread is stopped); their KVM registrations
+ * go with the VM's fd. */
 void pvh_vdev_detach(struct pvh_vdev_kvm *k);
 
 #endif

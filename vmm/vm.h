@@ -33,13 +33,14 @@ struct pvh_vcpu {
     bool done;      /* under end_lock: the thread has left its run loop for good */
 };
 
-/* A virtio device of this machine: the transport, the machine side, the
- * device type's own state and how to free it. */
+/* A virtio device of this machine: the device type's state (impl, which
+ * holds the transport, dev), the machine side, and how to free it. */
 struct pvh_vm_vdev {
-    struct pvh_virtio_dev dev;
+    const char *name;             /* for --verbose: the drive's file, "rng", "console" */
+    struct pvh_virtio_dev *dev;
     struct pvh_vdev_kvm kvm;
     void *impl;
-    void (*destroy)(struct pvh_vm_vdev *v);
+    void (*destroy)(void *impl);
 };
 
 enum pvh_exit_kind {
@@ -64,6 +65,7 @@ struct pvh_vm {
     bool loop_ready;
     size_t nvdev;
     struct pvh_vm_vdev vdev[PVH_MAX_VIRTIO_DEVICES];
+    struct pvh_virtio_dev *vconsole; /* --console virtio: where console input goes */
 
     pthread_mutex_t end_lock;
     pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */
@@ -103,7 +105,7 @@ void pvh_console_close(struct pvh_vm *vm);
 
 /* machine.c */
 size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_device_spec *specs);
-int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err);
+int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err);
 int pvh_machine_start_io(struct pvh_vm *vm, struct pvh_error *err);
 void pvh_machine_devices_destroy(struct pvh_vm *vm);
 

@@ -71,6 +71,17 @@ enum pvh_vm_end {
 };
 
 #define PVH_STATS_UNHANDLED 32
+
+/* One virtio device: where the plan put it and what it did. */
+struct pvh_device_stats {
+    uint32_t virtio_id;         /* enum pvh_virtio_id */
+    const char *name;           /* the drive's file, "rng", "console" */
+    uint64_t base;              /* its MMIO window */
+    uint32_t gsi;
+    uint64_t requests, bytes, notifications, interrupts, errors;
+    char last_error[160];       /* why it last needed a reset; "" when never */
+};
+
 struct pvh_vm_stats {
     uint64_t ns_loaded;         /* process start -> kernel, modules and boot data in guest RAM */
     uint64_t ns_load;           /* of which loading them (pvh_guestmem_load + boot data) */
@@ -88,6 +99,8 @@ struct pvh_vm_stats {
     uint64_t rss_peak_kib;      /* VmHWM: the process's peak RSS */
     uint64_t guest_resident_kib;/* of which guest RAM pages (counted with --verbose only) */
     bool guest_resident_known;  /* false when /proc/self/pagemap could not be read (after --user) */
+    size_t ndevices;
+    struct pvh_device_stats devices[PVH_MAX_VIRTIO_DEVICES];
     uint64_t kernel_load;       /* guest-physical address the kernel was loaded at */
     uint64_t entry, boot_info;  /* guest-physical entry point and %ebx (start_info, or the Multiboot MBI) */
 };
