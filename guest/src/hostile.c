@@ -26,10 +26,13 @@
  *                "MODULE-READ PAGES SUM" and reads on, round after round,
  *                without end: the host truncates the module's file meanwhile
  *                (tests/run/host-files.t), and under --load map the pages
- *                are gone; the VMM must end with its one-line error */
+ *                are gone; the VMM must end with its one-line error
+ *   virtio       every virtio-mmio and virtqueue rule broken against the
+ *                device in slot 0 (hostile_virtio.c), then a proper request */
 #include "pvh_guest.h"
 
 void guest_main(uint32_t start_info_paddr);
+void attack_virtio(void); /* hostile_virtio.c */
 
 #define NO_RAM 0xf0000000u /* in the MMIO hole below 4 GiB: neither RAM nor a device */
 
@@ -239,6 +242,7 @@ static const struct {
     {"attack=triple-fault", "triple-fault", attack_triple_fault},
     {"attack=wild-jump", "wild-jump", attack_wild_jump},
     {"attack=read-module", "read-module", attack_read_module},
+    {"attack=virtio", "virtio", attack_virtio},
 };
 
 void guest_main(uint32_t start_info_paddr)

@@ -10,19 +10,22 @@
 # a console closed under the flood does not stop the guest; string OUT/IN
 # with a 4-billion count run until --timeout (124), and so does endless
 # output into a console that is full, with nothing queued; a triple fault and
-# a jump outside RAM end it with exit 1 and one line naming the cause.
+# a jump outside RAM end it with exit 1 and one line naming the cause. The
+# virtio attack breaks every rule of the virtio-mmio transport and of split
+# virtqueues against virtio-rng: each must leave the device needing a reset
+# (or ignored, where harmless), the VMM running, and a proper request served.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
 cat >"$work/cases.sh" <<'CASES'
 attack() {
-    name=$1; limit=$2
+    name=$1; limit=$2; shift 2
     echo "=== BEGIN $name"
     busybox timeout -s KILL 120 ./pvhboot run hostile --mem 256 --cmdline "attack=$name" --timeout "$limit" --verbose \
-        >"out.$name" 2>"err.$name"
+        "$@" >"out.$name" 2>"err.$name"
     rc=$?
     echo "serial-file-bytes $(busybox wc -c <"out.$name")"
-    busybox cat -v "out.$name" | busybox grep -E 'HOSTILE|mmio-read|pm-control'
+    busybox cat -v "out.$name" | busybox grep -E 'HOSTILE|mmio-read|pm-control|VIRTIO'
     busybox cat "err.$name"
     echo "=== END $name rc=$rc"
 }
@@ -60,6 +63,7 @@ closed
 stuck
 attack triple-fault 20
 attack wild-jump 20
+attack virtio 90 --rng
 CASES
 start=$(date +%s)
 tests/kvm/with-kvm.sh --mem 1024 --cpus 1 --file build/static/pvhboot --file guest/build/hostile \
@@ -138,6 +142,24 @@ check(rc == 1 and re.search(r"^pvhboot: vCPU 0: the guest triple-faulted \(shutd
 text, rc = no_crash("wild-jump")
 check(rc == 1 and re.search(r"^pvhboot: vCPU 0: KVM internal error 1 \(instruction emulation failed.*\) at rip 0xf0000000", text, re.M),
       f"wild-jump: exit 1, one line: KVM could not run code outside RAM, at its address (exit {rc})")
+text, rc = no_crash("virtio")
+check(rc == 0 and "HOSTILE-SURVIVED virtio" in text, f"virtio: the VMM kept running through every attack (exit {rc})")
+seen = dict(re.findall(r"VIRTIO-ATTACK (\S+) status=(0x[0-9a-f]+)", text))
+broken = ["desc-loop", "buffer-outside-ram", "buffer-across-4g", "huge-length", "head-out-of-range",
+          "next-out-of-range", "avail-far-ahead", "indirect-too-big", "indirect-nested", "indirect-loop",
+          "queue-size-6", "queue-size-over-max", "ring-outside-ram", "ring-misaligned"]
+for a in broken:
+    check(a in seen and int(seen[a], 16) & 0x40, f"virtio {a}: the device set DEVICE_NEEDS_RESET (status {seen.get(a)})")
+check("no-version-1" in seen and not int(seen["no-version-1"], 16) & 0x8,
+      f"virtio no-version-1: a legacy driver's FEATURES_OK does not stick (status {seen.get('no-version-1')})")
+check(re.search(r"VIRTIO-ATTACK read-only-buffer status=0xf used=1", text),
+      "virtio read-only-buffer: a request with nothing to write into is returned with 0 bytes, the device runs on")
+check(re.search(r"VIRTIO-OK status=0xf used=1 len=64", text),
+      "virtio: after all that a proper request is served (64 bytes of entropy)")
+m = re.search(r"virtio-rng rng: .*errors (\d+)", text)
+check(m and int(m.group(1)) >= len(broken), f"virtio: each broken rule was counted ({m.group(1) if m else '?'} errors)")
+rss = vmm_rss(text)
+check(rss is not None and rss <= 2048, f"virtio: the VMM's own peak RSS stays <= 2 MiB ({rss} KiB)")
 for name in ("huge-count", "huge-ins", "console-stuck", "triple-fault", "wild-jump"):
     for line in sections.get(name, ("", 0))[0].splitlines():
         if line.startswith("pvhboot: ") and not re.match(r"pvhboot: (loaded|times|VM exits|kernel loaded|unhandled|memory)", line):
