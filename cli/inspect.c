@@ -260,7 +260,8 @@ static void print_json(const uint8_t *data, const struct pvh_image *img, const c
 }
 
 /* For a bzImage: what its payload holds (compression, size, and whether
- * the ELF inside is a PVH kernel), decompressed in memory. */
+ * the ELF inside is a PVH kernel), decompressed in memory by the sandboxed
+ * decoder child (extract/child.c): the payload is hostile input. */
 static void print_bzimage_contents(const struct pvh_file *f, bool json)
 {
     struct pvh_error err;
@@ -269,7 +270,7 @@ static void print_bzimage_contents(const struct pvh_file *f, bool json)
     struct pvh_image inner;
     if (json)
         return;
-    if (pvh_vmlinuz_extract(f->data, f->size, f->path, PVH_EXTRACT_MAX_DEFAULT, &elf, &len, &err) != 0) {
+    if (pvh_vmlinuz_extract_sandboxed(f->data, f->size, f->path, PVH_EXTRACT_MAX_DEFAULT, NULL, &elf, &len, &err)) {
         printf("payload: cannot extract: %s\n", err.msg);
         return;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "pvhboot/bzimage.h"
@@ -27,7 +28,11 @@ __attribute__((constructor)) static void note_process_start(void)
     process_start_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* A bzImage boots through its payload, extracted once into the cache. */
+/* A bzImage boots through its payload, extracted once into the cache by the
+ * sandboxed decoder child (which runs as --user when given and root, under
+ * its own seccomp filter unless --no-sandbox). The VMM opens the entry the
+ * lookup checked through /proc/self/fd, whatever later happens to its path
+ * (the path itself when /proc is not mounted). */
 static int resolve_kernel(struct pvh_vm_config *cfg, char *elf_path, size_t cap)
 {
     struct pvh_error err = {0};
@@ -43,12 +48,21 @@ static int resolve_kernel(struct pvh_vm_config *cfg, char *elf_path, size_t cap)
         return cli_report(&err);
     if (is_bz == 0)
         return 0;
-    bool hit;
-    if (pvh_vmlinuz_cached_elf(cfg->kernel, NULL, elf_path, cap, &hit, &err))
+    struct pvh_extract_sandbox sb = {.drop_user = cfg->drop_user, .uid = cfg->uid, .gid = cfg->gid,
+                                     .no_filter = !cfg->sandbox};
+    struct pvh_cache_request req = {.vmlinuz = cfg->kernel, .sandbox = &sb};
+    struct pvh_cache_result res;
+    if (pvh_vmlinuz_cache_lookup(&req, &res, &err))
         return cli_report(&err);
     if (cfg->verbose)
-        fprintf(stderr, "pvhboot: %s: bzImage payload %s: %s\n", cfg->kernel, hit ? "cache hit" : "extracted (cache miss)",
-                elf_path);
+        fprintf(stderr, "pvhboot: %s: bzImage payload %s: %s%s\n", cfg->kernel,
+                res.hit ? "cache hit" : "extracted (cache miss)", res.path,
+                res.evicted ? " (least recently used entries removed to keep the cache's size limit)" : "");
+    int n = snprintf(elf_path, cap, "/proc/self/fd/%d", res.fd);
+    if (n < 0 || (size_t)n >= cap || access(elf_path, R_OK) != 0) {
+        close(res.fd);
+        snprintf(elf_path, cap, "%s", res.path);
+    }
     cfg->kernel_name = cfg->kernel;
     cfg->kernel = elf_path;
     return 0;

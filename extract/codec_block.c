@@ -2,7 +2,8 @@
  * "lz4 -l" — magic 0x184C2102, then blocks of <le32 compressed size><data>
  * each expanding to at most 8 MiB, a repeated magic starting a new stream;
  * and lzop files (liblzo2, LZO1X) — header, then blocks of <be32 size><be32
- * compressed size><checksums><data> ending with a zero size. */
+ * compressed size><checksums><data> ending with a zero size. Before each
+ * block codec_more() checks the output so far (the ELF gate) and makes room. */
 #include <lz4.h>
 #include <lzo/lzo1x.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #define LZ4_LEGACY_BLOCK ((size_t)8 << 20)
 
 #define LZOP_MAGIC_LEN 9
-#define LZOP_MAX_BLOCK ((size_t)64 << 20)
+#define LZOP_MAX_BLOCK ((size_t)256 << 10) /* Linux's lib/decompress_unlzo.c refuses larger */
 #define LZOP_F_ADLER32_D 0x1u
 #define LZOP_F_ADLER32_C 0x2u
 #define LZOP_F_H_EXTRA_FIELD 0x40u
@@ -56,7 +57,9 @@ int codec_lz4_legacy(struct codec_io *io)
         pos += 4;
         if (chunk > io->in_len - pos)
             return codec_truncated(io);
-        size_t room = io->out_cap - io->out_len;
+        if (codec_more(io, LZ4_LEGACY_BLOCK) != 0)
+            return -1;
+        size_t room = io->avail - io->out_len;
         if (room > LZ4_LEGACY_BLOCK)
             room = LZ4_LEGACY_BLOCK;
         int r = LZ4_decompress_safe((const char *)io->in + pos, (char *)io->out + io->out_len,
@@ -163,7 +166,9 @@ static int lzop_block(struct codec_io *io, uint32_t flags, size_t *pos, int *don
     size_t sums = 4 * lzop_checksum_words(flags, compressed);
     if (n - at - 8 < sums || n - at - 8 - sums < src_len)
         return codec_truncated(io);
-    if (dst_len > io->out_cap - io->out_len)
+    if (codec_more(io, dst_len) != 0)
+        return -1;
+    if (dst_len > io->avail - io->out_len)
         return codec_too_big(io);
     const uint8_t *src = p + at + 8 + sums;
     uint8_t *dst = io->out + io->out_len;

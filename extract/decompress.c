@@ -1,7 +1,9 @@
 /* vmlinuz payload decompression: format detection by magic, the size
- * trailer Linux appends ("size_append"), the output bound, the ELF check,
- * and dispatch to the per-library decoders in codec_*.c. */
+ * trailer Linux appends ("size_append"), the output bound, the widening
+ * output window behind the ELF gate (elfgate.c), and dispatch to the
+ * per-library decoders in codec_*.c. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,27 +98,101 @@ static int unknown_magic(const uint8_t *p, size_t len, const char *name, uint64_
                     name, (unsigned long long)offset, hex);
 }
 
-static int check_elf(struct codec_io *io)
+int codec_more(struct codec_io *io, size_t need)
 {
-    static const uint8_t elf_magic[4] = {0x7f, 'E', 'L', 'F'};
-    if (io->out_len < 16 || memcmp(io->out, elf_magic, 4) != 0 || (io->out[4] != 1 && io->out[4] != 2))
-        return codec_fail(io, PVH_E_INPUT, "decompressed %zu bytes are not an ELF file "
-                          "(starts %02x %02x %02x %02x)", io->out_len,
-                          io->out_len > 0 ? io->out[0] : 0, io->out_len > 1 ? io->out[1] : 0,
-                          io->out_len > 2 ? io->out[2] : 0, io->out_len > 3 ? io->out[3] : 0);
+    if (gate_check(io, false) != 0)
+        return -1;
+    size_t want = gate_wants(io);
+    if (need > io->out_cap - io->out_len)
+        want = io->out_cap;
+    else if (io->out_len + need > want)
+        want = io->out_len + need;
+    if (io->growable && want > io->allocated) {
+        uint8_t *p = realloc(io->out, want);
+        if (!p)
+            return codec_fail(io, PVH_E_SYSTEM, "cannot allocate %zu bytes for the kernel", want);
+        io->out = p;
+        io->allocated = want;
+    }
+    if (want > io->avail)
+        io->avail = want;
     return 0;
 }
 
 static int decode_checked(struct codec_io *io, const struct format *f, size_t expected)
 {
-    if (f->decode(io) != 0)
+    io->avail = 0;
+    if (codec_more(io, 0) != 0 || f->decode(io) != 0)
         return -1;
     if (io->out_len > expected)
         return codec_too_big(io);
     if (io->out_len != expected)
         return codec_fail(io, PVH_E_INPUT, "decompressed to %zu bytes, its size trailer says %zu",
                           io->out_len, expected);
-    return check_elf(io);
+    return gate_check(io, true);
+}
+
+/* The payload's format and the size its trailer announces, checked. */
+static int payload_plan(const uint8_t *payload, size_t len, const char *name, uint64_t file_offset,
+                        size_t max_out, struct codec_io *io, const struct format **fmt, struct pvh_error *err)
+{
+    if (len <= SIZE_TRAILER)
+        return pvh_fail(err, PVH_E_INPUT, "%s: payload at offset %#llx is %zu bytes, too short for "
+                        "a compressed kernel and its size trailer", name,
+                        (unsigned long long)file_offset, len);
+    const struct format *f = format_of(pvh_compression_detect(payload, len - SIZE_TRAILER));
+    if (!f)
+        return unknown_magic(payload, len - SIZE_TRAILER, name, file_offset, err);
+    *io = (struct codec_io){.in = payload, .in_len = len - SIZE_TRAILER, .name = name,
+                            .offset = file_offset, .comp = f->comp, .err = err};
+    *fmt = f;
+    size_t expected = pvh_le32(payload + len - SIZE_TRAILER);
+    if (expected > max_out)
+        return codec_fail(io, PVH_E_INPUT, "its size trailer announces %zu bytes, over the %zu-byte limit",
+                          expected, max_out);
+    io->out_cap = expected + 1;
+    return 0;
+}
+
+int extract_expected_size(const uint8_t *payload, size_t len, const char *name, uint64_t file_offset,
+                          size_t max_out, size_t *expected, struct pvh_error *err)
+{
+    struct codec_io io;
+    const struct format *f;
+    if (payload_plan(payload, len, name, file_offset, max_out, &io, &f, err) != 0)
+        return -1;
+    *expected = io.out_cap - 1;
+    return 0;
+}
+
+int extract_into(const uint8_t *payload, size_t len, const char *name, uint64_t file_offset,
+                 uint8_t *out, size_t out_cap, size_t *out_len, struct pvh_error *err)
+{
+    struct codec_io io;
+    const struct format *f;
+    *out_len = 0;
+    if (payload_plan(payload, len, name, file_offset, out_cap - 1, &io, &f, err) != 0)
+        return -1;
+    io.out = out;
+    if (decode_checked(&io, f, io.out_cap - 1) != 0)
+        return -1;
+    *out_len = io.out_len;
+    return 0;
+}
+
+int extract_verify(const uint8_t *out, size_t len, const uint8_t *payload, size_t payload_len,
+                   const char *name, uint64_t file_offset, struct pvh_error *err)
+{
+    struct codec_io io;
+    const struct format *f;
+    if (payload_plan(payload, payload_len, name, file_offset, SIZE_MAX - 1, &io, &f, err) != 0)
+        return -1;
+    if (len != io.out_cap - 1)
+        return codec_fail(&io, PVH_E_INPUT, "the decoder returned %zu bytes, its size trailer says %zu", len,
+                          io.out_cap - 1);
+    io.out = (uint8_t *)(uintptr_t)out;
+    io.out_len = len;
+    return gate_check(&io, true);
 }
 
 int pvh_extract_payload(const uint8_t *payload, size_t len, const char *name,
@@ -125,24 +201,14 @@ int pvh_extract_payload(const uint8_t *payload, size_t len, const char *name,
 {
     *out = NULL;
     *out_len = 0;
-    if (len <= SIZE_TRAILER)
-        return pvh_fail(err, PVH_E_INPUT, "%s: payload at offset %#llx is %zu bytes, too short for "
-                        "a compressed kernel and its size trailer", name,
-                        (unsigned long long)file_offset, len);
-    const struct format *f = format_of(pvh_compression_detect(payload, len - SIZE_TRAILER));
-    if (!f)
-        return unknown_magic(payload, len - SIZE_TRAILER, name, file_offset, err);
-    struct codec_io io = {.in = payload, .in_len = len - SIZE_TRAILER, .name = name,
-                          .offset = file_offset, .comp = f->comp, .err = err};
-    size_t expected = pvh_le32(payload + len - SIZE_TRAILER);
-    if (expected > max_out)
-        return codec_fail(&io, PVH_E_INPUT, "its size trailer announces %zu bytes, over the %zu-byte limit",
-                          expected, max_out);
-    io.out_cap = expected + 1;
-    io.out = malloc(io.out_cap);
-    if (!io.out)
-        return codec_fail(&io, PVH_E_SYSTEM, "cannot allocate %zu bytes for the kernel", io.out_cap);
-    if (decode_checked(&io, f, expected) != 0) {
+    struct codec_io io;
+    const struct format *f;
+    if (payload_plan(payload, len, name, file_offset, max_out, &io, &f, err) != 0)
+        return -1;
+    /* allocated as the ELF gate lets the window grow: a payload that fails
+     * it never gets the buffer its trailer asks for */
+    io.growable = true;
+    if (decode_checked(&io, f, io.out_cap - 1) != 0) {
         free(io.out);
         return -1;
     }

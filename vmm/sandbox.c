@@ -5,6 +5,7 @@
  * sanitizer runtimes make; mmap/mprotect may never ask for executable pages,
  * and tgkill may only signal this process's own threads. */
 #include "pvhboot/sandbox.h"
+#include "pvhboot/seccomp.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -108,40 +109,6 @@ static void on_forbidden_syscall(int sig, siginfo_t *info, void *ucontext)
     raise(sig);
 }
 
-/* Appends "if (A == value) return ALLOW". */
-static size_t emit_allow_if(struct sock_filter *f, size_t n, uint32_t value)
-{
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 1);
-    f[n++] = (struct sock_filter)ALLOW;
-    return n;
-}
-
-/* "if (nr == sys && !(arg & PROT_EXEC)) return ALLOW" — A holds nr on entry and on exit. */
-static size_t emit_no_exec_rule(struct sock_filter *f, size_t n, int sys, size_t prot_arg)
-{
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)sys, 0, 4);
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                          offsetof(struct seccomp_data, args) + prot_arg * 8);
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0);
-    f[n++] = (struct sock_filter)ALLOW;
-    f[n++] = (struct sock_filter)TRAP;
-    return n;
-}
-
-/* "if (nr == tgkill) return args[0] == pid ? ALLOW : TRAP" — A holds nr on
- * entry and on exit. The kernel takes tgkill's tgid as an int: the low 32
- * bits of args[0] are what it uses. pthread_kill (the run loop's vCPU kicks)
- * and raise name this process; another process may not be signalled. */
-static size_t emit_own_tgkill_rule(struct sock_filter *f, size_t n, pid_t pid)
-{
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, 0, 4);
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args));
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)pid, 0, 1);
-    f[n++] = (struct sock_filter)ALLOW;
-    f[n++] = (struct sock_filter)TRAP;
-    return n;
-}
-
 static size_t build_filter(struct sock_filter *f, pid_t pid)
 {
     size_t n = 0;
@@ -150,18 +117,21 @@ static size_t build_filter(struct sock_filter *f, pid_t pid)
     f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
     f[n++] = (struct sock_filter)LOAD(nr);
     for (size_t i = 0; i < NALLOWED; i++)
-        n = emit_allow_if(f, n, (uint32_t)allowed_syscalls[i].nr);
-    n = emit_no_exec_rule(f, n, SYS_mmap, 2);
+        n = pvh_bpf_allow_if(f, n, (uint32_t)allowed_syscalls[i].nr);
+    n = pvh_bpf_allow_no_exec(f, n, SYS_mmap, 2);
     f[n++] = (struct sock_filter)LOAD(nr);
-    n = emit_no_exec_rule(f, n, SYS_mprotect, 2);
+    n = pvh_bpf_allow_no_exec(f, n, SYS_mprotect, 2);
     f[n++] = (struct sock_filter)LOAD(nr);
-    n = emit_own_tgkill_rule(f, n, pid);
+    /* tgkill only on this process: the kernel takes its tgid as an int, the low
+     * 32 bits of args[0]; pthread_kill (the run loop's vCPU kicks) and raise
+     * name this process, another process may not be signalled */
+    n = pvh_bpf_allow_arg_eq(f, n, SYS_tgkill, 0, (uint32_t)pid);
     f[n++] = (struct sock_filter)LOAD(nr);
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 1, 0);
     f[n++] = (struct sock_filter)TRAP;
     f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) + 8);
     for (size_t i = 0; i < NIOCTLS; i++)
-        n = emit_allow_if(f, n, (uint32_t)allowed_ioctls[i]);
+        n = pvh_bpf_allow_if(f, n, (uint32_t)allowed_ioctls[i]);
     f[n++] = (struct sock_filter)TRAP;
     return n;
 }

@@ -1,13 +1,17 @@
 /* vmlinuz → vmlinux: decompressing the ELF kernel a bzImage carries (gzip,
  * xz, lzma, lz4 legacy frames, zstd, bzip2, lzo) with Debian's compression
- * libraries, and an on-disk cache of the result keyed by the vmlinuz's
- * SHA-256. Input is hostile: output is bounded, every error is one line. */
+ * libraries, in a sandboxed child process, and an on-disk cache of the result
+ * keyed by the vmlinuz's SHA-256, bounded in total size (least recently used
+ * entries go first). Input is hostile: output is bounded by an absolute cap
+ * and by what the ELF headers in its first bytes allow; every error is one
+ * line. docs/extract.md has the details. */
 #ifndef PVHBOOT_EXTRACT_H
 #define PVHBOOT_EXTRACT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "pvhboot/error.h"
 
@@ -22,8 +26,12 @@ enum pvh_compression {
     PVH_COMP_LZO,    /* 89 4c 5a 4f 00 0d 0a 1a 0a (lzop) */
 };
 
-/* Default bound on a decompressed kernel. */
-#define PVH_EXTRACT_MAX_DEFAULT ((size_t)1 << 30)
+/* Default bound on a decompressed kernel (Debian's largest are about 66 MB). */
+#define PVH_EXTRACT_MAX_DEFAULT ((size_t)256 << 20)
+/* The decompression child's default CPU time limit (seconds). */
+#define PVH_EXTRACT_CPU_SECONDS 60
+/* Default bound on the cache's entries together; PVHBOOT_CACHE_MAX overrides. */
+#define PVH_CACHE_MAX_DEFAULT ((uint64_t)1 << 30)
 
 /* The format a compressed stream starts with, by magic bytes. */
 enum pvh_compression pvh_compression_detect(const uint8_t *data, size_t size);
@@ -46,8 +54,11 @@ int pvh_vmlinuz_inspect(const uint8_t *data, size_t size, const char *name,
 
 /* Decompresses a kernel payload: the compressed stream followed by the
  * 4-byte little-endian uncompressed size Linux appends ("size_append").
- * The output must be exactly that size, at most max_out bytes, and an ELF
- * file. file_offset is the payload's offset in `name`, for messages.
+ * The output must be exactly that size, at most max_out bytes, and an x86
+ * ELF file whose headers account for that size; decoding stops as soon as
+ * the first bytes fail these checks. file_offset is the payload's offset in
+ * `name`, for messages. Runs in the calling process (the fuzzer's entry);
+ * pvh_vmlinuz_extract_sandboxed is the one for untrusted files.
  * On success *out is malloc'd (caller frees) and *out_len set. */
 int pvh_extract_payload(const uint8_t *payload, size_t len, const char *name,
                         uint64_t file_offset, size_t max_out,
@@ -58,16 +69,63 @@ int pvh_vmlinuz_extract(const uint8_t *data, size_t size, const char *name,
                         size_t max_out, uint8_t **out, size_t *out_len,
                         struct pvh_error *err);
 
+/* Who the decompression child is (pvh_vmlinuz_extract_sandboxed). */
+struct pvh_extract_sandbox {
+    bool drop_user;     /* when running as root: the child runs as uid:gid (run --user) */
+    uid_t uid;
+    gid_t gid;
+    bool no_filter;     /* run --no-sandbox: no seccomp filter in the child either */
+    unsigned cpu_seconds; /* the child's CPU time limit; 0: PVH_EXTRACT_CPU_SECONDS */
+    void (*child_hook)(void); /* tests only: runs in the child under its filter, before decoding */
+};
+
+/* pvh_vmlinuz_extract in a forked child that has dropped privileges (when
+ * asked and root), has no core dumps, a CPU-time limit and a seccomp filter
+ * allowing only anonymous non-executable memory calls, a write to its result
+ * pipe and exit; it decodes into memory shared with the parent, which checks
+ * the result again (size, ELF gate). A child killed by the filter or by a
+ * signal is a one-line error. sb NULL: no drop, filtered. *out is malloc'd. */
+int pvh_vmlinuz_extract_sandboxed(const uint8_t *data, size_t size, const char *name, size_t max_out,
+                                  const struct pvh_extract_sandbox *sb, uint8_t **out, size_t *out_len,
+                                  struct pvh_error *err);
+
 /* The cache directory: $XDG_CACHE_HOME/pvhboot when XDG_CACHE_HOME is an
  * absolute path, else $HOME/.cache/pvhboot. Not created here. */
 int pvh_cache_dir(char *buf, size_t cap, struct pvh_error *err);
 
-/* The vmlinux ELF for a vmlinuz file, from the cache: the file
- * <cache_dir>/vmlinux-<sha256 of the vmlinuz, hex>. On a miss it is
- * extracted and written atomically (temporary file + rename). cache_dir NULL
- * means pvh_cache_dir(). Writes the path to out_path and sets *hit to
- * whether the cached file was already there (valid: its size is the
- * payload's size trailer). */
+/* The cache's size limit: PVHBOOT_CACHE_MAX (bytes, K/M/G/T suffix, binary)
+ * when set, else PVH_CACHE_MAX_DEFAULT. */
+int pvh_cache_max(uint64_t *max, struct pvh_error *err);
+
+struct pvh_cache_request {
+    const char *vmlinuz;       /* the bzImage file */
+    const char *cache_dir;     /* NULL: pvh_cache_dir() */
+    uint64_t cache_max;        /* 0: pvh_cache_max() */
+    const struct pvh_extract_sandbox *sandbox; /* the decompression child; NULL: defaults */
+};
+
+struct pvh_cache_result {
+    char path[4096];           /* <cache dir>/vmlinux-<sha256 of the vmlinuz, hex> */
+    int fd;                    /* read-only on that entry, or -1; the caller closes it */
+    bool hit;                  /* the entry was there (and valid) */
+    unsigned evicted;          /* entries removed to keep the size limit */
+};
+
+/* The vmlinux ELF for a vmlinuz file, from the cache. The cache directory is
+ * opened without following a symlink at its last component (nor, below
+ * $XDG_CACHE_HOME or $HOME, one owned by another user) and must belong to
+ * the effective user (root: root) and not be group/world writable; every
+ * entry is created, looked up, renamed and removed relative to it. A hit
+ * needs a regular file whose size is the payload's size trailer; its mtime
+ * is set to now (the LRU order). On a miss the payload is extracted in the
+ * sandboxed child and published atomically (temporary file + rename). Then
+ * least recently used entries (never this one) are removed until the cache
+ * fits cache_max, with stale stat- shortcuts and leftover temporary files.
+ * res->fd stays valid whatever later happens to the path. */
+int pvh_vmlinuz_cache_lookup(const struct pvh_cache_request *req, struct pvh_cache_result *res,
+                             struct pvh_error *err);
+
+/* pvh_vmlinuz_cache_lookup with the defaults, returning the path only. */
 int pvh_vmlinuz_cached_elf(const char *vmlinuz_path, const char *cache_dir,
                            char *out_path, size_t out_cap, bool *hit,
                            struct pvh_error *err);

@@ -1,10 +1,15 @@
 /* Test driver for the extract/ API, built by tests/extract/*.t (not part of
  * pvhboot): "inspect VMLINUZ" prints "<format> <uncompressed size>";
- * "cached VMLINUZ" prints "hit|miss <path>" (cache dir from XDG_CACHE_HOME);
- * "extract VMLINUZ OUT" writes the vmlinux. Errors: one line, exit 1. */
+ * "cached VMLINUZ" prints "hit|miss <path>" (cache dir from XDG_CACHE_HOME,
+ * extraction in the sandboxed child); "cached-hostile VMLINUZ" is the same
+ * with a decoder that tries to open /etc/passwd in the child (must fail);
+ * "extract VMLINUZ OUT" writes the vmlinux (in-process). Errors: one line,
+ * exit 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "pvhboot/extract.h"
 #include "pvhboot/file.h"
@@ -42,6 +47,25 @@ static int extract(const char *path, const char *out_path, struct pvh_error *err
     return rc;
 }
 
+static void open_a_file(void)
+{
+    int fd = open("/etc/passwd", O_RDONLY);
+    if (fd >= 0)
+        close(fd);
+}
+
+static int cached(const char *path, bool hostile, struct pvh_error *err)
+{
+    struct pvh_extract_sandbox sb = {.child_hook = hostile ? open_a_file : NULL};
+    struct pvh_cache_request req = {.vmlinuz = path, .sandbox = &sb};
+    struct pvh_cache_result res;
+    if (pvh_vmlinuz_cache_lookup(&req, &res, err) != 0)
+        return -1;
+    printf("%s %s\n", res.hit ? "hit" : "miss", res.path);
+    close(res.fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pvh_error err = {0};
@@ -49,15 +73,13 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "inspect") == 0) {
         rc = inspect(argv[2], &err);
     } else if (argc == 3 && strcmp(argv[1], "cached") == 0) {
-        char path[4096];
-        bool hit;
-        rc = pvh_vmlinuz_cached_elf(argv[2], NULL, path, sizeof(path), &hit, &err);
-        if (rc == 0)
-            printf("%s %s\n", hit ? "hit" : "miss", path);
+        rc = cached(argv[2], false, &err);
+    } else if (argc == 3 && strcmp(argv[1], "cached-hostile") == 0) {
+        rc = cached(argv[2], true, &err);
     } else if (argc == 4 && strcmp(argv[1], "extract") == 0) {
         rc = extract(argv[2], argv[3], &err);
     } else {
-        fprintf(stderr, "usage: vmlinuz-tool inspect|cached VMLINUZ | extract VMLINUZ OUT\n");
+        fprintf(stderr, "usage: vmlinuz-tool inspect|cached|cached-hostile VMLINUZ | extract VMLINUZ OUT\n");
         return 2;
     }
     if (rc != 0)

@@ -2,7 +2,8 @@
  * even: the rest is a kernel payload (compressed stream + size trailer) for
  * pvh_extract_payload with a 1 MiB output cap; odd: the rest is a whole
  * bzImage for pvh_vmlinuz_inspect and pvh_vmlinuz_extract. Every buffer the
- * library returns is freed; errors must be one line. */
+ * library returns is freed; errors must be one line; what it accepts must be
+ * an x86 ELF file (the ELF gate: ELF32 EM_386 or ELF64 EM_X86_64). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,14 @@ static void check_one_line(const struct pvh_error *err)
 {
     if (memchr(err->msg, '\n', sizeof(err->msg)) || err->msg[0] == '\0')
         abort();
+}
+
+static int x86_elf(const uint8_t *p, size_t len)
+{
+    if (len < 52 || memcmp(p, "\x7f" "ELF", 4) != 0 || p[5] != 1)
+        return 0;
+    unsigned machine = p[18] | p[19] << 8;
+    return (p[4] == 1 && machine == 3) || (p[4] == 2 && len >= 64 && machine == 62);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)pvh_compression_name(info.comp);
         rc = pvh_vmlinuz_extract(data + 1, size - 1, "fuzz", FUZZ_MAX_OUT, &out, &out_len, &err);
     }
-    if (rc == 0 && (out == NULL || out_len > FUZZ_MAX_OUT || memcmp(out, "\x7f" "ELF", 4) != 0))
+    if (rc == 0 && (out == NULL || out_len > FUZZ_MAX_OUT || !x86_elf(out, out_len)))
         abort();
     if (rc != 0)
         check_one_line(&err);

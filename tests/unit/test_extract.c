@@ -1,8 +1,11 @@
 /* extract/: every supported payload format, made in the setup by the Debian
  * command-line compressors from an ELF file (this test binary), decompressed
  * and compared byte for byte; size trailer, truncated, corrupt, unknown,
- * over-limit and non-ELF payloads; bzImage probing; SHA-256 (FIPS 180-2
- * vectors); the on-disk cache (miss then hit, under XDG_CACHE_HOME). */
+ * over-limit and non-ELF payloads; decompression bombs (a non-ELF one stops
+ * after 64 bytes, an ELF header with a huge tail at the bound its headers
+ * give, both within a time and peak-RSS budget) and the ELF gate's other
+ * refusals; bzImage probing; SHA-256 (FIPS 180-2 vectors); the on-disk
+ * cache (miss then hit, under XDG_CACHE_HOME). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -18,79 +22,18 @@
 #include "pvhboot/sha256.h"
 #include "pvhboot/bytes.h"
 
-struct buf {
-    uint8_t *data;
-    size_t len;
-};
-
-static char tmpdir[256];
-static struct buf original;   /* an ELF file: this test binary */
-
-static struct buf read_file(const char *path)
-{
-    struct buf b = {0};
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b.len = (size_t)n;
-    b.data = malloc(b.len + 4);
-    assert_non_null(b.data);
-    assert_int_equal(fread(b.data, 1, b.len, f), b.len);
-    fclose(f);
-    return b;
-}
-
-static void write_file(const char *path, const uint8_t *p, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, len, f), len);
-    fclose(f);
-}
-
-/* Runs "TOOL < in > out" in tmpdir and returns out plus a size trailer of
- * trailer_size (the uncompressed size, as Linux's size_append writes it). */
-static struct buf compress_with(const char *tool, const char *in, uint32_t trailer_size)
-{
-    char cmd[1024], out[512];
-    snprintf(out, sizeof(out), "%s/payload", tmpdir);
-    snprintf(cmd, sizeof(cmd), "%s < '%s' > '%s'", tool, in, out);
-    assert_int_equal(system(cmd), 0);
-    struct buf b = read_file(out);
-    pvh_put_le32(b.data + b.len, trailer_size);
-    b.len += 4;
-    return b;
-}
-
-static struct buf compress_original(const char *tool)
-{
-    char in[512];
-    snprintf(in, sizeof(in), "%s/original", tmpdir);
-    return compress_with(tool, in, (uint32_t)original.len);
-}
+#include "extract_fixture.h"
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/pvh-test-extract-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    char path[512];
-    snprintf(path, sizeof(path), "%s/original", tmpdir);
-    original = read_file("/proc/self/exe");
-    write_file(path, original.data, original.len);
-    return 0;
+    return fixture_setup("extract");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    free(original.data);
-    return system(cmd) == 0 ? 0 : -1;
+    return fixture_teardown();
 }
 
 struct case_ {
@@ -195,8 +138,10 @@ static void corrupt_data_is_reported_as_corrupt(void **state)
         struct pvh_error err = {0};
         assert_int_equal(pvh_extract_payload(p.data, p.len, "vmlinuz", 0x4000, PVH_EXTRACT_MAX_DEFAULT,
                                              &out, &out_len, &err), -1);
-        /* a damaged bzip2 block may decode past the trailer before its CRC is seen */
-        if (!strstr(err.msg, "corrupt") && !strstr(err.msg, "mismatch") && !strstr(err.msg, "expands beyond"))
+        /* a damaged bzip2 block may decode past the trailer before its CRC is seen, or
+         * decode to garbage that the ELF gate refuses first */
+        if (!strstr(err.msg, "corrupt") && !strstr(err.msg, "mismatch") && !strstr(err.msg, "expands beyond") &&
+            !strstr(err.msg, "not an ELF file"))
             fail_msg("%s: \"%s\"", CASES[i].tool, err.msg);
         free(p.data);
     }
@@ -218,7 +163,7 @@ static void a_trailer_over_the_limit_is_refused_before_decoding(void **state)
     struct buf p = compress_original("gzip -9 -c");
     expect_error(&p, original.len - 1, "limit");
     pvh_put_le32(p.data + p.len - 4, 0xffffffffu);
-    expect_error(&p, PVH_EXTRACT_MAX_DEFAULT, "over the 1073741824-byte limit");
+    expect_error(&p, PVH_EXTRACT_MAX_DEFAULT, "over the 268435456-byte limit");
     free(p.data);
 }
 
@@ -234,24 +179,184 @@ static void a_non_elf_result_is_refused(void **state)
     free(p.data);
 }
 
-/* A minimal bzImage: one setup sector after the boot sector, boot protocol
- * 2.15, the payload right after the setup code (payload_offset 0). */
-static struct buf make_bzimage(const struct buf *payload)
+/* Timing and peak-RSS growth of one in-process extraction. */
+struct cost {
+    double seconds;
+    long peak_kib;   /* VmHWM after, less VmRSS before */
+};
+
+static int extract_measured(const struct buf *p, struct pvh_error *err, struct cost *c)
 {
-    struct buf b;
-    b.len = 1024 + payload->len;
-    b.data = calloc(1, b.len);
-    assert_non_null(b.data);
-    b.data[0x1f1] = 1;
-    b.data[0x1fe] = 0x55;
-    b.data[0x1ff] = 0xaa;
-    memcpy(b.data + 0x202, "HdrS", 4);
-    b.data[0x206] = 0x0f;
-    b.data[0x207] = 0x02;
-    pvh_put_le32(b.data + 0x248, 0);
-    pvh_put_le32(b.data + 0x24c, (uint32_t)payload->len);
-    memcpy(b.data + 1024, payload->data, payload->len);
-    return b;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    struct timespec t0, t1;
+    reset_peak_rss();
+    long before = status_kib("VmRSS");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = pvh_extract_payload(p->data, p->len, "vmlinuz", 0x4000, PVH_EXTRACT_MAX_DEFAULT, &out, &out_len, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    c->peak_kib = status_kib("VmHWM") - before;
+    c->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    free(out);
+    return rc;
+}
+
+#define BOMB_SECONDS 1.0
+#define BOMB_PEAK_KIB (16 * 1024)
+
+static void within_budget(const struct cost *c, const char *what)
+{
+    print_message("# %s: refused in %.3f s, peak RSS +%ld KiB\n", what, c->seconds, c->peak_kib);
+    if (c->seconds >= BOMB_SECONDS || c->peak_kib >= BOMB_PEAK_KIB)
+        fail_msg("%s: %.2f s and %ld KiB of peak RSS growth, budget %.1f s and %d KiB", what, c->seconds,
+                 c->peak_kib, BOMB_SECONDS, BOMB_PEAK_KIB);
+}
+
+/* Issue 19: a payload whose size trailer is just under the cap but whose
+ * output is no kernel was decompressed whole (RSS the size of the claim)
+ * before its first bytes were looked at. */
+static void a_payload_that_is_not_elf_stops_after_its_first_bytes(void **state)
+{
+    (void)state;
+    const size_t claim = PVH_EXTRACT_MAX_DEFAULT - ((size_t)1 << 20); /* 255 MiB of zeros */
+    struct buf p = gzip_bomb(NULL, 0, claim, (uint32_t)claim);
+    struct pvh_error err = {0};
+    struct cost c;
+    assert_int_equal(extract_measured(&p, &err, &c), -1);
+    char want[160];
+    snprintf(want, sizeof(want), "not an ELF file (starts 00 00 00 00); stopped after 64 of the %zu bytes", claim);
+    if (!strstr(err.msg, want))
+        fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+    within_budget(&c, "a 255 MiB non-ELF gzip payload");
+    free(p.data);
+}
+
+/* An ELF64 x86-64 header with one program header at offset 64. */
+#define TEST_EHDR 120
+static void make_elf64(uint8_t h[TEST_EHDR], uint16_t machine, uint32_t ph_type, uint64_t off, uint64_t filesz)
+{
+    memset(h, 0, TEST_EHDR);
+    memcpy(h, "\x7f" "ELF\x02\x01\x01", 7);
+    pvh_put_le16(h + 16, 2);
+    pvh_put_le16(h + 18, machine);
+    pvh_put_le32(h + 20, 1);
+    pvh_put_le64(h + 32, 64);      /* e_phoff */
+    pvh_put_le16(h + 52, 64);
+    pvh_put_le16(h + 54, 56);      /* e_phentsize */
+    pvh_put_le16(h + 56, 1);       /* e_phnum */
+    pvh_put_le32(h + 64, ph_type);
+    pvh_put_le64(h + 64 + 8, off);
+    pvh_put_le64(h + 64 + 32, filesz);
+    pvh_put_le64(h + 64 + 40, filesz);
+}
+
+/* One PT_LOAD of 4 KiB at file offset 4 KiB: its headers account for
+ * E = 8192 (the segment's end) + L = 4096 (loaded bytes, for Linux's
+ * relocation table) + 12 (the table's terminators) = 12300 bytes. */
+#define SMALL_ELF_BOUND 12300
+
+static void an_elf_header_with_a_huge_zero_tail_is_cut_at_its_bound(void **state)
+{
+    (void)state;
+    uint8_t h[TEST_EHDR];
+    make_elf64(h, 62, 1, 0x1000, 0x1000);
+    const size_t total = (size_t)200 << 20;
+    struct buf p = gzip_bomb(h, sizeof(h), total - sizeof(h), (uint32_t)total);
+    struct pvh_error err = {0};
+    struct cost c;
+    assert_int_equal(extract_measured(&p, &err, &c), -1);
+    if (!strstr(err.msg, "its size trailer announces 209715200 bytes, more than its ELF headers account for (12300"))
+        fail_msg("\"%s\"", err.msg);
+    within_budget(&c, "an ELF header and 200 MiB of zeros, trailer 200 MiB");
+
+    /* the trailer at the bound: decoding stops one byte past it */
+    pvh_put_le32(p.data + p.len - 4, SMALL_ELF_BOUND);
+    assert_int_equal(extract_measured(&p, &err, &c), -1);
+    if (!strstr(err.msg, "expands beyond the 12300 bytes its size trailer announces"))
+        fail_msg("\"%s\"", err.msg);
+    within_budget(&c, "an ELF header and 200 MiB of zeros, trailer 12300");
+    free(p.data);
+
+    /* exactly at the bound: a kernel; one byte more: refused */
+    struct buf fits = gzip_bomb(h, sizeof(h), SMALL_ELF_BOUND - sizeof(h), SMALL_ELF_BOUND);
+    assert_int_equal(extract_measured(&fits, &err, &c), 0);
+    struct buf over = gzip_bomb(h, sizeof(h), SMALL_ELF_BOUND + 1 - sizeof(h), SMALL_ELF_BOUND + 1);
+    assert_int_equal(extract_measured(&over, &err, &c), -1);
+    assert_non_null(strstr(err.msg, "announces 12301 bytes, more than its ELF headers account for (12300"));
+    free(fits.data);
+    free(over.data);
+}
+
+static void expect_gate_error(const uint8_t *head, size_t len, const char *want)
+{
+    struct buf p = gzip_bomb(head, len, 1 << 20, (uint32_t)(len + (1 << 20)));
+    expect_error(&p, PVH_EXTRACT_MAX_DEFAULT, want);
+    free(p.data);
+}
+
+static void headers_that_are_no_x86_kernel_are_refused_at_once(void **state)
+{
+    (void)state;
+    uint8_t h[TEST_EHDR];
+    make_elf64(h, 62, 1, 0x1000, 0x1000);
+    h[4] = 3;
+    expect_gate_error(h, sizeof(h), "ELF class 3 is neither ELF32 nor ELF64");
+    make_elf64(h, 62, 1, 0x1000, 0x1000);
+    h[5] = 2;
+    expect_gate_error(h, sizeof(h), "big-endian ELF");
+    make_elf64(h, 3, 1, 0x1000, 0x1000);
+    expect_gate_error(h, sizeof(h), "ELF64 machine 3 is not an x86 kernel's");
+    make_elf64(h, 40, 1, 0x1000, 0x1000);
+    expect_gate_error(h, sizeof(h), "ELF64 machine 40 is not an x86 kernel's");
+    make_elf64(h, 62, 1, 0x1000, 0x1000);
+    pvh_put_le16(h + 56, 0);
+    expect_gate_error(h, sizeof(h), "names no program headers");
+    make_elf64(h, 62, 1, 0x1000, 0x1000);
+    pvh_put_le16(h + 54, 32);
+    expect_gate_error(h, sizeof(h), "ELF program header size 32, expected 56");
+    make_elf64(h, 62, 1, 0x1000, 0x1000);
+    pvh_put_le64(h + 32, 1 << 20);
+    expect_gate_error(h, sizeof(h), "does not lie in the first 64 KiB");
+    make_elf64(h, 62, 4, 0x1000, 0x1000);
+    expect_gate_error(h, sizeof(h), "no PT_LOAD segment");
+}
+
+/* An ELF32 i386 header (52 bytes) with one program header (32 bytes). */
+#define TEST_EHDR32 84
+static void make_elf32(uint8_t h[TEST_EHDR32], uint16_t machine)
+{
+    memset(h, 0, TEST_EHDR32);
+    memcpy(h, "\x7f" "ELF\x01\x01\x01", 7);
+    pvh_put_le16(h + 16, 2);
+    pvh_put_le16(h + 18, machine);
+    pvh_put_le32(h + 20, 1);
+    pvh_put_le32(h + 28, 52);      /* e_phoff */
+    pvh_put_le16(h + 40, 52);
+    pvh_put_le16(h + 42, 32);      /* e_phentsize */
+    pvh_put_le16(h + 44, 1);       /* e_phnum */
+    pvh_put_le32(h + 52, 1);       /* PT_LOAD */
+    pvh_put_le32(h + 52 + 4, 0x1000);
+    pvh_put_le32(h + 52 + 16, 0x1000);
+    pvh_put_le32(h + 52 + 20, 0x1000);
+}
+
+static void a_32_bit_kernel_passes_the_gate_and_its_bound(void **state)
+{
+    (void)state;
+    uint8_t h[TEST_EHDR32];
+    make_elf32(h, 3);
+    struct pvh_error err = {0};
+    struct cost c;
+    struct buf fits = gzip_bomb(h, sizeof(h), SMALL_ELF_BOUND - sizeof(h), SMALL_ELF_BOUND);
+    if (extract_measured(&fits, &err, &c) != 0)
+        fail_msg("%s", err.msg);
+    free(fits.data);
+    struct buf over = gzip_bomb(h, sizeof(h), (1 << 20) - sizeof(h), 1 << 20);
+    assert_int_equal(extract_measured(&over, &err, &c), -1);
+    assert_non_null(strstr(err.msg, "announces 1048576 bytes, more than its ELF headers account for (12300"));
+    free(over.data);
+    make_elf32(h, 62);
+    expect_gate_error(h, sizeof(h), "ELF32 machine 62 is not an x86 kernel's");
 }
 
 static void a_bzimage_is_inspected_and_extracted(void **state)
@@ -453,6 +558,10 @@ int main(void)
         cmocka_unit_test(an_unknown_magic_is_named_in_hex),
         cmocka_unit_test(a_trailer_over_the_limit_is_refused_before_decoding),
         cmocka_unit_test(a_non_elf_result_is_refused),
+        cmocka_unit_test(a_payload_that_is_not_elf_stops_after_its_first_bytes),
+        cmocka_unit_test(an_elf_header_with_a_huge_zero_tail_is_cut_at_its_bound),
+        cmocka_unit_test(headers_that_are_no_x86_kernel_are_refused_at_once),
+        cmocka_unit_test(a_32_bit_kernel_passes_the_gate_and_its_bound),
         cmocka_unit_test(a_bzimage_is_inspected_and_extracted),
         cmocka_unit_test(sha256_matches_the_fips_180_2_vectors),
         cmocka_unit_test(the_second_lookup_hits_the_cache),
