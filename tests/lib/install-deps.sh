@@ -8,11 +8,14 @@
 # (zlib, liblzma, liblz4, libzstd, libbz2, liblzo2) decompress vmlinuz payloads
 # and their command-line tools make test payloads; valgrind checks for leaks;
 # strace shows which fds pvhboot closes (tests/run/fds.t).
+# debootstrap builds the Debian root filesystem of the virtio tests
+# (tests/lib/debian-rootfs.sh) and e2fsprogs makes and reads their ext4
+# images without mounts (mkfs.ext4 -d, debugfs, e2fsck).
 set -eu
 pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
       busybox-static bash-static cpio musl-tools binutils python3 valgrind strace
       zlib1g-dev liblzma-dev liblz4-dev libzstd-dev libbz2-dev liblzo2-dev
-      gzip xz-utils lz4 zstd bzip2 lzop"
+      gzip xz-utils lz4 zstd bzip2 lzop debootstrap e2fsprogs"
 missing=()
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
