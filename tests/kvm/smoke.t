@@ -14,7 +14,7 @@ harness=tests/kvm/with-kvm.sh
 out=build/kvm
 mkdir -p "$out"
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
-n=0 smoke_checks=11 total=$((smoke_checks + 23))
+n=0 smoke_checks=11 total=$((smoke_checks + 26))
 
 echo "1..$total"
 result() { # result OK DESCRIPTION
@@ -156,6 +156,26 @@ echo "auto-rc=$?"; sed "s/^/auto-stderr: /" err-auto'
         grep -aqx 'auto-stderr: # kvm: host (/dev/kvm)' "$tmp/out-hostpath" && echo 0 || echo 1)" \
         "host path: with no PVHBOOT_KVM the harness finds /dev/kvm usable and runs there, not emulated"
 }
+
+# ---- --disk: a file the command writes, whatever path runs it ---------------
+disk_boot() {
+    truncate -s 4M "$tmp/disk0.img" "$tmp/disk1.img"
+    printf 'second-disk' | dd of="$tmp/disk1.img" conv=notrunc 2>/dev/null
+    local t0; t0=$(now)
+    "$harness" --disk "$tmp/disk0.img" --disk "$tmp/disk1.img" -- \
+        'echo wrote-through-$DISK0 | dd of=$DISK0 bs=512 conv=sync 2>/dev/null; head -c 11 $DISK1; echo' \
+        >"$tmp/out-disk" 2>"$tmp/err-disk"
+    local rc=$?
+    echo "# --disk boot: $(elapsed "$t0") s"
+    result "$([ "$rc" = 0 ] && grep -aq '^wrote-through-' "$tmp/disk0.img" && echo 0 || echo 1)" \
+        "--disk: what the command writes to \$DISK0 is in the file afterwards (got $rc: $(head -c 40 "$tmp/disk0.img" | tr -d '\0'))"
+    assert "--disk: the second file is \$DISK1, read whole" grep -aqx 'second-disk' "$tmp/out-disk"
+    "$harness" --disk "$tmp/no-such.img" -- true >/dev/null 2>"$tmp/err-nodisk"
+    rc=$?
+    result "$([ "$rc" = 125 ] && grep -q 'not a readable and writable regular file' "$tmp/err-nodisk" && echo 0 || echo 1)" \
+        "--disk of a missing file: exit 125 saying why (got $rc)"
+}
+disk_boot
 
 # ---- emulated-path failures (one short boot + one timeout) ------------------
 if command -v "${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}" >/dev/null; then

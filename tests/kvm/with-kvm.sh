@@ -3,7 +3,13 @@
 # else inside a QEMU-TCG emulated q35 machine (AMD SVM with nested paging, no CX16,
 # Debian's cloud kernel with irqbypass/kvm/kvm-amd loaded, busybox userland).
 #
-#   tests/kvm/with-kvm.sh [--mem MB] [--cpus N] [--file PATH]... -- COMMAND [ARG...]
+#   tests/kvm/with-kvm.sh [--mem MB] [--cpus N] [--file PATH]... [--disk PATH]... -- COMMAND [ARG...]
+#
+# Each --disk PATH (a raw image, read and written in place) is a disk the
+# command reaches as $DISK0, $DISK1, ...: the file itself on the host path;
+# in the emulated machine an NVMe disk backed by the file (/dev/nvme0n1, ...),
+# synced before the machine stops, so what the command wrote is in the file
+# afterwards.
 #
 # COMMAND (the words joined by spaces, run with `sh -c`) runs in a directory
 # holding each --file under its basename. Its stdout+stderr come back on our
@@ -36,7 +42,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-mem=1024 cpus=1 files=()
+mem=1024 cpus=1 files=() disks=()
 timeout_s=${PVHBOOT_KVM_TIMEOUT:-900}
 qemu=${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}
 qemu_cpu=${PVHBOOT_KVM_QEMU_CPU:-max,-cx16}
@@ -45,7 +51,7 @@ cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/pvhboot-test
 begin_marker=PVHBOOT-KVM-BEGIN end_marker=PVHBOOT-KVM-END fail_marker=PVHBOOT-KVM-FAIL
 
 fail() { echo "with-kvm: $*" >&2; exit 125; }
-usage() { fail "usage: with-kvm.sh [--mem MB] [--cpus N] [--file PATH]... -- COMMAND [ARG...]"; }
+usage() { fail "usage: with-kvm.sh [--mem MB] [--cpus N] [--file PATH]... [--disk PATH]... -- COMMAND [ARG...]"; }
 
 parse_args() {
     while [ $# -gt 0 ]; do
@@ -53,6 +59,7 @@ parse_args() {
             --mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
             --cpus) [ $# -ge 2 ] || usage; cpus=$2; shift 2 ;;
             --file) [ $# -ge 2 ] || usage; files+=("$2"); shift 2 ;;
+            --disk) [ $# -ge 2 ] || usage; disks+=("$2"); shift 2 ;;
             --) shift; break ;;
             *) usage ;;
         esac
@@ -79,6 +86,33 @@ check_files() {
             readelf -dW "$f" 2>/dev/null | grep -q '(NEEDED)'; then
             fail "--file $f: dynamically linked ELF; binaries run in the emulated machine must be static (link with -static or musl-gcc -static)"
         fi
+    done
+    for f in "${disks[@]+"${disks[@]}"}"; do
+        [ -f "$f" ] && [ -r "$f" ] && [ -w "$f" ] || fail "--disk $f: not a readable and writable regular file"
+        case $f in *,*) fail "--disk $f: a comma in the path is not supported (QEMU's -drive syntax)" ;; esac
+    done
+}
+
+# DISK0=... lines for the command: the files themselves, or (emulated) the
+# NVMe disks backed by them.
+disk_env() {
+    local i
+    for i in "${!disks[@]}"; do
+        if [ "$1" = host ]; then
+            printf 'DISK%d=%s\n' "$i" "$(cd "$(dirname "${disks[$i]}")" && pwd)/$(basename "${disks[$i]}")"
+        else
+            printf 'DISK%d=/dev/nvme%dn1\n' "$i" "$i"
+        fi
+    done
+}
+
+# QEMU's arguments for the emulated machine's disks: NVMe (built into
+# Debian's cloud kernel), writeback through the host's page cache.
+disk_qemu_args() {
+    local i
+    for i in "${!disks[@]}"; do
+        printf '%s\n' -drive "file=${disks[$i]},if=none,id=disk$i,format=raw,cache=writeback" \
+            -device "nvme,serial=pvhdisk$i,drive=disk$i"
     done
 }
 
@@ -127,7 +161,7 @@ make_workdir() {
 run_on_host() {
     echo "# kvm: host (/dev/kvm)" >&2
     make_workdir
-    (cd "$tmp/work" && exec sh -c "$command_text" 2>&1 </dev/null)
+    (cd "$tmp/work" && set -a && eval "$(disk_env host)" && set +a && exec sh -c "$command_text" 2>&1 </dev/null)
     exit $?
 }
 
@@ -158,9 +192,16 @@ done
 [ -c /dev/kvm ] || die "no /dev/kvm after loading kvm-amd"
 [ -c /dev/ttyS1 ] || die "no /dev/ttyS1 for the command's output"
 stty -F /dev/ttyS1 raw -echo -onlcr || die "stty on /dev/ttyS1 failed"
+set -a; . /disks; set +a
+for d in $(sed 's/^[^=]*=//' /disks); do
+    n=0
+    while [ ! -b "$d" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    [ -b "$d" ] || die "no disk $d"
+done
 echo "PVHBOOT-KVM-BEGIN"
 cd /work && sh -c "$(cat /cmd)" >/dev/ttyS1 2>&1 </dev/null
 status=$?
+sync
 cd /
 : >/dev/ttyS1
 echo "PVHBOOT-KVM-END $status END"
@@ -248,6 +289,7 @@ run_initramfs() {
         mkdir -p "$tmp/run"
         mv "$tmp/work" "$tmp/run/work"
         printf '%s' "$command_text" >"$tmp/run/cmd"
+        disk_env emulated >"$tmp/run/disks"
         cd "$tmp/run"
         find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 -L --quiet >"$tmp/run.cpio"
     ) || fail "building the per-run initramfs failed"
@@ -274,8 +316,10 @@ run_emulated() {
     echo "# kvm: emulated (qemu TCG -cpu $qemu_cpu, q35, $mem MB, $cpus cpu, $(cat "$kdir/version"))" >&2
     : >"$tmp/console"; : >"$tmp/out"
     t0=$(date +%s.%N)
+    local disk_args=()
+    mapfile -t disk_args < <(disk_qemu_args)
     timeout -k 5 "$timeout_s" "$qemu" -accel tcg -cpu "$qemu_cpu" -M q35 -m "$mem" -smp "$cpus" \
-        -nodefaults -display none -no-reboot -no-user-config \
+        -nodefaults -display none -no-reboot -no-user-config "${disk_args[@]+"${disk_args[@]}"}" \
         -serial "file:$tmp/console" -serial "file:$tmp/out" \
         -kernel "$kdir/vmlinuz" -initrd "$tmp/initrd" \
         -append "console=ttyS0 quiet reboot=k panic=-1" \
