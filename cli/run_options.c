@@ -61,7 +61,9 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* SIZE: digits with an optional K, M, G or T suffix (binary); plain = MiB. */
+/* SIZE: digits, an optional fraction (".5"), an optional K, M, G or T
+ * suffix (binary; plain = MiB, as QEMU's -m) and an optional "B" or "iB",
+ * rounded up to a whole 4 KiB page (KVM maps RAM in pages; QEMU rounds too). */
 static int parse_size(const char *s, uint64_t *out)
 {
     char *end;
@@ -71,6 +73,19 @@ static int parse_size(const char *s, uint64_t *out)
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || errno)
         return -1;
+    uint64_t frac = 0, fives = 1; /* the fraction is frac / 10^decimals */
+    unsigned decimals = 0;
+    if (*end == '.') {
+        end++;
+        if (!is_digit(*end))
+            return -1;
+        for (; is_digit(*end); end++, decimals++) {
+            if (decimals == 9)
+                return -1;
+            frac = frac * 10 + (uint64_t)(*end - '0');
+            fives *= 5;
+        }
+    }
     unsigned shift = 20;
     switch (*end) {
     case 'k': case 'K': shift = 10; end++; break;
@@ -84,9 +99,12 @@ static int parse_size(const char *s, uint64_t *out)
         end += 2;
     else if (*end == 'b' || *end == 'B')
         end++;
-    if (*end || v > (UINT64_MAX >> shift))
+    if (*end || v > (UINT64_MAX >> shift) - 2)
         return -1;
-    *out = (uint64_t)v << shift;
+    /* frac / 10^d << shift = (frac << (shift - d)) / 5^d, below 2^61 since frac < 10^d */
+    uint64_t part = ((frac << (shift - decimals)) + fives - 1) / fives;
+    uint64_t bytes = ((uint64_t)v << shift) + part;
+    *out = (bytes + PVH_PAGE_SIZE - 1) & ~(PVH_PAGE_SIZE - 1);
     return 0;
 }
 
@@ -309,13 +327,52 @@ static int opt_mem(struct run_args *a, const char *o, char *v)
     return check_mem(a->cfg.ram_size, v);
 }
 
+/* One "key=N" of QEMU's -smp: N into *out, 0 when the key is not this one,
+ * -1 when its number is bad. */
+static int smp_key(const char *tok, const char *key, unsigned long *out)
+{
+    size_t n = strlen(key);
+    if (strncmp(tok, key, n) || tok[n] != '=')
+        return 0;
+    return parse_uint(tok + n + 1, PVH_MAX_CPUS, out) || *out == 0 ? -1 : 1;
+}
+
+/* N, or QEMU's -smp [N][,cpus=N][,sockets=S][,dies=D][,clusters=C][,cores=C][,threads=T][,maxcpus=M]:
+ * the guest sees N vCPUs whatever the topology says (the keys are accepted,
+ * their product gives N when no count is given); no hotplug: maxcpus = N. */
 static int opt_cpus(struct run_args *a, const char *o, char *v)
 {
-    (void)o;
-    unsigned long n;
-    const char *cpus = !strncmp(v, "cpus=", 5) ? v + 5 : v; /* QEMU's -smp cpus=N */
-    if (parse_uint(cpus, PVH_MAX_CPUS, &n) || n == 0)
-        return bad("--cpus %s: expected a number from 1 to 255", v);
+    static const char *const topology[] = {"sockets", "dies", "clusters", "cores", "threads"};
+    const char *spec = v;
+    unsigned long n = 0, maxcpus = 0, product = 1, k;
+    bool have_topology = false;
+    char buf[256];
+    if (strlen(v) >= sizeof(buf))
+        return bad("%s %.40s...: too long", o, v);
+    strcpy(buf, v);
+    char *save, *tok = strtok_r(buf, ",", &save);
+    if (tok && is_digit(tok[0])) {
+        if (parse_uint(tok, PVH_MAX_CPUS, &n) || n == 0)
+            return bad("--cpus %s: expected a number from 1 to 255", spec);
+        tok = strtok_r(NULL, ",", &save);
+    }
+    for (; tok; tok = strtok_r(NULL, ",", &save)) {
+        int r = smp_key(tok, "cpus", &n);
+        if (!r)
+            r = smp_key(tok, "maxcpus", &maxcpus);
+        for (size_t t = 0; !r && t < sizeof(topology) / sizeof(topology[0]); t++)
+            if ((r = smp_key(tok, topology[t], &k)) == 1)
+                product *= k, have_topology = true;
+        if (r <= 0)
+            return bad("--cpus %s: expected a number from 1 to 255", spec);
+    }
+    if (!n && have_topology)
+        n = product;
+    if (!n || n > PVH_MAX_CPUS)
+        return bad("--cpus %s: expected a number from 1 to 255", spec);
+    if (maxcpus && maxcpus != n)
+        return bad("%s %s: maxcpus=%lu: pvhboot has no CPU hotplug; the guest has exactly %lu vCPUs", o, spec,
+                   maxcpus, n);
     a->cfg.ncpus = (unsigned)n;
     return 0;
 }
@@ -324,9 +381,9 @@ static int opt_serial(struct run_args *a, const char *o, char *v)
 {
     (void)o;
     struct pvh_vm_config *cfg = &a->cfg;
-    if (!strcmp(v, "stdio"))
-        cfg->serial = PVH_SERIAL_STDIO;
-    else if (!strcmp(v, "none"))
+    if (!strcmp(v, "stdio") || !strcmp(v, "mon:stdio"))
+        cfg->serial = PVH_SERIAL_STDIO; /* Ctrl-A x quits, as with QEMU's mon:stdio */
+    else if (!strcmp(v, "none") || !strcmp(v, "null"))
         cfg->serial = PVH_SERIAL_NONE;
     else if (!strncmp(v, "file:", 5) && v[5])
         cfg->serial = PVH_SERIAL_FILE, cfg->serial_path = v + 5;
@@ -364,6 +421,7 @@ static int opt_seed(struct run_args *a, const char *o, char *v)
     if (parse_uint(v, ULONG_MAX, &n))
         return bad("--seed %s: expected a number", v);
     a->cfg.seed = n;
+    a->seed = v;
     return 0;
 }
 
@@ -396,6 +454,86 @@ static int opt_kernel(struct run_args *a, const char *o, char *v)
     return 0;
 }
 
+/* ---- QEMU's other flags ------------------------------------------------------ */
+
+/* Flags that change nothing in pvhboot's machine: accepted, ignored. */
+static int opt_noop(struct run_args *a, const char *o, char *v) { (void)a, (void)o, (void)v; return 0; }
+
+/* QEMU flags whose values are accepted when they describe what pvhboot
+ * does anyway (one or more '|'-separated values), else refused with what
+ * pvhboot has instead. */
+struct qemu_value_rule {
+    const char *flag, *accepted, *instead;
+};
+
+static const struct qemu_value_rule qemu_values[] = {
+    {"-display", "none", "pvhboot has no display: the guest's console is COM1 on stdio (-nographic)"},
+    {"-vga", "none", "pvhboot has no display: the guest's console is COM1 on stdio (-nographic)"},
+    {"-monitor", "none", "pvhboot has no monitor: Ctrl-A x ends the VM"},
+    {"-accel", "kvm", "pvhboot runs guests on KVM only; without KVM, --dry-run sets the guest up and stops"},
+    {"-machine", "microvm|microvm,accel=kvm|accel=kvm",
+     "pvhboot has one machine, like -M microvm: no PCI, no firmware, virtio on MMIO (see pvhboot(1), MACHINE)"},
+    {"-cpu", "host|max", "the guest sees the host's CPU as KVM offers it (like -cpu host); there is no CPU model"},
+};
+
+static int opt_qemu_value(struct run_args *a, const char *o, char *v)
+{
+    (void)a;
+    const char *flag = strcmp(o, "-M") ? o : "-machine";
+    for (size_t i = 0; i < sizeof(qemu_values) / sizeof(qemu_values[0]); i++) {
+        const struct qemu_value_rule *r = &qemu_values[i];
+        if (strcmp(flag, r->flag))
+            continue;
+        size_t n = strlen(v);
+        for (const char *p = r->accepted; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+            if (!strncmp(p, v, n) && (p[n] == '|' || p[n] == '\0'))
+                return 0;
+        return bad("%s %s: %s", o, v, r->instead);
+    }
+    return bad("%s: not a QEMU flag pvhboot knows", o);
+}
+
+/* QEMU flags pvhboot refuses, each with what to use instead. */
+struct qemu_refusal {
+    const char *flag;
+    bool takes_value;
+    const char *instead;
+};
+
+static const struct qemu_refusal qemu_refused[] = {
+    {"-hda", true, "pvhboot's disks are virtio-blk: --drive FILE (the guest's /dev/vda)"},
+    {"-hdb", true, "pvhboot's disks are virtio-blk: --drive FILE (the guest's /dev/vda, /dev/vdb, ...)"},
+    {"-cdrom", true, "pvhboot has no CD-ROM: --drive FILE,ro"},
+    {"-snapshot", false, "pvhboot writes disks in place: --drive FILE,ro for a read-only disk"},
+    {"-netdev", true, "pvhboot has no network device"},
+    {"-nic", true, "pvhboot has no network device"},
+    {"-net", true, "pvhboot has no network device"},
+    {"-bios", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -bios"},
+    {"-boot", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -boot"},
+    {"-s", false, "pvhboot has no gdb stub"},
+    {"-gdb", true, "pvhboot has no gdb stub"},
+    {"-S", false, "pvhboot starts the guest at once; it has no monitor to continue it"},
+    {"-daemonize", false, "run pvhboot in the background from the shell (&), with --serial file:PATH"},
+    {"-chardev", true, "pvhboot's console is --serial stdio|file:PATH|none or --console virtio"},
+    {"-object", true, "pvhboot's entropy source is virtio-rng: --rng"},
+    {"-rtc", true, "pvhboot's machine has no RTC"},
+    {"-qmp", true, "pvhboot has no QMP monitor"},
+    {"-pidfile", true, "pvhboot writes no pid file; the shell's $! has its pid"},
+    {"-virtfs", true, "pvhboot has no shared folders (9p, virtiofs); pass files in an initramfs or a --drive"},
+    {"-fsdev", true, "pvhboot has no shared folders (9p, virtiofs); pass files in an initramfs or a --drive"},
+};
+
+static int refuse_qemu_flag(const char *arg)
+{
+    for (size_t i = 0; i < sizeof(qemu_refused) / sizeof(qemu_refused[0]); i++) {
+        const struct qemu_refusal *r = &qemu_refused[i];
+        size_t n = strlen(r->flag);
+        if (!strncmp(arg, r->flag, n) && (arg[n] == '\0' || (r->takes_value && arg[n] == '=')))
+            return bad("QEMU's %s is not supported: %s", r->flag, r->instead);
+    }
+    return 0;
+}
+
 struct run_option {
     const char *name, *alias; /* ours, and QEMU's (or another) spelling */
     bool takes_value;
@@ -418,13 +556,27 @@ static const struct run_option options[] = {
     {"-drive", NULL, true, opt_qemu_drive},
     {"-device", NULL, true, opt_qemu_device},
     {"--console", NULL, true, opt_console},
-    {"--serial", NULL, true, opt_serial},
+    {"--serial", "-serial", true, opt_serial},
     {"--timeout", NULL, true, opt_timeout},
     {"--seed", NULL, true, opt_seed},
     {"--user", NULL, true, opt_user},
     {"--kvm-device", NULL, true, opt_kvm_device},
     {"--load", NULL, true, opt_load},
     {"-kernel", NULL, true, opt_kernel},
+    /* QEMU habits that change nothing here: pvhboot never draws, always uses
+     * KVM, ends the VM on a reset, and has no default devices or config */
+    {"-nographic", NULL, false, opt_noop},
+    {"-enable-kvm", NULL, false, opt_noop},
+    {"-no-reboot", NULL, false, opt_noop},
+    {"-nodefaults", NULL, false, opt_noop},
+    {"-no-user-config", NULL, false, opt_noop},
+    {"-name", NULL, true, opt_noop},
+    {"-display", NULL, true, opt_qemu_value},
+    {"-vga", NULL, true, opt_qemu_value},
+    {"-monitor", NULL, true, opt_qemu_value},
+    {"-accel", NULL, true, opt_qemu_value},
+    {"-machine", "-M", true, opt_qemu_value},
+    {"-cpu", NULL, true, opt_qemu_value},
 };
 
 /* The spelling of o that arg uses ("--mem" or "-m"), with the value inline
@@ -458,7 +610,8 @@ static int parse_option(struct run_args *a, int argc, char **argv, int *i)
         }
         return options[k].handle(a, name, value);
     }
-    return bad("unknown option '%s' (see pvhboot run --help)", argv[*i]);
+    int rc = refuse_qemu_flag(argv[*i]);
+    return rc ? rc : bad("unknown option '%s' (see pvhboot run --help)", argv[*i]);
 }
 
 static int finish_modules(struct run_args *a)
@@ -503,6 +656,8 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
         run_usage(stderr);
         return PVH_EXIT_BAD_INPUT;
     }
+    if (a->seed && !a->cfg.kaslr)
+        return bad("--seed %s: the seed only chooses --kaslr's load address; add --kaslr or drop --seed", a->seed);
     int rc = finish_modules(a);
     return rc ? rc : finish_drives(a);
 }
