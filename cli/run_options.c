@@ -16,33 +16,6 @@
 
 #define MAX_DRIVE_ID 20 /* virtio-blk's serial: 20 bytes */
 
-void run_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pvhboot run KERNEL [options]\n"
-            "  KERNEL                 a PVH ELF (vmlinux), a Multiboot 1 kernel (ELF or a.out kludge),\n"
-            "                         or a bzImage whose payload is a PVH ELF\n"
-            "  --initrd FILE          module 0, the initrd            (QEMU: -initrd)\n"
-            "  --module FILE[,cmdline=STR]  a further module, with its own command line\n"
-            "  --cmdline STR          kernel command line (default \"console=ttyS0\")  (QEMU: -append)\n"
-            "  --mem SIZE             guest RAM, K/M/G/T suffix, plain number = MiB (default 512M)  (-m)\n"
-            "  --cpus N               vCPUs (default 1)                                 (-smp)\n"
-            "  --drive FILE[,ro][,id=NAME][,cache=writeback|none]   a virtio-blk disk; /dev/vda is the first\n"
-            "                         (QEMU: -drive file=FILE,if=virtio[,readonly=on][,id=NAME][,cache=MODE])\n"
-            "  --rng, --no-rng        virtio-rng (default: on when the machine has another virtio device)\n"
-            "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"
-            "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)\n"
-            "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
-            "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
-            "  --user NAME|UID[:GID]  drop root privileges after setup\n"
-            "  --no-sandbox           run without the seccomp allow-list\n"
-            "  --load map|copy        kernel and modules mapped from their files (default) or copied\n"
-            "  --dry-run              set up guest RAM without KVM, print the layout, exit 0\n"
-            "  --verbose              timings, VM exits, device counters and unhandled accesses at the end\n"
-            "exit status: the guest's debug-exit (port 0xf4) value; 0 after power-off or reset;\n"
-            "124 on timeout; 1 on a VMM error; 2 on unusable input\n");
-}
-
 __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
 {
     va_list ap;
@@ -660,4 +633,83 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
         return bad("--seed %s: the seed only chooses --kaslr's load address; add --kaslr or drop --seed", a->seed);
     int rc = finish_modules(a);
     return rc ? rc : finish_drives(a);
+}
+
+/* Words wrapped at 78 columns, each line indented by four spaces. */
+static void wrap_word(FILE *f, size_t *col, const char *word)
+{
+    size_t n = strlen(word);
+    if (*col + 1 + n > 78)
+        *col = (size_t)fprintf(f, "\n   ") - 1;
+    *col += (size_t)fprintf(f, " %s", word);
+}
+
+/* The accepted QEMU value of a flag (its first alternative), or "". */
+static const char *qemu_accepted_value(const char *flag, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < sizeof(qemu_values) / sizeof(qemu_values[0]); i++)
+        if (!strcmp(qemu_values[i].flag, flag)) {
+            snprintf(buf, cap, "%.*s", (int)strcspn(qemu_values[i].accepted, "|"), qemu_values[i].accepted);
+            return buf;
+        }
+    return "";
+}
+
+/* The QEMU flags of the tables: the ones accepted as no-ops (with the value
+ * they accept), or the ones refused. */
+static void print_qemu_flags(FILE *f, const char *label, bool accepted)
+{
+    fprintf(f, "  %s\n   ", label);
+    size_t col = 3;
+    char word[64], value[32];
+    for (size_t k = 0; accepted && k < sizeof(options) / sizeof(options[0]); k++) {
+        const struct run_option *o = &options[k];
+        if (o->handle != opt_noop && o->handle != opt_qemu_value)
+            continue;
+        const char *v = o->handle == opt_qemu_value ? qemu_accepted_value(o->name, value, sizeof(value))
+                                                     : o->takes_value ? "X" : "";
+        snprintf(word, sizeof(word), "%s%s%s", o->name, o->alias ? "|" : "", o->alias ? o->alias : "");
+        if (*v)
+            snprintf(word + strlen(word), sizeof(word) - strlen(word), " %s", v);
+        wrap_word(f, &col, word);
+    }
+    for (size_t k = 0; !accepted && k < sizeof(qemu_refused) / sizeof(qemu_refused[0]); k++)
+        wrap_word(f, &col, qemu_refused[k].flag);
+    fputc('\n', f);
+}
+
+void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pvhboot run KERNEL [options]      (or: pvhboot [options] -kernel KERNEL [options])\n"
+            "  KERNEL                 a PVH ELF (vmlinux), a bzImage (vmlinuz) whose payload is one,\n"
+            "                         or a Multiboot 1 kernel (ELF or a.out kludge)\n"
+            "  --initrd FILE          module 0, the initrd                                (-initrd)\n"
+            "  --module FILE[,cmdline=STR]  a further module, with its own command line\n"
+            "  --cmdline STR          kernel command line (default \"console=ttyS0\"; Linux also\n"
+            "                         gets panic=-1 unless it sets panic=)                 (-append)\n"
+            "  --mem SIZE             guest RAM: 512M, 1.5G, 2G; a plain number is MiB (default 512M)  (-m)\n"
+            "  --cpus N               vCPUs (default 1)                       (-smp N[,sockets=S,...])\n"
+            "  --drive FILE[,ro][,id=NAME][,cache=writeback|none]   a virtio-blk disk; /dev/vda is the first\n"
+            "                         (-drive file=FILE,if=virtio[,readonly=on][,id=NAME][,cache=MODE],\n"
+            "                         or -drive ...,if=none,id=ID with -device virtio-blk-device,drive=ID)\n"
+            "  --rng, --no-rng        virtio-rng (default: on when the machine has another virtio device)\n"
+            "                         (-device virtio-rng-device)\n"
+            "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"
+            "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)  (-serial)\n"
+            "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
+            "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
+            "  --user NAME|UID[:GID]  drop root privileges after setup\n"
+            "  --no-sandbox           run without the seccomp allow-list\n"
+            "  --load map|copy        kernel and modules mapped from their files (default) or copied\n"
+            "  --dry-run              no KVM: set the guest up, print its layout and memory map, exit 0\n"
+            "  --verbose, -v          timings, VM exits, device counters and unhandled accesses at the end\n"
+            "  --kvm-device PATH      the KVM device (default /dev/kvm)\n"
+            "  --help, -h             this text\n"
+            "QEMU flags:\n");
+    print_qemu_flags(f, "accepted, changing nothing (pvhboot never draws, always uses KVM, ends on a reset):", true);
+    print_qemu_flags(f, "refused, each with a line saying what pvhboot has instead:", false);
+    fprintf(f,
+            "exit status: the guest's debug-exit (port 0xf4) value; 0 after power-off or reset;\n"
+            "124 on timeout; 1 on a VMM error; 2 on unusable input.   Manual: man pvhboot\n");
 }

@@ -15,7 +15,10 @@ struct pvh_file {
     size_t size;
 };
 
+/* Opens and maps path read-only: 0, or -1 with err naming the file and why
+ * (missing, a directory, not a regular file, empty). */
 int pvh_file_open(struct pvh_file *f, const char *path, struct pvh_error *err);
+/* Unmaps and closes; safe on a pvh_file whose open failed. */
 void pvh_file_close(struct pvh_file *f);
 
 #endif

@@ -6,12 +6,16 @@
 # (bash-static runs the harness inside it, to test its host path);
 # musl-tools links small static test programs; the compression libraries
 # (zlib, liblzma, liblz4, libzstd, libbz2, liblzo2) decompress vmlinuz payloads
-# and their command-line tools make test payloads; valgrind checks for leaks.
+# and their command-line tools make test payloads; valgrind checks for leaks;
+# dpkg-dev, debhelper and lintian build and check the .deb (tests/install/deb.t),
+# man-db and groff-base render pvhboot(1) with warnings on, pkg-config finds the
+# installed library (tests/install/install.t).
 set -eu
 pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
       busybox-static bash-static cpio musl-tools binutils python3 valgrind
       zlib1g-dev liblzma-dev liblz4-dev libzstd-dev libbz2-dev liblzo2-dev
-      gzip xz-utils lz4 zstd bzip2 lzop"
+      gzip xz-utils lz4 zstd bzip2 lzop
+      dpkg-dev debhelper lintian man-db groff-base pkg-config"
 missing=()
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
