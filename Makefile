@@ -143,7 +143,7 @@ install:
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	-rmdir $(DESTDIR)$(INCLUDEDIR)/pvh $(DESTDIR)$(INCLUDEDIR)/pvhboot 2>/dev/null
+	rmdir $(DESTDIR)$(INCLUDEDIR)/pvh $(DESTDIR)$(INCLUDEDIR)/pvhboot 2>/dev/null || true
 
 check:
 	tests/lib/install-deps.sh
