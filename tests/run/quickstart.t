@@ -3,7 +3,8 @@
 # busybox initramfs and takes Debian's kernel (--debian-kernel: the package
 # apt resolves, fetched with apt-get download: the same vmlinuz as
 # tests/lib/debian-kernel.sh's) or a given one; without a usable /dev/kvm it
-# says where the README explains KVM and shows the --dry-run layout (exit 1).
+# says where the README explains KVM and shows the --dry-run layout (exit 1),
+# and says so too for a /dev/kvm of kvm_pvm alone (PVM runs only PVM guests).
 # Then, in ONE machine with KVM (tests/kvm/with-kvm.sh), the command it
 # prints boots:
 #  - to an interactive shell: the banner, the prompt, a command typed on the
@@ -25,7 +26,7 @@ n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); echo "not ok $n - $*"; [ -s "$work/log" ] && sed 's/^/# /' "$work/log" | tail -6; }
 check() { if eval "$1"; then ok "$2"; else notok "$2"; fi; }
-echo "1..10"
+echo "1..11"
 
 # Debian's kernel through apt (kept in the test cache: downloaded once)
 PVHBOOT_QUICKSTART_DIR=$cache/quickstart $qs --debian-kernel --build-only >"$work/cmd-debian" 2>"$work/log"
@@ -46,6 +47,12 @@ $qs --kernel "$kdir/vmlinuz" -- --kvm-device "$work/no-kvm" >"$work/out" 2>"$wor
 rc=$?
 check "[ $rc -eq 1 ] && grep -q 'Getting KVM' '$work/log' && grep -q '^dry run (no KVM)' '$work/out' && grep -q 'module 0 (initrd): .*initramfs.cpio' '$work/out'" \
     "no usable KVM device: exit $rc, points to the README's Getting KVM and shows the --dry-run layout"
+
+mkdir -p "$work/sysmod/kvm" "$work/sysmod/kvm_pvm" && : >"$work/pvm-kvm"
+PVHBOOT_KVM_SYSMODULE=$work/sysmod $qs --kernel "$kdir/vmlinuz" -- --kvm-device "$work/pvm-kvm" >"$work/out" 2>"$work/log"
+rc=$?
+check "[ $rc -eq 1 ] && grep -q 'served by kvm_pvm (PVM): it runs only guests built for PVM' '$work/log' && grep -q '^dry run (no KVM)' '$work/out'" \
+    "a /dev/kvm of kvm_pvm alone (a fake module list): exit $rc, says PVM runs only PVM guests, shows the --dry-run layout"
 
 # the printed commands, run where the files are (inside the machine: their base names)
 local_cmd() { sed -e "s|$PVHBOOT|./pvhboot|" -e "s|$work/qs/||g" "$1"; }
