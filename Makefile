@@ -5,6 +5,8 @@
 #   make demo       boot the bundled hello64 guest (host KVM, else the emulated machine)
 #   make check      every test; last line "N passed, N failed, N skipped"
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS (default 600)
+#   make install    PREFIX=/usr/local DESTDIR=...: pvhboot, pvhboot(1), bash
+#                   completion, libpvhboot.a, its headers, pvhboot.pc; make uninstall
 #
 # Variants (VARIANT=...): release (-O2), san (ASan+UBSan, used by the unit
 # tests), static (-static, for the binaries that run inside the emulated machine),
@@ -48,7 +50,7 @@ PVHBOOT := $(OUT)/pvhboot
 UNITS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 BENCHES := $(patsubst bench/%.c,$(OUT)/bench/%,$(BENCH_SRC))
 
-.PHONY: all variant demo check unit fuzz fuzz-build clean guest bench
+.PHONY: all variant demo check unit fuzz fuzz-build clean guest bench install uninstall
 all:
 	$(MAKE) variant VARIANT=release
 	$(MAKE) guest
@@ -103,11 +105,45 @@ FUZZ_SECONDS ?= 600
 fuzz: fuzz-build
 	tests/fuzz/run-fuzzers.sh $(FUZZ_SECONDS) $(FUZZERS)
 
+# make demo: its build is quiet (the log is kept in build/demo-build.log);
+# what it shows is the guest's output and a one-line summary with its time.
 demo:
-	tests/lib/install-deps.sh
-	$(MAKE) all
-	$(MAKE) -C guest
-	tests/demo.sh
+	@tests/lib/install-deps.sh
+	@tests/demo.sh
+
+# ---- install -----------------------------------------------------------------
+# The pvhboot command, its manual and bash completion, and the library that
+# parses and plans (libpvhboot.a: lib/ only, libc only) with its headers and a
+# pkg-config file. The extraction and VMM libraries stay inside pvhboot.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+VERSION     := $(shell sed -n 's/^\#define PVHBOOT_VERSION "\(.*\)"/\1/p' cli/main.c)
+API_HEADERS := $(addprefix include/pvhboot/,acpi.h aml.h bootdata.h bytes.h bzimage.h entry.h error.h \
+                 file.h image.h layout.h multiboot.h plan.h)
+INSTALLED   := $(BINDIR)/pvhboot $(MANDIR)/man1/pvhboot.1 $(BASHCOMPDIR)/pvhboot $(LIBDIR)/libpvhboot.a \
+               $(LIBDIR)/pkgconfig/pvhboot.pc $(INCLUDEDIR)/pvh/start_info.h \
+               $(patsubst include/%,$(INCLUDEDIR)/%,$(API_HEADERS))
+
+install:
+	$(MAKE) VARIANT=release build/release/pvhboot build/release/libpvhboot.a
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/pvh $(DESTDIR)$(INCLUDEDIR)/pvhboot
+	install -m 755 build/release/pvhboot $(DESTDIR)$(BINDIR)/pvhboot
+	install -m 644 man/pvhboot.1 $(DESTDIR)$(MANDIR)/man1/pvhboot.1
+	install -m 644 completion/pvhboot $(DESTDIR)$(BASHCOMPDIR)/pvhboot
+	install -m 644 build/release/libpvhboot.a $(DESTDIR)$(LIBDIR)/libpvhboot.a
+	install -m 644 include/pvh/start_info.h $(DESTDIR)$(INCLUDEDIR)/pvh/start_info.h
+	install -m 644 $(API_HEADERS) $(DESTDIR)$(INCLUDEDIR)/pvhboot/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' pvhboot.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/pvhboot.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/pvh $(DESTDIR)$(INCLUDEDIR)/pvhboot 2>/dev/null || true
 
 check:
 	tests/lib/install-deps.sh

@@ -1,17 +1,24 @@
-/* pvhboot's entry point: dispatches to a verb (run, inspect). */
+/* pvhboot's entry point: dispatches to a verb (run, inspect). QEMU's habit
+ * of options first (`pvhboot -m 1G -kernel vmlinux`) means run; a file
+ * named where the verb goes gets a hint to use run or inspect. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
+#ifndef PVHBOOT_VERSION
 #define PVHBOOT_VERSION "0.1.0"
+#endif
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: pvhboot run KERNEL [options]     boot a PVH kernel on KVM (see pvhboot run --help)\n"
-            "       pvhboot inspect KERNEL [--json]  describe a kernel image and whether it boots via PVH\n"
-            "       pvhboot --version | --help\n");
+            "usage: pvhboot run KERNEL [options]     boot a kernel on KVM (see pvhboot run --help)\n"
+            "       pvhboot [options] -kernel KERNEL [options]   the same, in QEMU's spelling\n"
+            "       pvhboot inspect KERNEL [--json]  describe a kernel image and whether run can boot it\n"
+            "       pvhboot --version | --help       (manual: man pvhboot)\n");
 }
 
 int cli_report(const struct pvh_error *err)
@@ -19,6 +26,23 @@ int cli_report(const struct pvh_error *err)
     fprintf(stderr, "pvhboot: %s\n", err->msg);
     return err->code == PVH_E_INPUT || err->code == PVH_E_NOFIT ? PVH_EXIT_BAD_INPUT
                                                                 : PVH_EXIT_VMM_ERROR;
+}
+
+static bool is_help(const char *a)
+{
+    return !strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help");
+}
+
+/* A word where the verb goes: a file gets a hint, anything else the usage. */
+static int unknown_verb(const char *verb)
+{
+    if (access(verb, F_OK) == 0)
+        fprintf(stderr, "pvhboot: '%s' is a file, not a verb: boot it with 'pvhboot run %s', "
+                        "describe it with 'pvhboot inspect %s'\n", verb, verb, verb);
+    else
+        fprintf(stderr, "pvhboot: unknown verb '%s' (pvhboot run KERNEL boots a kernel)\n", verb);
+    usage(stderr);
+    return PVH_EXIT_BAD_INPUT;
 }
 
 int main(int argc, char **argv)
@@ -32,18 +56,16 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(verb, "inspect"))
         return cmd_inspect(argc - 1, argv + 1);
-    if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+    if (is_help(verb)) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(verb, "--version")) {
+    if (!strcmp(verb, "--version") || !strcmp(verb, "-version")) {
         printf("pvhboot %s\n", PVHBOOT_VERSION);
         return 0;
     }
-    /* QEMU habit: `pvhboot -kernel vmlinux ...` means run. */
-    if (!strcmp(verb, "-kernel"))
+    /* QEMU habit: options first, in any order (`pvhboot -m 1G -kernel vmlinux`) means run. */
+    if (verb[0] == '-')
         return cmd_run(argc, argv);
-    fprintf(stderr, "pvhboot: unknown verb '%s'\n", verb);
-    usage(stderr);
-    return PVH_EXIT_BAD_INPUT;
+    return unknown_verb(verb);
 }

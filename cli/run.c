@@ -4,11 +4,14 @@
  * error; 2 on unusable input. --verbose prints timings and exit counts. */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "dry_run.h"
+#include "guest_defaults.h"
 #include "pvhboot/bzimage.h"
 #include "pvhboot/extract.h"
 #include "pvhboot/file.h"
@@ -132,7 +135,7 @@ static void print_stats(const struct pvh_vm_result *r)
 }
 
 /* --dry-run's report, on stdout: where things went. */
-static void print_dry_run(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r)
+static int print_dry_run(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r)
 {
     const struct pvh_vm_stats *s = &r->stats;
     printf("dry run (no KVM): %llu MiB of guest RAM, %u vCPU%s\n", (unsigned long long)(cfg->ram_size >> 20),
@@ -142,10 +145,34 @@ static void print_dry_run(const struct pvh_vm_config *cfg, const struct pvh_vm_r
     printf("kernel and modules: %llu bytes mapped from their files, %llu bytes copied\n",
            (unsigned long long)s->bytes_mapped, (unsigned long long)s->bytes_copied);
     print_devices(stdout, "device ", s, false);
+    print_dry_run_layout(cfg, r);
     if (cfg->verbose) {
         print_load_stats(s);
         print_memory(s);
     }
+    return 0;
+}
+
+/* The KVM device could not be opened: what a user does about it, in one
+ * line (the VMM's own message names the device and the errno only). */
+static int report_setup_error(const struct pvh_vm_config *cfg, const struct pvh_error *err)
+{
+    const char *dev = cfg->kvm_device ? cfg->kvm_device : "/dev/kvm";
+    size_t n = strlen(dev);
+    bool about_dev = err->code == PVH_E_SYSTEM && !strncmp(err->msg, dev, n) && err->msg[n] == ':';
+    if (about_dev && strstr(err->msg + n, ": no such device")) {
+        fprintf(stderr, "pvhboot: %s: no such device — this machine has no KVM: load kvm_intel or kvm_amd "
+                "(modprobe), turn on virtualization in the firmware, or nested virtualization for a cloud VM; "
+                "without KVM, 'pvhboot inspect' and 'pvhboot run --dry-run' work (README.md: Getting KVM; "
+                "man pvhboot)\n", dev);
+        return PVH_EXIT_VMM_ERROR;
+    }
+    if (about_dev && strstr(err->msg + n, ": permission denied")) {
+        fprintf(stderr, "pvhboot: %s: permission denied — add yourself to the kvm group "
+                "(sudo usermod -aG kvm $USER, then log in again; README.md: Getting KVM)\n", dev);
+        return PVH_EXIT_VMM_ERROR;
+    }
+    return cli_report(err);
 }
 
 static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r, const struct pvh_error *err)
@@ -184,14 +211,22 @@ int cmd_run(int argc, char **argv)
     char elf_path[PATH_MAX];
     if ((rc = resolve_kernel(&a.cfg, elf_path, sizeof(elf_path))) != 0)
         return rc;
+    char *cmdline = guest_cmdline(a.cfg.cmdline, guest_is_linux(&a.cfg));
+    if (!cmdline)
+        return PVH_EXIT_VMM_ERROR;
+    a.cfg.cmdline = cmdline;
     struct pvh_error err = {0};
     struct pvh_vm_result res;
-    if (pvh_vm_run(&a.cfg, &res, &err) != 0)
-        return cli_report(&err);
+    if (pvh_vm_run(&a.cfg, &res, &err) != 0) {
+        free(cmdline);
+        return report_setup_error(&a.cfg, &err);
+    }
     fflush(stdout);
     if (res.end == PVH_END_DRY_RUN)
-        print_dry_run(&a.cfg, &res);
+        rc = print_dry_run(&a.cfg, &res);
     else if (a.cfg.verbose)
         print_stats(&res);
-    return exit_status(&a.cfg, &res, &err);
+    rc = rc ? rc : exit_status(&a.cfg, &res, &err);
+    free(cmdline);
+    return rc;
 }

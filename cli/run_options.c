@@ -16,33 +16,6 @@
 
 #define MAX_DRIVE_ID 20 /* virtio-blk's serial: 20 bytes */
 
-void run_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pvhboot run KERNEL [options]\n"
-            "  KERNEL                 a PVH ELF (vmlinux), a Multiboot 1 kernel (ELF or a.out kludge),\n"
-            "                         or a bzImage whose payload is a PVH ELF\n"
-            "  --initrd FILE          module 0, the initrd            (QEMU: -initrd)\n"
-            "  --module FILE[,cmdline=STR]  a further module, with its own command line\n"
-            "  --cmdline STR          kernel command line (default \"console=ttyS0\")  (QEMU: -append)\n"
-            "  --mem SIZE             guest RAM, K/M/G/T suffix, plain number = MiB (default 512M)  (-m)\n"
-            "  --cpus N               vCPUs (default 1)                                 (-smp)\n"
-            "  --drive FILE[,ro][,id=NAME][,cache=writeback|none]   a virtio-blk disk; /dev/vda is the first\n"
-            "                         (QEMU: -drive file=FILE,if=virtio[,readonly=on][,id=NAME][,cache=MODE])\n"
-            "  --rng, --no-rng        virtio-rng (default: on when the machine has another virtio device)\n"
-            "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"
-            "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)\n"
-            "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
-            "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
-            "  --user NAME|UID[:GID]  drop root privileges after setup\n"
-            "  --no-sandbox           run without the seccomp allow-list\n"
-            "  --load map|copy        kernel and modules mapped from their files (default) or copied\n"
-            "  --dry-run              set up guest RAM without KVM, print the layout, exit 0\n"
-            "  --verbose              timings, VM exits, device counters and unhandled accesses at the end\n"
-            "exit status: the guest's debug-exit (port 0xf4) value; 0 after power-off or reset;\n"
-            "124 on timeout; 1 on a VMM error; 2 on unusable input\n");
-}
-
 __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
 {
     va_list ap;
@@ -61,7 +34,9 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* SIZE: digits with an optional K, M, G or T suffix (binary); plain = MiB. */
+/* SIZE: digits, an optional fraction (".5"), an optional K, M, G or T
+ * suffix (binary; plain = MiB, as QEMU's -m) and an optional "B" or "iB",
+ * rounded up to a whole 4 KiB page (KVM maps RAM in pages; QEMU rounds too). */
 static int parse_size(const char *s, uint64_t *out)
 {
     char *end;
@@ -71,6 +46,19 @@ static int parse_size(const char *s, uint64_t *out)
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || errno)
         return -1;
+    uint64_t frac = 0, fives = 1; /* the fraction is frac / 10^decimals */
+    unsigned decimals = 0;
+    if (*end == '.') {
+        end++;
+        if (!is_digit(*end))
+            return -1;
+        for (; is_digit(*end); end++, decimals++) {
+            if (decimals == 9)
+                return -1;
+            frac = frac * 10 + (uint64_t)(*end - '0');
+            fives *= 5;
+        }
+    }
     unsigned shift = 20;
     switch (*end) {
     case 'k': case 'K': shift = 10; end++; break;
@@ -84,9 +72,12 @@ static int parse_size(const char *s, uint64_t *out)
         end += 2;
     else if (*end == 'b' || *end == 'B')
         end++;
-    if (*end || v > (UINT64_MAX >> shift))
+    if (*end || v > (UINT64_MAX >> shift) - 2)
         return -1;
-    *out = (uint64_t)v << shift;
+    /* frac / 10^d << shift = (frac << (shift - d)) / 5^d, below 2^61 since frac < 10^d */
+    uint64_t part = ((frac << (shift - decimals)) + fives - 1) / fives;
+    uint64_t bytes = ((uint64_t)v << shift) + part;
+    *out = (bytes + PVH_PAGE_SIZE - 1) & ~(PVH_PAGE_SIZE - 1);
     return 0;
 }
 
@@ -309,13 +300,52 @@ static int opt_mem(struct run_args *a, const char *o, char *v)
     return check_mem(a->cfg.ram_size, v);
 }
 
+/* One "key=N" of QEMU's -smp: N into *out, 0 when the key is not this one,
+ * -1 when its number is bad. */
+static int smp_key(const char *tok, const char *key, unsigned long *out)
+{
+    size_t n = strlen(key);
+    if (strncmp(tok, key, n) || tok[n] != '=')
+        return 0;
+    return parse_uint(tok + n + 1, PVH_MAX_CPUS, out) || *out == 0 ? -1 : 1;
+}
+
+/* N, or QEMU's -smp [N][,cpus=N][,sockets=S][,dies=D][,clusters=C][,cores=C][,threads=T][,maxcpus=M]:
+ * the guest sees N vCPUs whatever the topology says (the keys are accepted,
+ * their product gives N when no count is given); no hotplug: maxcpus = N. */
 static int opt_cpus(struct run_args *a, const char *o, char *v)
 {
-    (void)o;
-    unsigned long n;
-    const char *cpus = !strncmp(v, "cpus=", 5) ? v + 5 : v; /* QEMU's -smp cpus=N */
-    if (parse_uint(cpus, PVH_MAX_CPUS, &n) || n == 0)
-        return bad("--cpus %s: expected a number from 1 to 255", v);
+    static const char *const topology[] = {"sockets", "dies", "clusters", "cores", "threads"};
+    const char *spec = v;
+    unsigned long n = 0, maxcpus = 0, product = 1, k;
+    bool have_topology = false;
+    char buf[256];
+    if (strlen(v) >= sizeof(buf))
+        return bad("%s %.40s...: too long", o, v);
+    strcpy(buf, v);
+    char *save, *tok = strtok_r(buf, ",", &save);
+    if (tok && is_digit(tok[0])) {
+        if (parse_uint(tok, PVH_MAX_CPUS, &n) || n == 0)
+            return bad("--cpus %s: expected a number from 1 to 255", spec);
+        tok = strtok_r(NULL, ",", &save);
+    }
+    for (; tok; tok = strtok_r(NULL, ",", &save)) {
+        int r = smp_key(tok, "cpus", &n);
+        if (!r)
+            r = smp_key(tok, "maxcpus", &maxcpus);
+        for (size_t t = 0; !r && t < sizeof(topology) / sizeof(topology[0]); t++)
+            if ((r = smp_key(tok, topology[t], &k)) == 1)
+                product *= k, have_topology = true;
+        if (r <= 0)
+            return bad("--cpus %s: expected a number from 1 to 255", spec);
+    }
+    if (!n && have_topology)
+        n = product;
+    if (!n || n > PVH_MAX_CPUS)
+        return bad("--cpus %s: expected a number from 1 to 255", spec);
+    if (maxcpus && maxcpus != n)
+        return bad("%s %s: maxcpus=%lu: pvhboot has no CPU hotplug; the guest has exactly %lu vCPUs", o, spec,
+                   maxcpus, n);
     a->cfg.ncpus = (unsigned)n;
     return 0;
 }
@@ -324,9 +354,9 @@ static int opt_serial(struct run_args *a, const char *o, char *v)
 {
     (void)o;
     struct pvh_vm_config *cfg = &a->cfg;
-    if (!strcmp(v, "stdio"))
-        cfg->serial = PVH_SERIAL_STDIO;
-    else if (!strcmp(v, "none"))
+    if (!strcmp(v, "stdio") || !strcmp(v, "mon:stdio"))
+        cfg->serial = PVH_SERIAL_STDIO; /* Ctrl-A x quits, as with QEMU's mon:stdio */
+    else if (!strcmp(v, "none") || !strcmp(v, "null"))
         cfg->serial = PVH_SERIAL_NONE;
     else if (!strncmp(v, "file:", 5) && v[5])
         cfg->serial = PVH_SERIAL_FILE, cfg->serial_path = v + 5;
@@ -364,6 +394,7 @@ static int opt_seed(struct run_args *a, const char *o, char *v)
     if (parse_uint(v, ULONG_MAX, &n))
         return bad("--seed %s: expected a number", v);
     a->cfg.seed = n;
+    a->seed = v;
     return 0;
 }
 
@@ -396,6 +427,86 @@ static int opt_kernel(struct run_args *a, const char *o, char *v)
     return 0;
 }
 
+/* ---- QEMU's other flags ------------------------------------------------------ */
+
+/* Flags that change nothing in pvhboot's machine: accepted, ignored. */
+static int opt_noop(struct run_args *a, const char *o, char *v) { (void)a, (void)o, (void)v; return 0; }
+
+/* QEMU flags whose values are accepted when they describe what pvhboot
+ * does anyway (one or more '|'-separated values), else refused with what
+ * pvhboot has instead. */
+struct qemu_value_rule {
+    const char *flag, *accepted, *instead;
+};
+
+static const struct qemu_value_rule qemu_values[] = {
+    {"-display", "none", "pvhboot has no display: the guest's console is COM1 on stdio (-nographic)"},
+    {"-vga", "none", "pvhboot has no display: the guest's console is COM1 on stdio (-nographic)"},
+    {"-monitor", "none", "pvhboot has no monitor: Ctrl-A x ends the VM"},
+    {"-accel", "kvm", "pvhboot runs guests on KVM only; without KVM, --dry-run sets the guest up and stops"},
+    {"-machine", "microvm|microvm,accel=kvm|accel=kvm",
+     "pvhboot has one machine, like -M microvm: no PCI, no firmware, virtio on MMIO (see pvhboot(1), MACHINE)"},
+    {"-cpu", "host|max", "the guest sees the host's CPU as KVM offers it (like -cpu host); there is no CPU model"},
+};
+
+static int opt_qemu_value(struct run_args *a, const char *o, char *v)
+{
+    (void)a;
+    const char *flag = strcmp(o, "-M") ? o : "-machine";
+    for (size_t i = 0; i < sizeof(qemu_values) / sizeof(qemu_values[0]); i++) {
+        const struct qemu_value_rule *r = &qemu_values[i];
+        if (strcmp(flag, r->flag))
+            continue;
+        size_t n = strlen(v);
+        for (const char *p = r->accepted; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+            if (!strncmp(p, v, n) && (p[n] == '|' || p[n] == '\0'))
+                return 0;
+        return bad("%s %s: %s", o, v, r->instead);
+    }
+    return bad("%s: not a QEMU flag pvhboot knows", o);
+}
+
+/* QEMU flags pvhboot refuses, each with what to use instead. */
+struct qemu_refusal {
+    const char *flag;
+    bool takes_value;
+    const char *instead;
+};
+
+static const struct qemu_refusal qemu_refused[] = {
+    {"-hda", true, "pvhboot's disks are virtio-blk: --drive FILE (the guest's /dev/vda)"},
+    {"-hdb", true, "pvhboot's disks are virtio-blk: --drive FILE (the guest's /dev/vda, /dev/vdb, ...)"},
+    {"-cdrom", true, "pvhboot has no CD-ROM: --drive FILE,ro"},
+    {"-snapshot", false, "pvhboot writes disks in place: --drive FILE,ro for a read-only disk"},
+    {"-netdev", true, "pvhboot has no network device"},
+    {"-nic", true, "pvhboot has no network device"},
+    {"-net", true, "pvhboot has no network device"},
+    {"-bios", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -bios"},
+    {"-boot", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -boot"},
+    {"-s", false, "pvhboot has no gdb stub"},
+    {"-gdb", true, "pvhboot has no gdb stub"},
+    {"-S", false, "pvhboot starts the guest at once; it has no monitor to continue it"},
+    {"-daemonize", false, "run pvhboot in the background from the shell (&), with --serial file:PATH"},
+    {"-chardev", true, "pvhboot's console is --serial stdio|file:PATH|none or --console virtio"},
+    {"-object", true, "pvhboot's entropy source is virtio-rng: --rng"},
+    {"-rtc", true, "pvhboot's machine has no RTC"},
+    {"-qmp", true, "pvhboot has no QMP monitor"},
+    {"-pidfile", true, "pvhboot writes no pid file; the shell's $! has its pid"},
+    {"-virtfs", true, "pvhboot has no shared folders (9p, virtiofs); pass files in an initramfs or a --drive"},
+    {"-fsdev", true, "pvhboot has no shared folders (9p, virtiofs); pass files in an initramfs or a --drive"},
+};
+
+static int refuse_qemu_flag(const char *arg)
+{
+    for (size_t i = 0; i < sizeof(qemu_refused) / sizeof(qemu_refused[0]); i++) {
+        const struct qemu_refusal *r = &qemu_refused[i];
+        size_t n = strlen(r->flag);
+        if (!strncmp(arg, r->flag, n) && (arg[n] == '\0' || (r->takes_value && arg[n] == '=')))
+            return bad("QEMU's %s is not supported: %s", r->flag, r->instead);
+    }
+    return 0;
+}
+
 struct run_option {
     const char *name, *alias; /* ours, and QEMU's (or another) spelling */
     bool takes_value;
@@ -418,13 +529,27 @@ static const struct run_option options[] = {
     {"-drive", NULL, true, opt_qemu_drive},
     {"-device", NULL, true, opt_qemu_device},
     {"--console", NULL, true, opt_console},
-    {"--serial", NULL, true, opt_serial},
+    {"--serial", "-serial", true, opt_serial},
     {"--timeout", NULL, true, opt_timeout},
     {"--seed", NULL, true, opt_seed},
     {"--user", NULL, true, opt_user},
     {"--kvm-device", NULL, true, opt_kvm_device},
     {"--load", NULL, true, opt_load},
     {"-kernel", NULL, true, opt_kernel},
+    /* QEMU habits that change nothing here: pvhboot never draws, always uses
+     * KVM, ends the VM on a reset, and has no default devices or config */
+    {"-nographic", NULL, false, opt_noop},
+    {"-enable-kvm", NULL, false, opt_noop},
+    {"-no-reboot", NULL, false, opt_noop},
+    {"-nodefaults", NULL, false, opt_noop},
+    {"-no-user-config", NULL, false, opt_noop},
+    {"-name", NULL, true, opt_noop},
+    {"-display", NULL, true, opt_qemu_value},
+    {"-vga", NULL, true, opt_qemu_value},
+    {"-monitor", NULL, true, opt_qemu_value},
+    {"-accel", NULL, true, opt_qemu_value},
+    {"-machine", "-M", true, opt_qemu_value},
+    {"-cpu", NULL, true, opt_qemu_value},
 };
 
 /* The spelling of o that arg uses ("--mem" or "-m"), with the value inline
@@ -458,7 +583,8 @@ static int parse_option(struct run_args *a, int argc, char **argv, int *i)
         }
         return options[k].handle(a, name, value);
     }
-    return bad("unknown option '%s' (see pvhboot run --help)", argv[*i]);
+    int rc = refuse_qemu_flag(argv[*i]);
+    return rc ? rc : bad("unknown option '%s' (see pvhboot run --help)", argv[*i]);
 }
 
 static int finish_modules(struct run_args *a)
@@ -503,6 +629,87 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
         run_usage(stderr);
         return PVH_EXIT_BAD_INPUT;
     }
+    if (a->seed && !a->cfg.kaslr)
+        return bad("--seed %s: the seed only chooses --kaslr's load address; add --kaslr or drop --seed", a->seed);
     int rc = finish_modules(a);
     return rc ? rc : finish_drives(a);
+}
+
+/* Words wrapped at 78 columns, each line indented by four spaces. */
+static void wrap_word(FILE *f, size_t *col, const char *word)
+{
+    size_t n = strlen(word);
+    if (*col + 1 + n > 78)
+        *col = (size_t)fprintf(f, "\n   ") - 1;
+    *col += (size_t)fprintf(f, " %s", word);
+}
+
+/* The accepted QEMU value of a flag (its first alternative), or "". */
+static const char *qemu_accepted_value(const char *flag, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < sizeof(qemu_values) / sizeof(qemu_values[0]); i++)
+        if (!strcmp(qemu_values[i].flag, flag)) {
+            snprintf(buf, cap, "%.*s", (int)strcspn(qemu_values[i].accepted, "|"), qemu_values[i].accepted);
+            return buf;
+        }
+    return "";
+}
+
+/* The QEMU flags of the tables: the ones accepted as no-ops (with the value
+ * they accept), or the ones refused. */
+static void print_qemu_flags(FILE *f, const char *label, bool accepted)
+{
+    fprintf(f, "  %s\n   ", label);
+    size_t col = 3;
+    char word[64], value[32];
+    for (size_t k = 0; accepted && k < sizeof(options) / sizeof(options[0]); k++) {
+        const struct run_option *o = &options[k];
+        if (o->handle != opt_noop && o->handle != opt_qemu_value)
+            continue;
+        const char *v = o->handle == opt_qemu_value ? qemu_accepted_value(o->name, value, sizeof(value))
+                                                     : o->takes_value ? "X" : "";
+        snprintf(word, sizeof(word), "%s%s%s", o->name, o->alias ? "|" : "", o->alias ? o->alias : "");
+        if (*v)
+            snprintf(word + strlen(word), sizeof(word) - strlen(word), " %s", v);
+        wrap_word(f, &col, word);
+    }
+    for (size_t k = 0; !accepted && k < sizeof(qemu_refused) / sizeof(qemu_refused[0]); k++)
+        wrap_word(f, &col, qemu_refused[k].flag);
+    fputc('\n', f);
+}
+
+void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pvhboot run KERNEL [options]      (or: pvhboot [options] -kernel KERNEL [options])\n"
+            "  KERNEL                 a PVH ELF (vmlinux), a bzImage (vmlinuz) whose payload is one,\n"
+            "                         or a Multiboot 1 kernel (ELF or a.out kludge)\n"
+            "  --initrd FILE          module 0, the initrd                                (-initrd)\n"
+            "  --module FILE[,cmdline=STR]  a further module, with its own command line\n"
+            "  --cmdline STR          kernel command line (default \"console=ttyS0\"; Linux also\n"
+            "                         gets panic=-1 unless it sets panic=)                 (-append)\n"
+            "  --mem SIZE             guest RAM: 512M, 1.5G, 2G; a plain number is MiB (default 512M)  (-m)\n"
+            "  --cpus N               vCPUs (default 1)                       (-smp N[,sockets=S,...])\n"
+            "  --drive FILE[,ro][,id=NAME][,cache=writeback|none]   a virtio-blk disk; /dev/vda is the first\n"
+            "                         (-drive file=FILE,if=virtio[,readonly=on][,id=NAME][,cache=MODE],\n"
+            "                         or -drive ...,if=none,id=ID with -device virtio-blk-device,drive=ID)\n"
+            "  --rng, --no-rng        virtio-rng (default: on when the machine has another virtio device)\n"
+            "                         (-device virtio-rng-device)\n"
+            "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"
+            "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)  (-serial)\n"
+            "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
+            "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
+            "  --user NAME|UID[:GID]  drop root privileges after setup\n"
+            "  --no-sandbox           run without the seccomp allow-list\n"
+            "  --load map|copy        kernel and modules mapped from their files (default) or copied\n"
+            "  --dry-run              no KVM: set the guest up, print its layout and memory map, exit 0\n"
+            "  --verbose, -v          timings, VM exits, device counters and unhandled accesses at the end\n"
+            "  --kvm-device PATH      the KVM device (default /dev/kvm)\n"
+            "  --help, -h             this text\n"
+            "QEMU flags:\n");
+    print_qemu_flags(f, "accepted, changing nothing (pvhboot never draws, always uses KVM, ends on a reset):", true);
+    print_qemu_flags(f, "refused, each with a line saying what pvhboot has instead:", false);
+    fprintf(f,
+            "exit status: the guest's debug-exit (port 0xf4) value; 0 after power-off or reset;\n"
+            "124 on timeout; 1 on a VMM error; 2 on unusable input.   Manual: man pvhboot\n");
 }

@@ -21,6 +21,7 @@ struct run_args {
     size_t nextra;
     struct pending_drive pending[PVH_MAX_DRIVES];
     size_t npending;
+    const char *seed;          /* --seed's value, NULL when not given */
 };
 
 void run_usage(FILE *f);

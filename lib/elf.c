@@ -13,7 +13,10 @@
 #define ELFCLASS32 1
 #define ELFCLASS64 2
 #define ELFDATA2LSB 1
+#define ET_REL 1
 #define ET_EXEC 2
+#define ET_DYN 3
+#define ET_CORE 4
 #define EM_386 3
 #define EM_X86_64 62
 #define PT_LOAD 1
@@ -50,6 +53,23 @@ static int check_ident(const uint8_t *d, size_t size, const char *name, struct p
     return 0;
 }
 
+/* What a non-executable ELF is, in words a user recognises. */
+static int refuse_elf_type(const char *name, unsigned type, struct pvh_error *err)
+{
+    switch (type) {
+    case ET_REL:
+        return pvh_fail(err, PVH_E_INPUT, "%s: an object file (ELF type 1, ET_REL), not a kernel; link it into an "
+                        "executable (ET_EXEC) with the PVH note", name);
+    case ET_DYN:
+        return pvh_fail(err, PVH_E_INPUT, "%s: a program or shared library (ELF type 3, ET_DYN), not a kernel; "
+                        "pvhboot boots kernels such as /boot/vmlinuz-* or a vmlinux", name);
+    case ET_CORE:
+        return pvh_fail(err, PVH_E_INPUT, "%s: a core dump (ELF type 4, ET_CORE), not a kernel", name);
+    default:
+        return pvh_fail(err, PVH_E_INPUT, "%s: offset 0x10: ELF type %u is not an executable (ET_EXEC)", name, type);
+    }
+}
+
 static int check_header(const uint8_t *d, size_t size, const char *name, const struct elf_layout *l,
                         struct pvh_image *img, struct pvh_error *err)
 {
@@ -63,7 +83,7 @@ static int check_header(const uint8_t *d, size_t size, const char *name, const s
                         "%s: offset 0x12: ELF machine %u is not x86 (EM_386 or EM_X86_64); PVH boots x86 kernels only",
                         name, machine);
     if (type != ET_EXEC)
-        return pvh_fail(err, PVH_E_INPUT, "%s: offset 0x10: ELF type %u is not an executable (ET_EXEC)", name, type);
+        return refuse_elf_type(name, type, err);
     return 0;
 }
 

@@ -186,6 +186,24 @@ static void kernel_span(const struct pvh_image *img, uint64_t *lo, uint64_t *hi)
     }
 }
 
+static uint64_t modules_total(const struct pvh_plan_request *req)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < req->nmodules; i++)
+        t += page_up(req->modules[i].size);
+    return t;
+}
+
+/* RAM that holds everything the request loads: the kernel (at least up to
+ * 16 MiB), every module, and 64 MiB for the boot data and the guest's own
+ * start. Both "try --mem" hints give this, so one try is enough. */
+static uint64_t mem_that_fits(const struct pvh_plan_request *req)
+{
+    uint64_t klo, kend;
+    kernel_span(req->image, &klo, &kend);
+    return (kend > 16 * PVH_MiB ? kend : 16 * PVH_MiB) + modules_total(req) + 64 * PVH_MiB;
+}
+
 static int place_kernel(const struct pvh_plan_request *req, struct pvh_plan *plan,
                         int64_t shift, struct pvh_error *err)
 {
@@ -215,7 +233,7 @@ static int place_kernel(const struct pvh_plan_request *req, struct pvh_plan *pla
                             ", inside the MMIO hole (3 GiB to 4 GiB); link the kernel lower",
                             i, end);
         if (end > plan->ram_low_end) {
-            suggest_mem(sug, sizeof(sug), end + 16 * PVH_MiB);
+            suggest_mem(sug, sizeof(sug), mem_that_fits(req));
             return pvh_fail(err, PVH_E_NOFIT, "kernel segment %zu ends at 0x%" PRIx64
                             ", beyond %s of RAM; try --mem %s", i, end, ram, sug);
         }
@@ -298,14 +316,6 @@ static int place_bootdata(const struct pvh_plan_request *req, struct pvh_plan *p
     return place_low(plan, PVH_REGION_GDT, 0, PVH_GDT_ENTRIES * 8, &plan->gdt, err);
 }
 
-static uint64_t modules_total(const struct pvh_plan_request *req)
-{
-    uint64_t t = 0;
-    for (size_t i = 0; i < req->nmodules; i++)
-        t += page_up(req->modules[i].size);
-    return t;
-}
-
 static int place_modules(const struct pvh_plan_request *req, struct pvh_plan *plan,
                          struct pvh_error *err)
 {
@@ -318,10 +328,7 @@ static int place_modules(const struct pvh_plan_request *req, struct pvh_plan *pl
                         : find_high(plan, size, MODULE_LO, plan->ram_low_end);
         if (!addr) {
             char msz[32], ram[32], sug[16];
-            uint64_t kend = 0, klo;
-            kernel_span(req->image, &klo, &kend);
-            uint64_t need = (kend > 16 * PVH_MiB ? kend : 16 * PVH_MiB) +
-                            modules_total(req) + 64 * PVH_MiB;
+            uint64_t need = mem_that_fits(req);
             format_size(msz, sizeof(msz), m->size);
             format_size(ram, sizeof(ram), req->ram_size);
             if (need > PVH_MMIO_HOLE_START)

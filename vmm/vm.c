@@ -62,6 +62,8 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
     pvh_inputs_close(in, cfg->nmodules); /* loaded (mapped pages keep their own reference) */
     if (ready && cfg->dry_run) {
         res->end = PVH_END_DRY_RUN;
+        res->image = in->image;
+        res->plan = in->plan;
         pvh_stats_collect(vm, &pf, &res->stats);
         rc = 0;
     } else if (ready && pvh_vm_start_and_wait(vm, err) == 0) {

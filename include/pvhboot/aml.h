@@ -25,6 +25,7 @@ struct pvh_aml {
     bool overflow;
 };
 
+/* Starts writing AML into buf (cap bytes); buf NULL only measures. */
 void pvh_aml_init(struct pvh_aml *a, uint8_t *buf, size_t cap);
 
 /* A package (Scope, Device, Buffer, Package) reserves its PkgLength at

@@ -20,7 +20,10 @@ struct pvh_file {
     struct timespec ctime; /* at open: any later write, truncation or extension changes it */
 };
 
+/* Opens and maps path read-only: 0, or -1 with err naming the file and why
+ * (missing, a directory, not a regular file, empty). */
 int pvh_file_open(struct pvh_file *f, const char *path, struct pvh_error *err);
+/* Unmaps and closes; safe on a pvh_file whose open failed. */
 void pvh_file_close(struct pvh_file *f);
 
 /* Whether f is still what was opened, after reading it: 0 when no page of

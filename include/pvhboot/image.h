@@ -94,6 +94,7 @@ struct pvh_image {
 int pvh_image_parse(const uint8_t *data, size_t size, const char *name,
                     struct pvh_image *img, struct pvh_error *err);
 
+/* "elf", "bzimage", "multiboot1", "multiboot2", "unknown". */
 const char *pvh_image_kind_name(enum pvh_image_kind kind);
 const char *pvh_boot_protocol_name(enum pvh_boot_protocol p); /* "pvh", "multiboot1", "none" */
 
@@ -106,6 +107,7 @@ enum pvh_note_format {
     PVH_NOTE_NUMBER,
     PVH_NOTE_RELOC,    /* PHYS32_RELOC: align, min, max (u32 each) */
 };
+/* The format of Xen note `type` (XEN_ELFNOTE_*); BYTES for unknown types. */
 enum pvh_note_format pvh_xen_note_format(uint32_t type);
 
 #endif

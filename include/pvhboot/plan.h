@@ -114,6 +114,7 @@ struct pvh_plan {
 int pvh_plan_build(const struct pvh_plan_request *req, struct pvh_plan *plan,
                    struct pvh_error *err);
 
+/* "kernel", "start_info", "module", ...: for messages. */
 const char *pvh_region_kind_name(enum pvh_region_kind kind);
 
 /* What the plan's ACPI tables describe: ncpus vCPUs and its devices. */

@@ -109,6 +109,9 @@ struct pvh_vm_result {
     enum pvh_vm_end end;
     int status;           /* PVH_END_DEBUG_EXIT: the guest's value & 0xff */
     struct pvh_vm_stats stats;
+    /* --dry-run only: the kernel image and the plan the guest was set up by */
+    struct pvh_image image;
+    struct pvh_plan plan;
 };
 
 /* Builds and runs the VM. Returns 0 with *res filled when the guest ran to

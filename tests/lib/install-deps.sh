@@ -11,11 +11,15 @@
 # debootstrap builds the Debian root filesystem of the virtio tests
 # (tests/lib/debian-rootfs.sh) and e2fsprogs makes and reads their ext4
 # images without mounts (mkfs.ext4 -d, debugfs, e2fsck).
+# dpkg-dev, debhelper and lintian build and check the .deb (tests/install/deb.t),
+# man-db and groff-base render pvhboot(1) with warnings on, pkg-config finds the
+# installed library (tests/install/install.t).
 set -eu
 pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
       busybox-static bash-static cpio musl-tools binutils python3 valgrind strace
       zlib1g-dev liblzma-dev liblz4-dev libzstd-dev libbz2-dev liblzo2-dev
-      gzip xz-utils lz4 zstd bzip2 lzop debootstrap e2fsprogs"
+      gzip xz-utils lz4 zstd bzip2 lzop debootstrap e2fsprogs
+      dpkg-dev debhelper lintian man-db groff-base pkg-config"
 missing=()
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,7 +23,7 @@ ln -s "$tmp/made-through-link" "$tmp/dangling-link"
 python3 -c 'import struct,sys; m=0xE85250D6; sys.stdout.buffer.write(bytes(0x80)+struct.pack("<4I",m,0,16,(-(m+16))&0xffffffff)+bytes(4096))' >"$tmp/mb2"
 # name | expected status | expected text | arguments
 cases=(
-  "missing /dev/kvm|1|$tmp/no-kvm: no such device — KVM is not available on this machine; see README|$hello --kvm-device $tmp/no-kvm"
+  "missing /dev/kvm|1|$tmp/no-kvm: no such device — this machine has no KVM: load kvm_intel or kvm_amd (modprobe), turn on virtualization in the firmware, or nested virtualization for a cloud VM; without KVM, 'pvhboot inspect' and 'pvhboot run --dry-run' work (README.md: Getting KVM; man pvhboot)|$hello --kvm-device $tmp/no-kvm"
   "unreadable kernel|2|$tmp/missing: No such file or directory|$tmp/missing"
   "a directory|2|is a directory, not a kernel image or module file|$tmp"
   "empty kernel|2|empty|$tmp/empty"
@@ -103,10 +103,10 @@ for c in "${numbers[@]}"; do
     fi
 done
 n=$((n + 1))
-$bin run "$hello" --dry-run --mem 1G --cpus 2 --timeout 5 --seed 007 --user 0:0 >"$tmp/out" 2>"$tmp/err"
+$bin run "$hello" --dry-run --mem 1G --cpus 2 --timeout 5 --user 0:0 >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ "$rc" -eq 0 ] && grep -q "1024 MiB of guest RAM, 2 vCPUs" "$tmp/out" && [ ! -s "$tmp/err" ]; then
-    echo "ok $n - plain decimal numbers are still taken: --mem 1G --cpus 2 --timeout 5 --seed 007 --user 0:0"
+    echo "ok $n - plain decimal numbers are still taken: --mem 1G --cpus 2 --timeout 5 --user 0:0 (--seed 007: tests/cli/qemu-habits.t)"
 else
     echo "not ok $n - plain decimal numbers: exit $rc"; sed 's/^/# /' "$tmp/out" "$tmp/err" | head -5
 fi

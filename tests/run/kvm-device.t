@@ -30,8 +30,8 @@ else
     chmod 000 "$tmp/kvm"
     "$B" run "$G/hello64" --kvm-device "$tmp/kvm" >/dev/null 2>"$tmp/err" </dev/null
 fi
-check "unopenable device: permission denied sentence" $? "^pvhboot: $tmp/kvm: permission denied — add yourself to the kvm group\$"
+check "unopenable device: permission denied sentence" $? "^pvhboot: $tmp/kvm: permission denied — add yourself to the kvm group \(sudo usermod -aG kvm \\\$USER, then log in again; README.md: Getting KVM\)\$"
 "$B" run "$G/hello64" --kvm-device /dev/null >/dev/null 2>"$tmp/err" </dev/null
 check "a file that is not a KVM device" $? "^pvhboot: /dev/null: not a KVM device"
 "$B" -kernel "$G/hello64" -m 64 -smp 2 -append x=1 --kvm-device "$tmp/none" >/dev/null 2>"$tmp/err" </dev/null
-check "QEMU spellings reach KVM: missing device sentence" $? "^pvhboot: $tmp/none: no such device — KVM is not available on this machine; see README\$"
+check "QEMU spellings reach KVM: missing device sentence" $? "^pvhboot: $tmp/none: no such device — this machine has no KVM: load kvm_intel or kvm_amd \(modprobe\), .* \(README.md: Getting KVM; man pvhboot\)\$"

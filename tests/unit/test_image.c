@@ -309,8 +309,17 @@ static void test_wrong_machine_and_endianness(void **state)
     b.d[4] = 3;
     expect_error(&b, "offset 0x4: ELF class 3");
     valid_image(&b, 64);
-    pvh_put_le(b.d + 16, 3, 2); /* ET_DYN */
-    expect_error(&b, "offset 0x10: ELF type 3 is not an executable");
+    pvh_put_le(b.d + 16, 3, 2); /* ET_DYN: /bin/ls and other programs */
+    expect_error(&b, "a program or shared library (ELF type 3, ET_DYN), not a kernel");
+    valid_image(&b, 64);
+    pvh_put_le(b.d + 16, 1, 2); /* ET_REL */
+    expect_error(&b, "an object file (ELF type 1, ET_REL), not a kernel");
+    valid_image(&b, 64);
+    pvh_put_le(b.d + 16, 4, 2); /* ET_CORE */
+    expect_error(&b, "a core dump (ELF type 4, ET_CORE), not a kernel");
+    valid_image(&b, 64);
+    pvh_put_le(b.d + 16, 0xfe00, 2); /* OS-specific */
+    expect_error(&b, "offset 0x10: ELF type 65024 is not an executable");
 }
 
 static void test_truncated_headers(void **state)

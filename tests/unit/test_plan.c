@@ -253,16 +253,45 @@ static void kernel_beyond_ram_suggests_mem(void **state)
     struct pvh_plan p;
     struct pvh_error err;
     assert_int_equal(pvh_plan_build(&q, &p, &err), -1);
-    /* segment 0 is [16 MiB, 44 MiB): 0x2c00000 > 32 MiB; 44+16 MiB -> 64M */
+    /* the whole kernel ends at 66 MiB (0x4200000), + 64 MiB = 130 MiB -> 256M
+     * (was: segment 0's end + 16 MiB -> 64M, which then failed on segment 3) */
     assert_string_equal(err.msg, "kernel segment 0 ends at 0x2c00000, beyond 32 MiB of RAM;"
-                                 " try --mem 64M");
-    q.ram_size = 64 * MiB;
-    assert_int_equal(pvh_plan_build(&q, &p, &err), -1);
-    assert_string_equal(err.msg, "kernel segment 3 ends at 0x4200000, beyond 64 MiB of RAM;"
-                                 " try --mem 128M");
-    q.ram_size = 128 * MiB;
+                                 " try --mem 256M");
+    q.ram_size = 256 * MiB;
     assert_int_equal(pvh_plan_build(&q, &p, &err), 0);
     check_plan(&q, &p);
+}
+
+/* The suggested --mem is the RAM that fits the kernel and every module: a
+ * user who follows it once gets a plan, whatever was too small first (the
+ * kernel or a module), for initrds from 1 MiB to 2 GiB. */
+static void mem_hint_fits_at_the_first_try(void **state)
+{
+    (void)state;
+    struct pvh_image lin;
+    linux_like(&lin, 0);
+    static const uint64_t initrd_mib[] = {1, 30, 100, 300, 700, 1500, 2048};
+    static const uint64_t ram_mib[] = {16, 32, 64, 100, 128, 256, 512};
+    for (size_t i = 0; i < sizeof(initrd_mib) / sizeof(initrd_mib[0]); i++) {
+        struct pvh_module_spec m[2] = {{"initrd.img", initrd_mib[i] * MiB, NULL}, {"extra", 5 * MiB, "x"}};
+        for (size_t r = 0; r < sizeof(ram_mib) / sizeof(ram_mib[0]); r++) {
+            struct pvh_plan_request q = {.ram_size = ram_mib[r] * MiB, .ncpus = 1, .image = &lin,
+                                         .nmodules = 2, .modules = m};
+            struct pvh_plan p;
+            struct pvh_error err;
+            if (pvh_plan_build(&q, &p, &err) == 0)
+                continue;
+            const char *hint = strstr(err.msg, "try --mem ");
+            assert_non_null(hint);
+            char *end;
+            unsigned long long v = strtoull(hint + 10, &end, 10);
+            q.ram_size = v * (*end == 'G' ? GiB : MiB);
+            if (pvh_plan_build(&q, &p, &err) != 0)
+                fail_msg("initrd %llu MiB, --mem %llu MiB: the hint %s did not fit: %s",
+                         (unsigned long long)initrd_mib[i], (unsigned long long)ram_mib[r], hint, err.msg);
+            check_plan(&q, &p);
+        }
+    }
 }
 
 static void bad_requests_refused(void **state)
@@ -543,6 +572,7 @@ int main(void)
         cmocka_unit_test(initrd_placed_at_top_of_ram),
         cmocka_unit_test(initrd_too_big_names_numbers_and_fix),
         cmocka_unit_test(kernel_beyond_ram_suggests_mem),
+        cmocka_unit_test(mem_hint_fits_at_the_first_try),
         cmocka_unit_test(bad_requests_refused),
         cmocka_unit_test(seeded_relocation_is_aligned_in_range_and_varies),
         cmocka_unit_test(relocation_range_outside_ram_refused),

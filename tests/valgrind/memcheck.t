@@ -25,7 +25,7 @@ cases=()
 kernel_dir=$(tests/lib/debian-kernel.sh 2>/dev/null) || kernel_dir=
 # what|pvhboot arguments|expected exit status
 cases+=("inspect vmlinux|inspect $kernel_dir/vmlinux|0"
-    "inspect vmlinuz|inspect $kernel_dir/vmlinuz|2" "inspect /bin/true|inspect /bin/true|2" "inspect a directory|inspect /|2"
+    "inspect vmlinuz (payload decompressed)|inspect --json $kernel_dir/vmlinuz|0" "inspect /bin/true|inspect /bin/true|2" "inspect a directory|inspect /|2"
     "run --dry-run vmlinux (map)|run $kernel_dir/vmlinux --initrd $kernel_dir/vmlinuz --dry-run --verbose|0"
     "run --dry-run vmlinux (copy)|run $kernel_dir/vmlinux --initrd $kernel_dir/vmlinuz --dry-run --load copy|0"
     "run --dry-run vmlinuz (bzImage, cache)|run $kernel_dir/vmlinuz --dry-run|0"
