@@ -19,7 +19,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -685,11 +688,12 @@ struct holder {
 static struct holder hold_image(const char *path, bool ro)
 {
     int ready[2], go[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(go, O_CLOEXEC), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test does not leave it behind */
         for (int fd = 3; fd < 1024; fd++) /* other holders' pipes too: their ends must close with them */
             if (fd != ready[1] && fd != go[0])
                 close(fd);
@@ -783,6 +787,9 @@ static pid_t start_qemu(const char *path, bool ro, const char *log)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (int fd = 3; fd < 1024; fd++) /* holders' pipes: QEMU must not keep them open */
+            close(fd);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
             _exit(99);
@@ -1025,6 +1032,107 @@ static void enospc_from_a_full_file_system(void **state)
         assert_int_equal(umount2(mnt, MNT_DETACH), 0);
 }
 
+/* ---- a block device ---- */
+
+/* A loop device over file (autoclear: it goes away with the last close);
+ * returns its fd, -1 when this process may not make one. */
+static int attach_loop(const char *file, bool ro, char *dev, size_t cap)
+{
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0)
+        return -1;
+    int lfd = -1;
+    for (int tries = 0; tries < 10 && lfd < 0; tries++) {
+        int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+        if (n < 0)
+            break;
+        snprintf(dev, cap, "/dev/loop%d", n);
+        lfd = open(dev, O_RDWR | O_CLOEXEC);
+        int bfd = open(file, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        struct loop_config lc;
+        memset(&lc, 0, sizeof(lc));
+        lc.fd = (uint32_t)bfd;
+        lc.info.lo_flags = LO_FLAGS_AUTOCLEAR | (ro ? LO_FLAGS_READ_ONLY : 0);
+        if (lfd >= 0 && ioctl(lfd, LOOP_CONFIGURE, &lc)) {
+            close(lfd); /* taken meanwhile (EBUSY): the next free one */
+            lfd = -1;
+        }
+        close(bfd);
+    }
+    close(ctl);
+    return lfd;
+}
+
+/* The same drive on a host block device (a loop device over a file): size
+ * from BLKGETSIZE64, O_DIRECT alignment from BLKSSZGET, DISCARD through
+ * BLKDISCARD (holes in the loop's file), WRITE_ZEROES through BLKZEROOUT, a
+ * read-only device refused read-write. Without the rights to make one, the
+ * refusal of a device this process may not open. */
+static void block_device_backing(void **state)
+{
+    struct fixture *f = *state;
+    make_image(f->path, MIB, 21);
+    char dev[32];
+    int lfd = attach_loop(f->path, false, dev, sizeof(dev));
+    if (lfd < 0) {
+        print_message("# no loop device here (%s): only the refusal of /dev/loop-control\n", strerror(errno));
+        struct pvh_blk_config cfg = config_for("/dev/loop-control", false);
+        struct pvh_error err;
+        assert_int_equal(pvh_blk_open(&f->blk, &cfg, &err), -1);
+        assert_int_equal(err.code, PVH_E_INPUT);
+        return;
+    }
+    size_t size;
+    uint8_t *orig = read_file(f->path, &size);
+    int64_t blocks = allocated_blocks(f->path);
+    struct pvh_blk_config cfg = config_for(dev, false);
+    cfg.cache = PVH_BLK_CACHE_NONE;
+    start_drive_with(f, &cfg);
+    assert_int_equal(config64(f, VIRTIO_BLK_CFG_CAPACITY), 2048);
+    static uint8_t data[8192], back[8192];
+    fill_pattern(data, sizeof(data), 31);
+    assert_int_equal(blk_write(f, 16, data, sizeof(data)), VIRTIO_BLK_S_OK);
+    struct req r = {.type = VIRTIO_BLK_T_IN, .sector = 15, .in = back, .in_len = 1024, .misalign = 8};
+    assert_int_equal(submit(f, &r), VIRTIO_BLK_S_OK); /* unaligned: bounced */
+    assert_memory_equal(back, orig + 15 * 512, 512);
+    assert_memory_equal(back + 512, data, 512);
+    struct req fl = {.type = VIRTIO_BLK_T_FLUSH};
+    assert_int_equal(submit(f, &fl), VIRTIO_BLK_S_OK);
+    uint8_t *now = read_file(f->path, &size); /* the loop's file has it */
+    assert_memory_equal(now + 16 * 512, data, sizeof(data));
+    free(now);
+    uint8_t seg[16];
+    put_segment(seg, 1024, 1024, 0);
+    assert_int_equal(blk_segments(f, VIRTIO_BLK_T_DISCARD, seg, 16), VIRTIO_BLK_S_OK);
+    assert_int_equal(submit(f, &fl), VIRTIO_BLK_S_OK);
+    assert_true(allocated_blocks(f->path) <= blocks - 1024 + 16);
+    put_segment(seg, 16, 8, 0);
+    assert_int_equal(blk_segments(f, VIRTIO_BLK_T_WRITE_ZEROES, seg, 16), VIRTIO_BLK_S_OK);
+    assert_int_equal(blk_read(f, 16, back, 8192), VIRTIO_BLK_S_OK);
+    assert_true(all_zero(back, 4096));
+    assert_memory_equal(back + 4096, data + 4096, 4096);
+    assert_int_equal(f->d.stats.errors, 0);
+    stop_drive(f);
+    close(lfd);
+    /* a read-only device: refused read-write, served read-only */
+    lfd = attach_loop(f->path, true, dev, sizeof(dev));
+    assert_true(lfd >= 0);
+    struct pvh_error err;
+    cfg = config_for(dev, false);
+    assert_int_equal(pvh_blk_open(&f->blk, &cfg, &err), -1);
+    assert_int_equal(err.code, PVH_E_INPUT);
+    if (!strstr(err.msg, "use ,ro"))
+        fail_msg("%s", err.msg);
+    cfg.read_only = true;
+    start_drive_with(f, &cfg);
+    assert_int_equal(blk_write(f, 0, data, 512), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(blk_read(f, 0, back, 512), VIRTIO_BLK_S_OK);
+    assert_memory_equal(back, orig, 512);
+    stop_drive(f);
+    close(lfd);
+    free(orig);
+}
+
 /* ---- cache=none ---- */
 
 static void cache_none_aligned_and_bounced(void **state)
@@ -1211,6 +1319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(open_errors_are_one_line, setup, teardown),
         cmocka_unit_test_setup_teardown(host_errors_reach_the_guest_as_ioerr, setup, teardown),
         cmocka_unit_test_setup_teardown(enospc_from_a_full_file_system, setup, teardown),
+        cmocka_unit_test_setup_teardown(block_device_backing, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_none_aligned_and_bounced, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_none_partial_last_sector, setup, teardown),
         cmocka_unit_test_setup_teardown(no_status_byte_needs_reset, setup, teardown),
