@@ -601,6 +601,30 @@ static void bad_discards_change_nothing(void **state)
     free(orig);
 }
 
+/* A segment of 0 sectors is nothing to do: OK (as QEMU's blk_aio_pdiscard
+ * of 0 bytes), not the EINVAL fallocate gives for a length of 0. Found by
+ * fuzz_blk (tests/fuzz/regressions/blk/discard-zero-sectors). */
+static void zero_length_segments_are_ok(void **state)
+{
+    struct fixture *f = *state;
+    make_image(f->path, MIB, 22);
+    start_drive(f, false);
+    size_t size;
+    uint8_t *orig = read_file(f->path, &size);
+    uint8_t seg[32];
+    put_segment(seg, 8, 0, 0);
+    put_segment(seg + 16, 2048, 0, 0); /* at the very end: still in range */
+    assert_int_equal(blk_segments(f, VIRTIO_BLK_T_DISCARD, seg, 32), VIRTIO_BLK_S_OK);
+    assert_int_equal(blk_segments(f, VIRTIO_BLK_T_WRITE_ZEROES, seg, 32), VIRTIO_BLK_S_OK);
+    put_segment(seg, 8, 0, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+    assert_int_equal(blk_segments(f, VIRTIO_BLK_T_WRITE_ZEROES, seg, 16), VIRTIO_BLK_S_OK);
+    uint8_t *now = read_file(f->path, &size);
+    assert_memory_equal(now, orig, MIB);
+    assert_int_equal(f->d.stats.errors, 0);
+    free(now);
+    free(orig);
+}
+
 static int unsupported_fallocate(int fd, int mode, off_t off, off_t len)
 {
     (void)fd, (void)mode, (void)off, (void)len;
@@ -1313,6 +1337,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(discard_punches_holes, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_discards_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(write_zeroes_zeroes, setup, teardown),
+        cmocka_unit_test_setup_teardown(zero_length_segments_are_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(read_only_drive_refuses_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(locks_name_the_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(locks_interoperate_with_qemu, setup, teardown),

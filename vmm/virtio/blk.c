@@ -549,6 +549,8 @@ static uint8_t do_segments(struct pvh_blk *b, struct request *rq, bool zeroes)
     }
     for (uint32_t i = 0; i < n; i++) {
         uint64_t off = seg[i].sector * PVH_BLK_SECTOR, len = (uint64_t)seg[i].sectors * PVH_BLK_SECTOR;
+        if (!len)
+            continue; /* nothing to do (fallocate would say EINVAL) */
         int r = zeroes ? zero_range(b, off, len, seg[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
                        : discard_range(b, off, len);
         if (r && !(!zeroes && (r == -EOPNOTSUPP || r == -ENOTTY)))
