@@ -20,7 +20,7 @@
 
 #define DEFAULT_MEM (512 * PVH_MiB)
 #define DEFAULT_CMDLINE "console=ttyS0"
-#define DEFAULT_CMDLINE_VIRTIO_CONSOLE "console=hvc0"
+#define DEFAULT_CMDLINE_VIRTIO_CONSOLE "console=ttyS0 console=hvc0"
 
 static uint64_t process_start_ns;
 
@@ -204,10 +204,6 @@ int cmd_run(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     if (!a.cfg.cmdline)
         a.cfg.cmdline = a.cfg.console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
-    if (a.cfg.ndrives) {
-        fprintf(stderr, "pvhboot: run: --drive is parsed but not attached in this build\n");
-        return PVH_EXIT_BAD_INPUT;
-    }
     char elf_path[PATH_MAX];
     if ((rc = resolve_kernel(&a.cfg, elf_path, sizeof(elf_path))) != 0)
         return rc;

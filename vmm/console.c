@@ -1,6 +1,6 @@
-/* The console back-end: where COM1's (and virtio-console's) output goes
- * (stdout, a file, nowhere), written through with back-pressure and never
- * queued. */
+/* The console back-end: where COM1's output goes (stdout, a file, nowhere)
+ * and virtio-console's (stdout), written through with back-pressure and
+ * never queued. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,17 +13,16 @@
  * take it (a full pipe, a stopped terminal) holds the vCPU here, and the
  * VM's end (--timeout, another vCPU) still gets it out: poll, waking every
  * 100 ms to look, comes before each write. */
-void pvh_console_output(void *ctx, const uint8_t *buf, size_t len)
+static void write_through(struct pvh_vm *vm, int fd, const uint8_t *buf, size_t len)
 {
-    struct pvh_vm *vm = ctx;
     if (!vm->t_first_serial_ns)
         vm->t_first_serial_ns = pvh_now_ns();
-    while (vm->serial_fd >= 0 && len > 0 && !atomic_load(&vm->ending)) {
-        struct pollfd p = {.fd = vm->serial_fd, .events = POLLOUT};
+    while (fd >= 0 && len > 0 && !atomic_load(&vm->ending)) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
         int ready = poll(&p, 1, 100);
         if (ready == 0 || (ready < 0 && errno == EINTR))
             continue;
-        ssize_t n = ready < 0 ? -1 : write(vm->serial_fd, buf, len);
+        ssize_t n = ready < 0 ? -1 : write(fd, buf, len);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
@@ -31,6 +30,25 @@ void pvh_console_output(void *ctx, const uint8_t *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
+}
+
+/* COM1's output. With --console virtio and COM1 on stdout too, it is shown
+ * until hvc0 speaks: from then on the kernel's messages would come twice
+ * (console=ttyS0 console=hvc0), and hvc0 is the console. */
+void pvh_console_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct pvh_vm *vm = ctx;
+    if (vm->serial_fd == STDOUT_FILENO && atomic_load(&vm->hvc_spoke))
+        return;
+    write_through(vm, vm->serial_fd, buf, len);
+}
+
+/* virtio-console's output: always stdout. */
+void pvh_vconsole_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct pvh_vm *vm = ctx;
+    atomic_store(&vm->hvc_spoke, true);
+    write_through(vm, STDOUT_FILENO, buf, len);
 }
 
 /* COM1's output. --serial file:PATH is created or truncated, often by root

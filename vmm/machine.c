@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/rng.h"
 #include "vm.h"
@@ -53,7 +54,7 @@ static int create_vconsole(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struc
                            const struct pvh_virtio_env *env, struct pvh_error *err)
 {
     struct pvh_vconsole *c = calloc(1, sizeof(*c));
-    struct pvh_vconsole_config cfg = {.output = pvh_console_output, .ctx = vm};
+    struct pvh_vconsole_config cfg = {.output = pvh_vconsole_output, .ctx = vm};
     if (!c)
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     if (pvh_vconsole_init(c, &cfg, env, slot->base, slot->gsi, err)) {
@@ -65,13 +66,44 @@ static int create_vconsole(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struc
     return 0;
 }
 
+/* A drive: the file opened and locked (blk.c), its transport beside it. */
+struct vm_drive {
+    struct pvh_virtio_dev dev;
+    struct pvh_blk *blk;
+};
+
+static void destroy_drive(void *impl)
+{
+    struct vm_drive *d = impl;
+    pvh_blk_close(d->blk);
+    pvh_virtio_destroy(&d->dev);
+    free(d);
+}
+
+static int create_drive(struct pvh_vm_vdev *v, const struct pvh_vm_drive *cfg, const struct pvh_mmio_device *slot,
+                        const struct pvh_virtio_env *env, struct pvh_error *err)
+{
+    struct vm_drive *d = calloc(1, sizeof(*d));
+    if (!d)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    struct pvh_blk_config bc = {.path = cfg->path, .read_only = cfg->read_only, .id = cfg->id,
+                                .cache = cfg->cache == PVH_CACHE_NONE ? PVH_BLK_CACHE_NONE : PVH_BLK_CACHE_WRITEBACK};
+    if (pvh_blk_open(&d->blk, &bc, err)) {
+        free(d);
+        return -1;
+    }
+    pvh_virtio_init(&d->dev, pvh_blk_device_ops(d->blk), d->blk, env, slot->base, slot->gsi);
+    v->dev = &d->dev, v->impl = d, v->destroy = destroy_drive;
+    return 0;
+}
+
 /* The device type's own part of virtio device `v` on its planned slot;
  * drive is the index of the drive a block device serves. */
 static int create_virtio(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot,
                          const struct pvh_virtio_env *env, size_t drive, struct pvh_error *err)
 {
-    (void)drive;
     switch (slot->virtio_id) {
+    case PVH_VIRTIO_ID_BLOCK: return create_drive(v, &vm->cfg->drives[drive], slot, env, err);
     case PVH_VIRTIO_ID_RNG: return create_rng(v, slot, env, err);
     case PVH_VIRTIO_ID_CONSOLE: return create_vconsole(vm, v, slot, env, err);
     default:

@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <pwd.h>
@@ -43,8 +44,10 @@ static const struct syscall_name allowed_syscalls[] = {
     SYSCALL(madvise), SYSCALL(brk), SYSCALL(mremap), SYSCALL(fstat), SYSCALL(newfstatat),
     SYSCALL(lseek), SYSCALL(set_robust_list), SYSCALL(rseq), SYSCALL(timer_settime),
     SYSCALL(timerfd_settime), SYSCALL(sched_getaffinity), SYSCALL(mincore),
-    /* the I/O thread: its epoll loop, and virtio-rng's entropy */
+    /* the I/O thread: its epoll loop, virtio-rng's entropy, virtio-blk's I/O */
     SYSCALL(epoll_wait), SYSCALL(epoll_pwait), SYSCALL(getrandom),
+    SYSCALL(preadv), SYSCALL(pwritev), SYSCALL(pwrite64), SYSCALL(fdatasync), SYSCALL(fallocate),
+    SYSCALL(ftruncate),
 };
 
 /* Named for the message only: refused, or allowed only with some arguments. */
@@ -61,6 +64,7 @@ static const struct syscall_name other_names[] = {
 static const unsigned long allowed_ioctls[] = {
     KVM_RUN, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_SIGNAL_MSI, KVM_GET_REGS, KVM_GET_SREGS,
     KVM_GET_MP_STATE, TCGETS, TCSETS, TCSETSW, FIONREAD,
+    BLKDISCARD, BLKZEROOUT, /* virtio-blk on a block device */
 };
 
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))

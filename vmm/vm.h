@@ -66,6 +66,7 @@ struct pvh_vm {
     size_t nvdev;
     struct pvh_vm_vdev vdev[PVH_MAX_VIRTIO_DEVICES];
     struct pvh_virtio_dev *vconsole; /* --console virtio: where console input goes */
+    atomic_bool hvc_spoke;           /* virtio-console has output: COM1 on stdout goes quiet */
 
     pthread_mutex_t end_lock;
     pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */
@@ -100,7 +101,8 @@ int pvh_load_guest(struct pvh_vm *vm, struct pvh_boot_inputs *in, struct pvh_vm_
 
 /* console.c */
 int pvh_console_open(struct pvh_vm *vm, struct pvh_error *err);
-void pvh_console_output(void *ctx, const uint8_t *buf, size_t len); /* ctx: the vm */
+void pvh_console_output(void *ctx, const uint8_t *buf, size_t len);  /* COM1's; ctx: the vm */
+void pvh_vconsole_output(void *ctx, const uint8_t *buf, size_t len); /* virtio-console's */
 void pvh_console_close(struct pvh_vm *vm);
 
 /* machine.c */

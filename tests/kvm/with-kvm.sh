@@ -111,7 +111,7 @@ disk_env() {
 disk_qemu_args() {
     local i
     for i in "${!disks[@]}"; do
-        printf '%s\n' -drive "file=${disks[$i]},if=none,id=disk$i,format=raw,cache=writeback" \
+        printf '%s\n' -drive "file=${disks[$i]},if=none,id=disk$i,format=raw,cache=writeback,discard=unmap" \
             -device "nvme,serial=pvhdisk$i,drive=disk$i"
     done
 }

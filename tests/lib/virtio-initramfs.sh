@@ -135,6 +135,9 @@ for m in $(cat /lib/modules/order); do
     fi
 done
 export VIRTIO_INITRAMFS_FAILED=$failed
+# console=hvc0 (virtio-console) exists only now that its module is loaded:
+# open /dev/console again, so that what follows goes there.
+[ -c /dev/hvc0 ] && exec </dev/console >/dev/console 2>&1
 /test-init
 echo "VIRTIO-INITRAMFS-DONE status=$?"
 sync
