@@ -36,22 +36,17 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initrd.cpio"
 
 # QEMU with its shared libraries and firmware, unpacked and run through ld.so inside.
-q=$work/qemu
-mkdir -p "$q/lib" "$q/fw"
-cp /usr/bin/qemu-system-x86_64 "$q/"
-ldd /usr/bin/qemu-system-x86_64 | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }' |
-    while read -r lib; do cp -L "$lib" "$q/lib/"; done
-for f in bios-microvm.bin qboot.rom pvh.bin linuxboot_dma.bin kvmvapic.bin; do
-    cp -L "/usr/share/qemu/$f" "$q/fw/"
-done
-cp -L /usr/share/seabios/bios-256k.bin "$q/fw/"
-tar -C "$work" -cf "$work/qemu.tar" qemu
+. bench/qemu-carry.sh
+carry_qemu "$work"
 
-cat >"$work/inner.sh" <<'INNER'
+cat >"$work/inner.sh" <<INNER
+QEMU_INSIDE="$QEMU_INSIDE"
+INNER
+cat >>"$work/inner.sh" <<'INNER'
 # Runs inside the machine with KVM: N rounds, alternating VMMs.
 n=$1
 tar -xf qemu.tar
-qemu="./qemu/lib/ld-linux-x86-64.so.2 --library-path ./qemu/lib ./qemu/qemu-system-x86_64 -L ./qemu/fw"
+qemu="$QEMU_INSIDE"
 qargs="-M microvm -accel kvm -cpu host -m 512 -smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4"
 args_linux="console=ttyS0 reboot=k panic=-1 quiet"
 i=0

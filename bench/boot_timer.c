@@ -3,8 +3,8 @@
  * first-instruction guest writes there at entry), the first occurrence of a
  * marker string (e.g. printed by the guest's /init), and the process's exit;
  * plus its peak RSS. The same measurement for every VMM, so ratios are fair.
- * Usage: boot_timer [--marker STR] [--timeout SEC] -- COMMAND [ARG...]
- * Prints one line: first_byte_us=N marker_us=N exit_us=N maxrss_kib=N status=N
+ * Usage: boot_timer [--marker STR] [--timeout SEC] [--tee FILE] -- COMMAND [ARG...]
+ * (--tee keeps a copy of the command's stdout in FILE.) Prints one line: first_byte_us=N marker_us=N exit_us=N maxrss_kib=N status=N
  * (-1 for an event that did not happen). Static, libc only. */
 #include <poll.h>
 #include <signal.h>
@@ -42,15 +42,17 @@ static int scan_for_marker(const char *marker, char *window, size_t *filled, con
 
 int main(int argc, char **argv)
 {
-    const char *marker = NULL;
+    const char *marker = NULL, *tee = NULL;
     int timeout_s = 120, i = 1;
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (!strcmp(argv[i], "--marker") && i + 1 < argc)
             marker = argv[++i];
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
             timeout_s = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tee") && i + 1 < argc)
+            tee = argv[++i];
         else {
-            fprintf(stderr, "usage: boot_timer [--marker STR] [--timeout SEC] -- COMMAND...\n");
+            fprintf(stderr, "usage: boot_timer [--marker STR] [--timeout SEC] [--tee FILE] -- COMMAND...\n");
             return 2;
         }
     }
@@ -59,7 +61,8 @@ int main(int argc, char **argv)
         return 2;
     }
     int fds[2];
-    if (pipe(fds) != 0)
+    FILE *copy = tee ? fopen(tee, "w") : NULL;
+    if (pipe(fds) != 0 || (tee && !copy))
         return 1;
     long long t0 = now_us();
     pid_t pid = fork();
@@ -89,11 +92,15 @@ int main(int argc, char **argv)
         if (n <= 0)
             break;
         long long t = now_us() - t0;
+        if (copy)
+            fwrite(buf, 1, (size_t)n, copy);
         if (first < 0)
             first = t;
         if (marker && mark < 0 && scan_for_marker(marker, window, &filled, buf, (size_t)n))
             mark = t;
     }
+    if (copy)
+        fclose(copy);
     int status;
     struct rusage ru;
     wait4(pid, &status, 0, &ru);
