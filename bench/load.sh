@@ -7,7 +7,14 @@
 #     pvh_vm_run (open, parse, plan, guest RAM, loading, boot data): the setup
 #     path up to where the first KVM_RUN would be (--dry-run stops before KVM;
 #     KVM's own ioctls are kernel work callgrind would not count anyway).
-# Release build; no KVM needed. Instruction counts repeat on noisy machines.
+#  3. callgrind: the static binary's whole process for `pvhboot run
+#     guest/build/hello64 --dry-run`, without devices and with two drives
+#     (issue 13's bound: <= 150,000 instructions with two drives), in an
+#     empty environment (env -i): static glibc's start-up reads every
+#     variable against its tunables, ~500 instructions each, which would
+#     make the figure the caller's environment's rather than pvhboot's.
+# Release and static builds; no KVM needed. Instruction counts repeat on noisy
+# machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50}
@@ -32,3 +39,13 @@ for mode in copy map; do
     printf '%-6s %16s %16s\n' "$mode" "${ir[$mode.whole]}" "${ir[$mode.setup]}"
 done
 awk -v c="${ir[copy.setup]}" -v m="${ir[map.setup]}" 'BEGIN{printf "pvh_vm_run copy/map instruction ratio: %.1f\n", c/m}'
+make -s VARIANT=static variant 2>/dev/null
+make -s -C guest
+truncate -s 64M "$work/drive0.img" "$work/drive1.img"
+echo "== callgrind: static pvhboot run guest/build/hello64 --dry-run (whole process, env -i)"
+for drives in 0 2; do
+    args=(); [ "$drives" = 2 ] && args=(--drive "$work/drive0.img" --drive "$work/drive1.img")
+    env -i "$(command -v valgrind)" --tool=callgrind --callgrind-out-file="$work/cg" \
+        build/static/pvhboot run guest/build/hello64 --dry-run "${args[@]}" >/dev/null 2>"$work/vg"
+    printf 'hello64 with %d drives: %s instructions\n' "$drives" "$(sed -n 's/^summary: //p' "$work/cg")"
+done

@@ -52,7 +52,7 @@ static bool is_linux_elf(const char *path)
     struct pvh_file f;
     if (pvh_file_open(&f, path, &err) != 0)
         return false;
-    struct pvh_image *img = calloc(1, sizeof(*img));
+    struct pvh_image *img = malloc(sizeof(*img)); /* pvh_image_parse sets it */
     bool linux_note = false;
     if (img && pvh_image_parse(f.data, f.size, path, img, &err) == 0) {
         for (size_t i = 0; i < img->nnotes && !linux_note; i++) {

@@ -35,8 +35,7 @@ static void dsdt_body(struct pvh_aml *a, const struct pvh_acpi_config *cfg)
     size_t sb = pvh_aml_scope_begin(a, "\\_SB_");
     for (size_t i = 0; i < cfg->ndevices; i++) {
         const struct pvh_mmio_device *d = &cfg->devices[i];
-        char name[8];
-        snprintf(name, sizeof(name), "V%03zu", i % 1000);
+        char name[5] = {'V', (char)('0' + i / 100 % 10), (char)('0' + i / 10 % 10), (char)('0' + i % 10), 0};
         size_t dev = pvh_aml_device_begin(a, name);
         pvh_aml_name_string(a, "_HID", "LNRO0005");
         pvh_aml_name_integer(a, "_UID", i);

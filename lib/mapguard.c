@@ -21,12 +21,13 @@ struct guard_range {
 };
 
 static struct guard_range ranges[PVH_MAPGUARD_MAX];
+static _Atomic size_t slots_used; /* no entry at or past this index was ever taken */
 static struct sigaction previous_action;
 static uintptr_t page_size;
 
 static struct guard_range *range_at(uintptr_t addr)
 {
-    for (size_t i = 0; i < PVH_MAPGUARD_MAX; i++) {
+    for (size_t i = 0, n = atomic_load(&slots_used); i < n; i++) {
         uintptr_t start = atomic_load_explicit(&ranges[i].start, memory_order_acquire);
         if (start && addr >= start && addr < ranges[i].end)
             return &ranges[i];
@@ -96,6 +97,8 @@ int pvh_mapguard_add(const void *start, size_t len, int prot, const char *name, 
         r->end = (uintptr_t)start + len;
         r->prot = prot & (PROT_READ | PROT_WRITE);
         atomic_store(&r->changed, false);
+        if (atomic_load(&slots_used) < i + 1)
+            atomic_store(&slots_used, i + 1); /* before start: a reader that sees start sees the slot */
         atomic_store_explicit(&r->start, (uintptr_t)start, memory_order_release);
         return 0;
     }
@@ -105,7 +108,7 @@ int pvh_mapguard_add(const void *start, size_t len, int prot, const char *name, 
 void pvh_mapguard_remove(const void *start, size_t len)
 {
     uintptr_t s = (uintptr_t)start, e = s + len;
-    for (size_t i = 0; i < PVH_MAPGUARD_MAX; i++) {
+    for (size_t i = 0, n = atomic_load(&slots_used); i < n; i++) {
         struct guard_range *r = &ranges[i];
         if (!overlaps(r, s, e))
             continue;
@@ -118,7 +121,7 @@ void pvh_mapguard_remove(const void *start, size_t len)
 const char *pvh_mapguard_changed(const void *start, size_t len)
 {
     uintptr_t s = (uintptr_t)start, e = s + len;
-    for (size_t i = 0; i < PVH_MAPGUARD_MAX; i++)
+    for (size_t i = 0, n = atomic_load(&slots_used); i < n; i++)
         if (overlaps(&ranges[i], s, e) && atomic_load(&ranges[i].changed))
             return ranges[i].name;
     return NULL;
@@ -127,7 +130,7 @@ const char *pvh_mapguard_changed(const void *start, size_t len)
 const char *pvh_mapguard_probe(const void *start, size_t len)
 {
     uintptr_t s = (uintptr_t)start, e = s + len;
-    for (size_t i = 0; i < PVH_MAPGUARD_MAX; i++) {
+    for (size_t i = 0, n = atomic_load(&slots_used); i < n; i++) {
         const struct guard_range *r = &ranges[i];
         uintptr_t rs = atomic_load(&r->start);
         if (rs && rs >= s && r->end <= e && r->end > rs)

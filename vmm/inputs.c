@@ -8,9 +8,10 @@
 
 int pvh_inputs_read(const struct pvh_vm_config *cfg, struct pvh_boot_inputs *in, struct pvh_error *err)
 {
-    in->kernel.fd = -1;
+    in->kernel = (struct pvh_file){.fd = -1};
     for (size_t i = 0; i < PVH_MAX_MODULES; i++)
-        in->module[i].fd = -1;
+        in->module[i] = (struct pvh_file){.fd = -1};
+    in->ndevices = 0;
     if (pvh_file_open(&in->kernel, cfg->kernel, err))
         return -1;
     const char *name = cfg->kernel_name ? cfg->kernel_name : cfg->kernel;

@@ -32,7 +32,7 @@ static void destroy_rng(void *impl)
 static int create_rng(struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot, const struct pvh_virtio_env *env,
                       struct pvh_error *err)
 {
-    struct pvh_rng *r = calloc(1, sizeof(*r));
+    struct pvh_rng *r = malloc(sizeof(*r)); /* pvh_rng_init sets every field */
     struct pvh_rng_config cfg = {0};
     if (!r)
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
@@ -53,7 +53,7 @@ static void destroy_vconsole(void *impl)
 static int create_vconsole(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot,
                            const struct pvh_virtio_env *env, struct pvh_error *err)
 {
-    struct pvh_vconsole *c = calloc(1, sizeof(*c));
+    struct pvh_vconsole *c = malloc(sizeof(*c)); /* pvh_vconsole_init sets every field */
     struct pvh_vconsole_config cfg = {.output = pvh_vconsole_output, .ctx = vm};
     if (!c)
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
@@ -83,7 +83,7 @@ static void destroy_drive(void *impl)
 static int create_drive(struct pvh_vm_vdev *v, const struct pvh_vm_drive *cfg, const struct pvh_mmio_device *slot,
                         const struct pvh_virtio_env *env, struct pvh_error *err)
 {
-    struct vm_drive *d = calloc(1, sizeof(*d));
+    struct vm_drive *d = malloc(sizeof(*d)); /* pvh_virtio_init sets the transport */
     if (!d)
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     struct pvh_blk_config bc = {.path = cfg->path, .read_only = cfg->read_only, .id = cfg->id,

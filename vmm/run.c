@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -36,8 +37,11 @@ uint64_t pvh_now_ns(void)
 
 void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
 {
-    *vm = (struct pvh_vm){.cfg = cfg, .kvm_fd = -1, .vm_fd = -1, .serial_fd = -1, .ncpus = cfg->ncpus};
-    for (unsigned i = 0; i < PVH_MAX_CPUS; i++)
+    memset(vm, 0, offsetof(struct pvh_vm, vcpu)); /* the vCPUs the VM has are set below */
+    vm->cfg = cfg;
+    vm->kvm_fd = vm->vm_fd = vm->serial_fd = -1;
+    vm->ncpus = cfg->ncpus;
+    for (unsigned i = 0; i < vm->ncpus; i++)
         vm->vcpu[i] = (struct pvh_vcpu){.vm = vm, .id = i, .fd = -1};
     pthread_mutex_init(&vm->end_lock, NULL);
     pthread_condattr_t ca;

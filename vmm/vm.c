@@ -44,8 +44,8 @@ static int setup_machine(struct pvh_vm *vm, struct pvh_boot_inputs *in, struct p
 
 int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struct pvh_error *err)
 {
-    struct pvh_vm *vm = calloc(1, sizeof(*vm));
-    struct pvh_boot_inputs *in = calloc(1, sizeof(*in));
+    struct pvh_vm *vm = malloc(sizeof(*vm)); /* pvh_vm_init sets what is read */
+    struct pvh_boot_inputs *in = malloc(sizeof(*in)); /* pvh_inputs_read sets what is read */
     int rc = -1;
     if (!vm || !in) {
         free(vm);
@@ -55,7 +55,9 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
     pvh_vm_init(vm, cfg);
     struct pvh_proc_files pf;
     pvh_proc_files_open(&pf);
-    memset(res, 0, sizeof(*res));
+    res->end = 0;
+    res->status = 0;
+    memset(&res->stats, 0, sizeof(res->stats)); /* image and plan: --dry-run fills them */
     bool ready = pvh_inputs_read(cfg, in, err) == 0 && setup_machine(vm, in, &res->stats, err) == 0;
     if (ready)
         pvh_proc_files_open_pagemap(cfg, &pf);

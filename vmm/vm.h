@@ -54,7 +54,6 @@ struct pvh_vm {
     int run_size;
     struct pvh_guestmem mem;
     unsigned ncpus;
-    struct pvh_vcpu vcpu[PVH_MAX_CPUS];
     struct kvm_cpuid2 *cpuid;
 
     struct pvh_devices dev;         /* each device has its own lock */
@@ -73,11 +72,17 @@ struct pvh_vm {
     pthread_cond_t go_cond;         /* the threads wait here until main lets them run */
     bool go;                        /* under end_lock: set once the sandbox is on (or setup failed) */
     atomic_bool ending;
-    struct pvh_vm_result result;
+    struct {
+        enum pvh_vm_end end;
+        int status;
+    } result;                       /* how the VM ended (the first to end it wins) */
     struct pvh_error end_err;
 
     atomic_uint_fast64_t exits[PVH_EXIT_KINDS];
     uint64_t t_first_run_ns, t_first_serial_ns, t_end_ns;
+
+    /* Last: pvh_vm_init sets up vcpu[0, ncpus) only, the rest is never read. */
+    struct pvh_vcpu vcpu[PVH_MAX_CPUS];
 };
 
 uint64_t pvh_now_ns(void);

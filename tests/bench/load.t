@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 out=$(bench/load.sh 10 2>&1)
 rc=$?
 sed 's/^/# /' <<<"$out"
-echo "1..4"
+echo "1..5"
 [ "$rc" -eq 0 ] && echo "ok 1 - bench/load.sh ran (exit 0)" || echo "not ok 1 - bench/load.sh exited $rc"
 copy=$(sed -n 's/^load, copy .*median *\([0-9.]*\) us.*/\1/p' <<<"$out")
 map=$(sed -n 's/^load, map .*median *\([0-9.]*\) us.*/\1/p' <<<"$out")
@@ -25,3 +25,7 @@ read -r _ map_whole map_setup <<<"$(grep '^map ' <<<"$out")"
 [ "${map_setup:-0}" -gt 0 ] && [ "${copy_setup:-0}" -gt "$map_setup" ] && [ "${copy_whole:-0}" -gt "${map_whole:-0}" ] &&
     echo "ok 4 - callgrind: pvh_vm_run $map_setup instructions mapping vs $copy_setup copying" ||
     echo "not ok 4 - callgrind figures: map '$map_setup' copy '$copy_setup'"
+two=$(sed -n 's/^hello64 with 2 drives: \([0-9]*\) instructions/\1/p' <<<"$out")
+[ -n "$two" ] && [ "$two" -le 150000 ] &&
+    echo "ok 5 - callgrind: static pvhboot run hello64 --dry-run with two drives: $two instructions (<= 150,000)" ||
+    echo "not ok 5 - callgrind with two drives: '${two:-?}' instructions (<= 150,000 wanted)"

@@ -50,8 +50,8 @@ struct pvh_blk {
     struct pvh_virtio_device_ops ops;
     struct pvh_blk_io io;
     struct pvh_blk_counts counts;
-    struct pvh_vchain chain;     /* the request being served */
-    struct iovec iov[PVH_VCHAIN_MAX];
+    struct pvh_vchain *chain;    /* the request being served (scratch) */
+    struct iovec *iov;           /* PVH_VCHAIN_MAX entries of scratch */
 };
 
 /* ---- host calls (replaceable by tests) ---- */
@@ -211,13 +211,19 @@ int pvh_blk_open(struct pvh_blk **out, const struct pvh_blk_config *cfg, struct 
     *out = NULL;
     struct pvh_blk *b = calloc(1, sizeof(*b));
     char *name = strdup(cfg->path);
-    if (!b || !name) {
+    struct pvh_vchain *chain = pvh_vchain_new();
+    struct iovec *iov = malloc(PVH_VCHAIN_MAX * sizeof(*iov));
+    if (!b || !name || !chain || !iov) {
         free(b);
         free(name);
+        free(chain);
+        free(iov);
         return pvh_fail(err, PVH_E_SYSTEM, "%s: out of memory", cfg->path);
     }
     b->fd = -1;
     b->name = name;
+    b->chain = chain;
+    b->iov = iov;
     b->read_only = cfg->read_only;
     b->direct = cfg->cache == PVH_BLK_CACHE_NONE;
     pvh_blk_set_io(b, &libc_io);
@@ -237,6 +243,8 @@ void pvh_blk_close(struct pvh_blk *b)
         close(b->fd);
     free(b->bounce);
     free(b->name);
+    free(b->chain);
+    free(b->iov);
     free(b);
 }
 
@@ -578,7 +586,7 @@ static uint8_t serve(struct pvh_virtio_dev *d, struct pvh_blk *b, struct request
  * written and the chain returned. */
 static int handle(struct pvh_virtio_dev *d, struct pvh_blk *b, struct pvh_error *err)
 {
-    const struct pvh_vchain *c = &b->chain;
+    const struct pvh_vchain *c = b->chain;
     if (c->writable == 0)
         return pvh_fail(err, PVH_E_GUEST, "virtio-blk: request %u has no writable status byte", c->head);
     if (c->readable < HEADER_BYTES)
@@ -606,7 +614,7 @@ static void blk_notify(struct pvh_virtio_dev *d, unsigned queue)
     struct pvh_error err;
     int got;
     do {
-        while ((got = pvh_virtq_pop(q, &b->chain, &err)) == 1)
+        while ((got = pvh_virtq_pop(q, b->chain, &err)) == 1)
             if (handle(d, b, &err))
                 break;
         if (got != 0) {

@@ -19,6 +19,7 @@
  * Only breaks of the ring rules (queue.c) set DEVICE_NEEDS_RESET. */
 #include "console.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pvhboot/bytes.h"
@@ -98,7 +99,7 @@ static enum stop transmit_chains(struct pvh_vconsole *c, struct pvh_virtq *q, un
     for (;;) {
         if (*budget == 0 || *bytes >= PVH_VCONSOLE_RUN_MAX)
             return STOP_YIELD;
-        int got = pvh_virtq_pop(q, &c->chain, &err);
+        int got = pvh_virtq_pop(q, c->chain, &err);
         if (got == 0)
             return STOP_EMPTY;
         if (got < 0) {
@@ -106,8 +107,8 @@ static enum stop transmit_chains(struct pvh_vconsole *c, struct pvh_virtq *q, un
             return STOP_BROKEN;
         }
         (*budget)--;
-        uint64_t sent = transmit_chain(c, &c->chain);
-        pvh_virtq_push(q, c->chain.head, 0); /* the device wrote nothing */
+        uint64_t sent = transmit_chain(c, c->chain);
+        pvh_virtq_push(q, c->chain->head, 0); /* the device wrote nothing */
         *bytes += sent;
         c->tx_bytes += sent;
         c->dev.stats.bytes += sent;
@@ -152,14 +153,14 @@ static size_t receive(struct pvh_vconsole *c, const uint8_t *buf, size_t len)
     size_t taken = 0;
     unsigned chains = 0;
     while (taken < len && chains < q->size) {
-        int got = pvh_virtq_pop(q, &c->chain, &err);
+        int got = pvh_virtq_pop(q, c->chain, &err);
         if (got < 0)
             pvh_virtio_fail(d, &err);
         if (got <= 0)
             break;
         chains++;
-        size_t n = receive_chain(c, &c->chain, buf + taken, len - taken);
-        pvh_virtq_push(q, c->chain.head, (uint32_t)n);
+        size_t n = receive_chain(c, c->chain, buf + taken, len - taken);
+        pvh_virtq_push(q, c->chain->head, (uint32_t)n);
         taken += n;
         d->stats.requests++;
     }
@@ -256,6 +257,8 @@ int pvh_vconsole_init(struct pvh_vconsole *c, const struct pvh_vconsole_config *
         return pvh_fail(err, PVH_E_INPUT, "virtio-console: a size of %ux%u (both or neither must be 0)",
                         cfg->cols, cfg->rows);
     c->cfg = *cfg;
+    if (!(c->chain = pvh_vchain_new()))
+        return pvh_fail(err, PVH_E_SYSTEM, "virtio-console: out of memory");
     pvh_virtio_init(&c->dev, cfg->cols ? &pvh_vconsole_size_ops : &pvh_vconsole_ops, c, env, base, gsi);
     return 0;
 }
@@ -263,4 +266,6 @@ int pvh_vconsole_init(struct pvh_vconsole *c, const struct pvh_vconsole_config *
 void pvh_vconsole_destroy(struct pvh_vconsole *c)
 {
     pvh_virtio_destroy(&c->dev);
+    free(c->chain);
+    c->chain = NULL;
 }

@@ -42,7 +42,7 @@ struct pvh_vconsole_config {
 };
 
 /* The device: the transport's state plus the console's own. Caller-owned
- * (about 30 KiB: allocate it, do not put it on a small stack). */
+ * (about 6 KiB). */
 struct pvh_vconsole {
     struct pvh_virtio_dev dev;
     struct pvh_vconsole_config cfg;
@@ -52,7 +52,7 @@ struct pvh_vconsole {
     uint64_t output_calls;
     size_t staged;
     uint8_t stage[PVH_VCONSOLE_STAGE];
-    struct pvh_vchain chain;       /* the chain being served */
+    struct pvh_vchain *chain;      /* the chain being served (scratch) */
 };
 
 extern const struct pvh_virtio_device_ops pvh_vconsole_ops;      /* without VIRTIO_CONSOLE_F_SIZE */

@@ -4,6 +4,7 @@
  * (EVENT_IDX indices, or the NO_INTERRUPT flag). */
 #include "queue.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pvhboot/bytes.h"
@@ -56,6 +57,11 @@ int pvh_virtq_start(struct pvh_virtq *q, const struct pvh_guestmem *mem, uint64_
     q->last_avail = q->used_idx = q->signalled_used = 0;
     q->signalled_valid = false;
     return 0;
+}
+
+struct pvh_vchain *pvh_vchain_new(void)
+{
+    return malloc(sizeof(struct pvh_vchain));
 }
 
 void pvh_virtq_reset(struct pvh_virtq *q)
@@ -125,7 +131,9 @@ static int walk_chain(const struct pvh_virtq *q, uint16_t head, struct pvh_vchai
 {
     struct walk w = {q->desc, q->size, 0, false};
     uint32_t i = head;
-    *c = (struct pvh_vchain){.head = head};
+    c->head = head; /* the buffer array is scratch: only what is filled is read */
+    c->n = 0;
+    c->readable = c->writable = 0;
     for (;;) {
         if (i >= w.table_size)
             return pvh_fail(err, PVH_E_GUEST, "descriptor %u is past the %s of %u entries", i,

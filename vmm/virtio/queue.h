@@ -53,13 +53,17 @@ struct pvh_vbuf {
 
 /* A popped chain: its head (what goes back on the used ring), its buffers
  * in order (driver-readable ones first, as the spec requires), the byte
- * counts of each kind. */
+ * counts of each kind. About 24 KiB: devices allocate one (pvh_vchain_new),
+ * uninitialised, rather than embed and zero it. */
 struct pvh_vchain {
     uint16_t head;
     uint16_t n;
     uint64_t readable, writable;   /* bytes */
     struct pvh_vbuf buf[PVH_VCHAIN_MAX];
 };
+
+/* malloc'd scratch for one chain; NULL when out of memory. free() it. */
+struct pvh_vchain *pvh_vchain_new(void);
 
 /* Checks the rings of a queue the driver made ready and fixes its host
  * views; features are the negotiated ones. -1 (err) when the size is not a

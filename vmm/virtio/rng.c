@@ -20,6 +20,7 @@
 #include "rng.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
@@ -177,7 +178,7 @@ static uint64_t fill_chain(struct pvh_rng *r, const struct pvh_vchain *c)
 
 static void serve_chain(struct pvh_rng *r, struct pvh_virtq *q)
 {
-    const struct pvh_vchain *c = &r->chain;
+    const struct pvh_vchain *c = r->chain;
     uint64_t written = 0;
     if (c->readable || !c->writable)
         r->dev.stats.errors++; /* the driver broke 5.4.6.1: returned unused */
@@ -198,7 +199,7 @@ static enum stop serve_chains(struct pvh_rng *r, struct pvh_virtq *q, unsigned *
             return STOP_BUDGET;
         if (!have_bytes(r, r->resume_bytes, &why)) /* starved: a new chain only for resume_bytes */
             return why;
-        int got = pvh_virtq_pop(q, &r->chain, &err);
+        int got = pvh_virtq_pop(q, r->chain, &err);
         if (got == 0)
             return STOP_EMPTY;
         if (got < 0) {
@@ -334,12 +335,16 @@ int pvh_rng_init(struct pvh_rng *r, const struct pvh_rng_config *cfg, const stru
     r->timer_fd = -1;
     if (resolve_config(&r->cfg, cfg, err))
         return -1;
+    if (!(r->chain = pvh_vchain_new()))
+        return pvh_fail(err, PVH_E_SYSTEM, "virtio-rng: out of memory");
     r->credit_max = r->credit = r->cfg.burst * NS_PER_S; /* starts full */
     r->last_ns = now(r);
     r->resume_bytes = resume_threshold(&r->cfg);
     pvh_virtio_init(&r->dev, &pvh_rng_ops, r, env, base, gsi);
     if (start_timer(r, err)) {
         pvh_virtio_destroy(&r->dev);
+        free(r->chain);
+        r->chain = NULL;
         return -1;
     }
     return 0;
@@ -351,4 +356,6 @@ void pvh_rng_destroy(struct pvh_rng *r)
         close(r->timer_fd);
     r->timer_fd = -1;
     pvh_virtio_destroy(&r->dev);
+    free(r->chain);
+    r->chain = NULL;
 }

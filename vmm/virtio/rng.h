@@ -40,7 +40,7 @@ struct pvh_rng_config {
 };
 
 /* The device: the transport's state plus the rng's own. Caller-owned (about
- * 30 KiB: allocate it, do not put it on a small stack). */
+ * 6 KiB). */
 struct pvh_rng {
     struct pvh_virtio_dev dev;
     struct pvh_rng_config cfg;       /* defaults filled in */
@@ -57,7 +57,7 @@ struct pvh_rng {
     bool starved;                    /* the bucket ran dry: wait for resume_bytes */
     size_t pool_off, pool_len;       /* drawn bytes not given out yet */
     uint8_t pool[PVH_RNG_POOL];
-    struct pvh_vchain chain;         /* the chain being served */
+    struct pvh_vchain *chain;        /* the chain being served (scratch) */
 };
 
 extern const struct pvh_virtio_device_ops pvh_rng_ops;
