@@ -38,6 +38,9 @@ void run_usage(FILE *f)
             "  --no-sandbox           run without the seccomp allow-list\n"
             "  --load map|copy        kernel and modules mapped from their files (default) or copied\n"
             "  --dry-run              set up guest RAM without KVM, print the layout, exit 0\n"
+            "  --gdb tcp:PORT|unix:PATH  a gdb stub on 127.0.0.1:PORT or a UNIX socket (docs/gdb.md)\n"
+            "                         (QEMU: -gdb tcp::PORT; -s = -gdb tcp::1234)\n"
+            "  --gdb-wait             with --gdb: stop before the kernel's first instruction (QEMU: -S)\n"
             "  --verbose              timings, VM exits, device counters and unhandled accesses at the end\n"
             "exit status: the guest's debug-exit (port 0xf4) value; 0 after power-off or reset;\n"
             "124 on timeout; 1 on a VMM error; 2 on unusable input\n");
@@ -396,6 +399,45 @@ static int opt_kernel(struct run_args *a, const char *o, char *v)
     return 0;
 }
 
+/* ---- the gdb stub ------------------------------------------------------------- */
+
+/* tcp:PORT, tcp::PORT, tcp:127.0.0.1:PORT, tcp:localhost:PORT (QEMU's
+ * spellings; the stub listens on the loopback address only), unix:PATH. */
+static int opt_gdb(struct run_args *a, const char *o, char *v)
+{
+    struct pvh_vm_config *cfg = &a->cfg;
+    if (!strncmp(v, "unix:", 5) && v[5]) {
+        cfg->gdb = PVH_GDB_UNIX, cfg->gdb_path = v + 5;
+        return 0;
+    }
+    if (strncmp(v, "tcp:", 4))
+        return bad("%s %s: expected tcp:PORT or unix:PATH", o, v);
+    const char *port = v + 4, *colon = strrchr(port, ':');
+    if (colon) {
+        size_t host_len = (size_t)(colon - port);
+        bool loopback = host_len == 0 || (host_len == 9 && !strncmp(port, "127.0.0.1", 9)) ||
+                        (host_len == 9 && !strncmp(port, "localhost", 9));
+        if (!loopback)
+            return bad("%s %s: the gdb stub listens on 127.0.0.1 only (it gives full control of the VM); "
+                       "reach it from elsewhere through an SSH tunnel", o, v);
+        port = colon + 1;
+    }
+    unsigned long n;
+    if (parse_uint(port, 65535, &n) || n == 0)
+        return bad("%s %s: expected a TCP port from 1 to 65535", o, v);
+    cfg->gdb = PVH_GDB_TCP, cfg->gdb_port = (uint16_t)n;
+    return 0;
+}
+
+static int opt_gdb_default(struct run_args *a, const char *o, char *v)
+{
+    (void)v;
+    char spec[] = "tcp::1234";
+    return opt_gdb(a, o, spec);
+}
+
+static int opt_gdb_wait(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.gdb_wait = true, 0; }
+
 struct run_option {
     const char *name, *alias; /* ours, and QEMU's (or another) spelling */
     bool takes_value;
@@ -425,6 +467,9 @@ static const struct run_option options[] = {
     {"--kvm-device", NULL, true, opt_kvm_device},
     {"--load", NULL, true, opt_load},
     {"-kernel", NULL, true, opt_kernel},
+    {"--gdb", "-gdb", true, opt_gdb},
+    {"-s", NULL, false, opt_gdb_default},
+    {"--gdb-wait", "-S", false, opt_gdb_wait},
 };
 
 /* The spelling of o that arg uses ("--mem" or "-m"), with the value inline
@@ -503,6 +548,10 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
         run_usage(stderr);
         return PVH_EXIT_BAD_INPUT;
     }
+    if (a->cfg.gdb_wait && a->cfg.gdb == PVH_GDB_OFF)
+        return bad("%s", "--gdb-wait (-S) needs --gdb tcp:PORT|unix:PATH (or -s): nothing could resume the VM");
+    if (a->cfg.gdb != PVH_GDB_OFF && a->cfg.dry_run)
+        return bad("%s", "--gdb and --dry-run: a dry run never starts the guest");
     int rc = finish_modules(a);
     return rc ? rc : finish_drives(a);
 }
