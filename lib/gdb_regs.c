@@ -37,8 +37,11 @@ struct reg_desc {
     R("ds", F_SEG, PVH_GDB_DS, 4, CORE, "int32", NULL), R("es", F_SEG, PVH_GDB_ES, 4, CORE, "int32", NULL), \
     R("fs", F_SEG, PVH_GDB_FS, 4, CORE, "int32", NULL), R("gs", F_SEG, PVH_GDB_GS, 4, CORE, "int32", NULL)
 #define XMM(n) R("xmm" #n, F_XMM, n, 16, SSE, "vec128", NULL)
-#define SYSTEM_REGS(w, t) \
-    R("fs_base", F_FS_BASE, 0, w, SEGMENTS, t, NULL), R("gs_base", F_GS_BASE, 0, w, SEGMENTS, t, NULL), \
+/* fs_base and gs_base: gdb's segments feature for x86-64; for i386 ours
+ * (gdb 13's i386 numbers the segments feature's registers past the end of
+ * a description without AVX and fails an assertion) */
+#define SYSTEM_REGS(w, t, base_feature) \
+    R("fs_base", F_FS_BASE, 0, w, base_feature, t, NULL), R("gs_base", F_GS_BASE, 0, w, base_feature, t, NULL), \
     R("cr0", F_CR, CR0, w, SYSTEM, t, "system"), R("cr2", F_CR, CR2, w, SYSTEM, t, "system"), \
     R("cr3", F_CR, CR3, w, SYSTEM, t, "system"), R("cr4", F_CR, CR4, w, SYSTEM, t, "system"), \
     R("cr8", F_CR, CR8, w, SYSTEM, t, "system"), R("efer", F_EFER, 0, 8, SYSTEM, "int64", "system")
@@ -54,7 +57,7 @@ static const struct reg_desc i386_regs[] = {
     SEG_REGS, ST_REGS(CORE),
     XMM(0), XMM(1), XMM(2), XMM(3), XMM(4), XMM(5), XMM(6), XMM(7),
     R("mxcsr", F_MXCSR, 0, 4, SSE, "int", "vector"),
-    SYSTEM_REGS(4, "int32"),
+    SYSTEM_REGS(4, "int32", SYSTEM),
 };
 
 /* gdb's amd64 register numbers: rax rbx rcx rdx rsi rdi rbp rsp r8-r15 rip
@@ -73,7 +76,7 @@ static const struct reg_desc x86_64_regs[] = {
     XMM(0), XMM(1), XMM(2), XMM(3), XMM(4), XMM(5), XMM(6), XMM(7),
     XMM(8), XMM(9), XMM(10), XMM(11), XMM(12), XMM(13), XMM(14), XMM(15),
     R("mxcsr", F_MXCSR, 0, 4, SSE, "int", "vector"),
-    SYSTEM_REGS(8, "int64"),
+    SYSTEM_REGS(8, "int64", SEGMENTS),
 };
 
 struct layout {
@@ -300,6 +303,11 @@ static size_t build_xml(enum pvh_gdb_arch arch, char *buf, size_t cap)
     emit(&t, "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n"
              "<architecture>%s</architecture>\n", l.arch_name);
     for (unsigned f = 0; f < NFEATURES; f++) {
+        bool used = false;
+        for (unsigned i = 0; i < l.n; i++)
+            used |= l.regs[i].feature == f;
+        if (!used)
+            continue;
         emit(&t, "<feature name=\"%s\">\n", feature_names[f]);
         emit_types(&t, f);
         for (unsigned i = 0; i < l.n; i++) {
@@ -343,14 +351,14 @@ static uint32_t classify(const uint8_t v[10])
     return (mant >> 63) ? 0 : 2;
 }
 
-uint32_t pvh_gdb_ftag_full(uint8_t abridged, const uint8_t st[8][10], uint32_t fstat)
+uint32_t pvh_gdb_ftag_full(uint8_t abridged, const struct pvh_gdb_regs *r)
 {
-    unsigned top = (fstat >> 11) & 7;
+    unsigned top = (r->fstat >> 11) & 7;
     uint32_t full = 0;
     for (unsigned phys = 0; phys < 8; phys++) {
         uint32_t tag = 3; /* empty */
         if (abridged & (1u << phys))
-            tag = classify(st[(phys - top) & 7]);
+            tag = classify(r->st[(phys - top) & 7]);
         full |= tag << (2 * phys);
     }
     return full;

@@ -29,7 +29,7 @@ static void from_fpu(struct pvh_gdb_regs *r, const struct kvm_fpu *f)
         memcpy(r->st[i], f->fpr[i], 10);
     r->fctrl = f->fcw;
     r->fstat = f->fsw;
-    r->ftag = pvh_gdb_ftag_full(f->ftwx, r->st, f->fsw);
+    r->ftag = pvh_gdb_ftag_full(f->ftwx, r);
     r->fiseg = 0;
     r->fioff = (uint32_t)f->last_ip;
     r->foseg = 0;

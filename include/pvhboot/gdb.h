@@ -179,9 +179,9 @@ unsigned pvh_gdb_reg_pc(enum pvh_gdb_arch arch);
 const char *pvh_gdb_target_xml(enum pvh_gdb_arch arch, size_t *len);
 
 /* x87 tag word: gdb's full 2-bit-per-register form from FXSAVE's abridged
- * byte (bit i: physical register i not empty), the registers (ST order)
- * and the status word's TOP; and back. */
-uint32_t pvh_gdb_ftag_full(uint8_t abridged, const uint8_t st[8][10], uint32_t fstat);
+ * byte (bit i: physical register i not empty), r->st (ST order) and r->fstat's
+ * TOP; and back. */
+uint32_t pvh_gdb_ftag_full(uint8_t abridged, const struct pvh_gdb_regs *r);
 uint8_t pvh_gdb_ftag_abridged(uint32_t full);
 
 #endif
