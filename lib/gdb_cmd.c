@@ -280,7 +280,7 @@ static int parse_v(struct cursor *c, struct pvh_gdb_cmd *cmd)
     if (eat_str(c, "Cont"))
         return parse_vcont(c, cmd);
     if (eat_str(c, "Kill"))
-        cmd->kind = PVH_GDB_CMD_KILL;
+        cmd->kind = PVH_GDB_CMD_KILL, cmd->wants_ok = true;
     return 0;
 }
 

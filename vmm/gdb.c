@@ -501,7 +501,11 @@ static void dispatch(struct pvh_gdb *g, const struct pvh_gdb_cmd *cmd)
     case PVH_GDB_CMD_ATTACHED: return reply_str(g, "1");
     case PVH_GDB_CMD_NO_ACK: reply_str(g, "OK"); g->no_ack = true; return;
     case PVH_GDB_CMD_DETACH: reply_str(g, "OK"); return drop_client(g, true);
-    case PVH_GDB_CMD_KILL: pvh_vm_end(g->vm, PVH_END_RESET, 0); return drop_client(g, false);
+    case PVH_GDB_CMD_KILL:
+        if (cmd->wants_ok)
+            reply_str(g, "OK");
+        pvh_vm_end(g->vm, PVH_END_RESET, 0);
+        return drop_client(g, false);
     default: return reply_str(g, "");
     }
 }

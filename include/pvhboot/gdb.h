@@ -104,6 +104,7 @@ struct pvh_gdb_cmd {
     struct pvh_gdb_vcont_action actions[PVH_GDB_MAX_VCONT];
     char annex[32];            /* qXfer */
     bool swbreak, hwbreak;     /* qSupported: gdb understands these stop reasons */
+    bool wants_ok;             /* vKill is answered (k is not) */
 };
 
 /* Decodes packet data pkt[0, len) (the framer's buffer: X's binary data

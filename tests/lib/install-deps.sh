@@ -7,10 +7,13 @@
 # musl-tools links small static test programs; the compression libraries
 # (zlib, liblzma, liblz4, libzstd, libbz2, liblzo2) decompress vmlinuz payloads
 # and their command-line tools make test payloads; valgrind checks for leaks;
-# strace shows which fds pvhboot closes (tests/run/fds.t).
+# strace shows which fds pvhboot closes (tests/run/fds.t); gdb is the client
+# of docs/gdb.md's session and brings the shared libraries that Debian's
+# gdb-minimal, carried into the emulated machine by tests/lib/gdb-bundle.sh
+# for tests/run/gdb.t, needs.
 set -eu
 pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
-      busybox-static bash-static cpio musl-tools binutils python3 valgrind strace
+      busybox-static bash-static cpio musl-tools binutils python3 valgrind strace gdb
       zlib1g-dev liblzma-dev liblz4-dev libzstd-dev libbz2-dev liblzo2-dev
       gzip xz-utils lz4 zstd bzip2 lzop"
 missing=()

@@ -233,7 +233,9 @@ static void test_parse_queries_and_threads(void **state)
     assert_int_equal(parse("", &c, buf), 0);
     assert_int_equal(c.kind, PVH_GDB_CMD_UNSUPPORTED);
     assert_int_equal(parse("k", &c, buf), 0);
-    assert_int_equal(c.kind, PVH_GDB_CMD_KILL);
+    assert_true(c.kind == PVH_GDB_CMD_KILL && !c.wants_ok);
+    assert_int_equal(parse("vKill;a410", &c, buf), 0);
+    assert_true(c.kind == PVH_GDB_CMD_KILL && c.wants_ok);
     assert_int_equal(parse("D", &c, buf), 0);
     assert_int_equal(c.kind, PVH_GDB_CMD_DETACH);
 }
