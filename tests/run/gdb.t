@@ -168,16 +168,27 @@ ip link set lo up
 tar xzf gdb.tgz
 kind=kvm; grep -q "QEMU TCG CPU" /proc/cpuinfo && kind=tcg
 echo "=== KIND $kind"
+# until pvhboot listens on 127.0.0.1:PORT (or the UNIX socket PATH exists), 60 s at most
+wait_listen() {
+    n=0
+    case $1 in
+        unix:*) until [ -S "${1#unix:}" ] || [ $n -ge 600 ]; do busybox usleep 100000; n=$((n + 1)); done ;;
+        *) hex=$(printf '%04X' "$1")
+           until grep -q "0100007F:$hex 00000000:0000 0A" /proc/net/tcp || [ $n -ge 600 ]; do
+               busybox usleep 100000; n=$((n + 1))
+           done ;;
+    esac
+}
 GDB="./gdb/ld.so --library-path ./gdb ./gdb/gdb -nx -batch" # a command, not a function: $! is gdb
-# session NAME SCRIPT SIGINT-MARKER -- pvhboot's arguments: pvhboot in the
+# session NAME SCRIPT SIGINT-MARKER LISTEN -- pvhboot's arguments: pvhboot in the
 # background, gdb in the foreground (killed after 200 s); with a marker,
 # gdb gets SIGINT (Ctrl-C) once the guest printed it
 session() {
-    name=$1 script=$2 marker=$3; shift 4
+    name=$1 script=$2 marker=$3 listen=$4; shift 5
     echo "=== BEGIN $name"
     busybox timeout -s KILL 280 ./pvhboot run "$@" >"$name.serial" 2>&1 &
     pid=$!
-    busybox sleep 1
+    wait_listen "$listen"
     $GDB -x "$script" >"$name.gdbout" 2>&1 &
     gpid=$!
     if [ -n "$marker" ]; then
@@ -195,15 +206,15 @@ session() {
     echo "--- gdb"; cat "$name.gdbout"; echo "--- serial"; cat "$name.serial"
     echo "=== END $name rc=$rc"
 }
-session hello64 "h64-$kind.gdb" "" -- hello64 --mem 64 --cmdline "pvh.exit=7" --gdb tcp:1234 --gdb-wait --timeout 250
-session hello32 h32.gdb "" -- hello32 --mem 64 -gdb unix:hello32.sock -S --timeout 250
-session linux "lx-$kind.gdb" PVHBOOT-INIT-ECHO -- vmlinux --initrd initrd.cpio --mem 256 --cpus 2 -s -S --timeout 250
-session kill kill.gdb "" -- hello64 --mem 64 --gdb tcp:1236 --gdb-wait --timeout 250
+session hello64 "h64-$kind.gdb" "" 1234 -- hello64 --mem 64 --cmdline "pvh.exit=7" --gdb tcp:1234 --gdb-wait --timeout 250
+session hello32 h32.gdb "" unix:hello32.sock -- hello32 --mem 64 -gdb unix:hello32.sock -S --timeout 250
+session linux "lx-$kind.gdb" PVHBOOT-INIT-ECHO 1234 -- vmlinux --initrd initrd.cpio --mem 256 --cpus 2 -s -S --timeout 250
+session kill kill.gdb "" 1236 -- hello64 --mem 64 --gdb tcp:1236 --gdb-wait --timeout 250
 # a client that sends garbage, then leaves: the guest runs to its end
 echo "=== BEGIN garbage"
 busybox timeout -s KILL 100 ./pvhboot run hello64 --mem 64 --cmdline "pvh.exit=9" --gdb tcp:1237 --gdb-wait --timeout 60 >garbage.serial 2>&1 &
 pid=$!
-busybox sleep 1
+wait_listen 1237
 { printf '+$qSupported#37xx\003$g#00$m0,zz#00}}}$X0,4:}'; cat noise.bin; printf '$'; busybox head -c 9000 /dev/zero | tr '\0' a; printf '#00$?#3f'; busybox sleep 1; } |
     busybox timeout 20 busybox nc 127.0.0.1 1237 >garbage.replies 2>&1
 echo "replies=$(busybox wc -c <garbage.replies)"
