@@ -1,7 +1,7 @@
 /* The machine's devices: which virtio devices the configuration asks for
  * (in slot order: drives, the console, the rng), the legacy devices and
  * their hooks, each virtio device created on its planned slot and attached
- * (vdev.c), and the I/O thread they run on. */
+ * (vdev.c), and the I/O thread they run on (with the gdb stub's socket). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,13 +148,14 @@ int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_boot_inputs *
 
 int pvh_machine_start_io(struct pvh_vm *vm, struct pvh_error *err)
 {
-    return vm->nvdev ? pvh_eventloop_start(&vm->loop, err) : 0;
+    return vm->nvdev || vm->gdb ? pvh_eventloop_start(&vm->loop, err) : 0;
 }
 
 void pvh_machine_devices_destroy(struct pvh_vm *vm)
 {
     if (vm->loop_ready)
         pvh_eventloop_stop(&vm->loop);
+    pvh_gdb_destroy(vm); /* its watches are gone with the loop's thread */
     for (size_t i = vm->nvdev; i-- > 0;) {
         struct pvh_vm_vdev *v = &vm->vdev[i];
         pvh_vdev_detach(&v->kvm);

@@ -13,6 +13,7 @@
 
 #include "dev/devices.h"
 #include "eventloop.h"
+#include "gdb.h"
 #include "pvhboot/entry.h"
 #include "pvhboot/file.h"
 #include "pvhboot/guestmem.h"
@@ -66,6 +67,7 @@ struct pvh_vm {
     struct pvh_vm_vdev vdev[PVH_MAX_VIRTIO_DEVICES];
     struct pvh_virtio_dev *vconsole; /* --console virtio: where console input goes */
     atomic_bool hvc_spoke;           /* virtio-console has output: COM1 on stdout goes quiet */
+    struct pvh_gdb *gdb;            /* --gdb: the stub (gdb.c); NULL without */
 
     pthread_mutex_t end_lock;
     pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */
@@ -145,5 +147,6 @@ void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg); /* every f
 void pvh_vm_fini(struct pvh_vm *vm);                                   /* the locks (fds: their owners) */
 void pvh_vm_end(void *ctx, enum pvh_vm_end end, int status);
 int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err);
+void pvh_vm_kick_vcpus(struct pvh_vm *vm); /* out of KVM_RUN, those still in their loop (the gdb stub) */
 
 #endif

@@ -5,6 +5,11 @@
 #   vmlinux   the uncompressed ELF extracted from it
 #   modules/  irqbypass.ko kvm.ko kvm-amd.ko (for the emulated machine)
 #   version   the package name
+#   System.map  the kernel's symbols (the extracted vmlinux has none, and
+#             the package's own /boot/System.map is a placeholder): the one
+#             in the matching -dbg package (a 283 MB download for cloud,
+#             once; only this file is kept). Made only when asked for with
+#             PVHBOOT_WANT_SYSTEM_MAP=1 (tests/run/gdb.t)
 # Usage: tests/lib/debian-kernel.sh [FLAVOUR [SUITE]]   (default: cloud-amd64,
 # the machine's own suites). SUITE, e.g. bookworm-backports, is read through a
 # private apt list directory in the cache; the system's sources are untouched.
@@ -48,5 +53,13 @@ if [ ! -s "$dir/vmlinux" ]; then
     echo "$pkg" >"$dir.tmp/version"
     rm -rf "$dir.tmp/deb" "$dir.tmp/root" "$dir"
     mv "$dir.tmp" "$dir"
+fi
+if [ "${PVHBOOT_WANT_SYSTEM_MAP:-0}" = 1 ] && [ ! -s "$dir/System.map" ]; then
+    rm -rf "$dir.map" && mkdir -p "$dir.map/deb"
+    (cd "$dir.map/deb" && apt-get "${apt_opts[@]}" download "$pkg-dbg" >/dev/null 2>&1)
+    dpkg-deb --fsys-tarfile "$dir.map/deb"/*.deb |
+        tar -x -C "$dir.map" --wildcards './usr/lib/debug/boot/System.map-*'
+    cp "$dir.map"/usr/lib/debug/boot/System.map-* "$dir/System.map.tmp" && mv "$dir/System.map.tmp" "$dir/System.map"
+    rm -rf "$dir.map"
 fi
 echo "$dir"
