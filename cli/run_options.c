@@ -32,6 +32,7 @@ void run_usage(FILE *f)
             "  --rng, --no-rng        virtio-rng (default: on when the machine has another virtio device)\n"
             "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"
             "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)\n"
+            "  --debugcon stdio|file:PATH|none  the debug console on port 0xe9 (default none: no device)  (-debugcon)\n"
             "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
             "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
             "  --user NAME|UID[:GID]  drop root privileges after setup\n"
@@ -335,6 +336,21 @@ static int opt_serial(struct run_args *a, const char *o, char *v)
     return 0;
 }
 
+/* QEMU's -debugcon takes a character device; these are the ones that map. */
+static int opt_debugcon(struct run_args *a, const char *o, char *v)
+{
+    struct pvh_vm_config *cfg = &a->cfg;
+    if (!strcmp(v, "stdio"))
+        cfg->debugcon = PVH_DEBUGCON_STDIO;
+    else if (!strcmp(v, "none") || !strcmp(v, "null"))
+        cfg->debugcon = PVH_DEBUGCON_NONE;
+    else if (!strncmp(v, "file:", 5) && v[5])
+        cfg->debugcon = PVH_DEBUGCON_FILE, cfg->debugcon_path = v + 5;
+    else
+        return bad("%s %s: expected stdio, file:PATH or none", o, v);
+    return 0;
+}
+
 static int opt_console(struct run_args *a, const char *o, char *v)
 {
     (void)o;
@@ -419,6 +435,7 @@ static const struct run_option options[] = {
     {"-device", NULL, true, opt_qemu_device},
     {"--console", NULL, true, opt_console},
     {"--serial", NULL, true, opt_serial},
+    {"--debugcon", "-debugcon", true, opt_debugcon},
     {"--timeout", NULL, true, opt_timeout},
     {"--seed", NULL, true, opt_seed},
     {"--user", NULL, true, opt_user},

@@ -1,6 +1,6 @@
-/* The console back-end: where COM1's (and virtio-console's) output goes
- * (stdout, a file, nowhere), written through with back-pressure and never
- * queued. */
+/* The console back-ends: where COM1's (and virtio-console's) output goes
+ * (stdout, a file, nowhere), and the debug console's (--debugcon, port
+ * 0xe9), each written through with back-pressure and never queued. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,17 +13,14 @@
  * take it (a full pipe, a stopped terminal) holds the vCPU here, and the
  * VM's end (--timeout, another vCPU) still gets it out: poll, waking every
  * 100 ms to look, comes before each write. */
-void pvh_console_output(void *ctx, const uint8_t *buf, size_t len)
+static void write_through(struct pvh_vm *vm, int fd, const uint8_t *buf, size_t len)
 {
-    struct pvh_vm *vm = ctx;
-    if (!vm->t_first_serial_ns)
-        vm->t_first_serial_ns = pvh_now_ns();
-    while (vm->serial_fd >= 0 && len > 0 && !atomic_load(&vm->ending)) {
-        struct pollfd p = {.fd = vm->serial_fd, .events = POLLOUT};
+    while (fd >= 0 && len > 0 && !atomic_load(&vm->ending)) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
         int ready = poll(&p, 1, 100);
         if (ready == 0 || (ready < 0 && errno == EINTR))
             continue;
-        ssize_t n = ready < 0 ? -1 : write(vm->serial_fd, buf, len);
+        ssize_t n = ready < 0 ? -1 : write(fd, buf, len);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
@@ -33,24 +30,50 @@ void pvh_console_output(void *ctx, const uint8_t *buf, size_t len)
     }
 }
 
-/* COM1's output. --serial file:PATH is created or truncated, often by root
- * in a directory others can write: a symbolic link there is refused, never
- * followed (O_NOFOLLOW), and a terminal there does not become ours. Also
- * for --dry-run, which thereby says whether the real run could open it. */
+void pvh_console_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct pvh_vm *vm = ctx;
+    if (!vm->t_first_serial_ns)
+        vm->t_first_serial_ns = pvh_now_ns();
+    write_through(vm, vm->serial_fd, buf, len);
+}
+
+void pvh_debugcon_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct pvh_vm *vm = ctx;
+    write_through(vm, vm->debugcon_fd, buf, len);
+}
+
+/* OPTION file:PATH is created or truncated, often by root in a directory
+ * others can write: a symbolic link there is refused, never followed
+ * (O_NOFOLLOW), and a terminal there does not become ours. */
+static int open_output_file(const char *option, const char *path, int *fd, struct pvh_error *err)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+    if (*fd < 0 && errno == ELOOP)
+        return pvh_fail(err, PVH_E_INPUT, "%s file:%s: a symbolic link; pvhboot does not follow one "
+                        "there: name the file itself", option, path);
+    if (*fd < 0)
+        return pvh_fail(err, PVH_E_INPUT, "%s file:%s: %s", option, path, strerror(errno));
+    return 0;
+}
+
+/* COM1's output and the debug console's. Also for --dry-run, which thereby
+ * says whether the real run could open them. */
 int pvh_console_open(struct pvh_vm *vm, struct pvh_error *err)
 {
+    const struct pvh_vm_config *cfg = vm->cfg;
     vm->serial_fd = -1;
-    if (vm->cfg->serial == PVH_SERIAL_STDIO)
+    vm->debugcon_fd = -1;
+    if (cfg->serial == PVH_SERIAL_STDIO)
         vm->serial_fd = STDOUT_FILENO;
-    if (vm->cfg->serial == PVH_SERIAL_FILE) {
-        const char *path = vm->cfg->serial_path;
-        vm->serial_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-        if (vm->serial_fd < 0 && errno == ELOOP)
-            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: a symbolic link; pvhboot does not follow one "
-                            "there: name the file itself", path);
-        if (vm->serial_fd < 0)
-            return pvh_fail(err, PVH_E_INPUT, "--serial file:%s: %s", path, strerror(errno));
-    }
+    if (cfg->serial == PVH_SERIAL_FILE && open_output_file("--serial", cfg->serial_path, &vm->serial_fd, err))
+        return -1;
+    if (cfg->debugcon == PVH_DEBUGCON_STDIO)
+        vm->debugcon_fd = STDOUT_FILENO;
+    if (cfg->debugcon == PVH_DEBUGCON_FILE &&
+        open_output_file("--debugcon", cfg->debugcon_path, &vm->debugcon_fd, err))
+        return -1;
     return 0;
 }
 
@@ -58,5 +81,7 @@ void pvh_console_close(struct pvh_vm *vm)
 {
     if (vm->serial_fd > STDERR_FILENO)
         close(vm->serial_fd);
-    vm->serial_fd = -1;
+    if (vm->debugcon_fd > STDERR_FILENO)
+        close(vm->debugcon_fd);
+    vm->serial_fd = vm->debugcon_fd = -1;
 }
