@@ -365,6 +365,21 @@ static int opt_serial(struct run_args *a, const char *o, char *v)
     return 0;
 }
 
+/* QEMU's -debugcon takes a character device; these are the ones that map. */
+static int opt_debugcon(struct run_args *a, const char *o, char *v)
+{
+    struct pvh_vm_config *cfg = &a->cfg;
+    if (!strcmp(v, "stdio"))
+        cfg->debugcon = PVH_DEBUGCON_STDIO;
+    else if (!strcmp(v, "none") || !strcmp(v, "null"))
+        cfg->debugcon = PVH_DEBUGCON_NONE;
+    else if (!strncmp(v, "file:", 5) && v[5])
+        cfg->debugcon = PVH_DEBUGCON_FILE, cfg->debugcon_path = v + 5;
+    else
+        return bad("%s %s: expected stdio, file:PATH or none", o, v);
+    return 0;
+}
+
 static int opt_console(struct run_args *a, const char *o, char *v)
 {
     (void)o;
@@ -567,6 +582,7 @@ static const struct run_option options[] = {
     {"-device", NULL, true, opt_qemu_device},
     {"--console", NULL, true, opt_console},
     {"--serial", "-serial", true, opt_serial},
+    {"--debugcon", "-debugcon", true, opt_debugcon},
     {"--timeout", NULL, true, opt_timeout},
     {"--seed", NULL, true, opt_seed},
     {"--user", NULL, true, opt_user},
@@ -743,6 +759,10 @@ void run_usage(FILE *f)
             "                         (-device virtio-rng-device)\n"
             "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"
             "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)  (-serial)\n"
+            "  --debugcon stdio|file:PATH|none  the debug console on port 0xe9 (default none: no device)  (-debugcon)\n"
+            "  --gdb tcp:PORT|unix:PATH  a gdb stub on 127.0.0.1:PORT or a UNIX socket (docs/gdb.md)\n"
+            "                         (QEMU: -gdb tcp::PORT; -s = -gdb tcp::1234)\n"
+            "  --gdb-wait             with --gdb: stop before the kernel's first instruction  (-S)\n"
             "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
             "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
             "  --user NAME|UID[:GID]  drop root privileges after setup\n"

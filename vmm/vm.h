@@ -61,6 +61,9 @@ struct pvh_vm {
     bool devices_ready;
     struct pvh_io_hooks hooks;
     int serial_fd;                  /* -1: serial output discarded */
+    int debugcon_fd;                /* --debugcon's output (console.c); used only when configured */
+    int rtc_timer_fd;               /* machine.c: the RTC's timerfd; valid while rtc_timer */
+    bool rtc_timer;
     struct pvh_eventloop loop;      /* the I/O thread */
     bool loop_ready;
     size_t nvdev;
@@ -111,6 +114,7 @@ int pvh_console_open(struct pvh_vm *vm, struct pvh_error *err);
 void pvh_console_output(void *ctx, const uint8_t *buf, size_t len);  /* COM1's; ctx: the vm */
 void pvh_vconsole_output(void *ctx, const uint8_t *buf, size_t len); /* virtio-console's */
 void pvh_console_close(struct pvh_vm *vm);
+void pvh_debugcon_output(void *ctx, const uint8_t *buf, size_t len); /* ctx: the vm */
 
 /* machine.c */
 size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_device_spec *specs);

@@ -13,6 +13,8 @@
 #include "pvhboot/plan.h"
 
 enum pvh_serial_mode { PVH_SERIAL_STDIO, PVH_SERIAL_FILE, PVH_SERIAL_NONE };
+/* The debug console on port 0xe9 (--debugcon): none (no device) by default. */
+enum pvh_debugcon_mode { PVH_DEBUGCON_NONE, PVH_DEBUGCON_STDIO, PVH_DEBUGCON_FILE };
 
 struct pvh_vm_module {
     const char *path;
@@ -50,6 +52,8 @@ struct pvh_vm_config {
     unsigned ncpus;
     enum pvh_serial_mode serial;
     const char *serial_path;       /* PVH_SERIAL_FILE */
+    enum pvh_debugcon_mode debugcon;
+    const char *debugcon_path;     /* PVH_DEBUGCON_FILE */
     unsigned timeout_s;            /* 0: none */
     bool verbose;
     bool sandbox;                  /* seccomp allow-list for the run loop */

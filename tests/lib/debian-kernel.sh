@@ -13,12 +13,29 @@
 # Usage: tests/lib/debian-kernel.sh [FLAVOUR [SUITE]]   (default: cloud-amd64,
 # the machine's own suites). SUITE, e.g. bookworm-backports, is read through a
 # private apt list directory in the cache; the system's sources are untouched.
+# The i386 flavours (686-pae, 686) come from bookworm and bookworm-security's
+# i386 indexes, read the same way (APT::Architecture=i386); their modules/
+# directory is empty (the emulated machine's kernel is an amd64 one).
 set -euo pipefail
 flavour=${1:-cloud-amd64}
 suite=${2:-}
 cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvhboot-tests}
 apt_opts=()
-if [ -n "$suite" ]; then
+case $flavour in
+    686*)
+        aptdir=$cache/apt-bookworm-i386
+        mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial"
+        printf '%s\n' "deb http://deb.debian.org/debian bookworm main" \
+            "deb http://deb.debian.org/debian-security bookworm-security main" >"$aptdir/sources.list"
+        apt_opts=(-o "Dir::Etc::sourcelist=$aptdir/sources.list" -o Dir::Etc::sourceparts=-
+                  -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir"
+                  -o APT::Architecture=i386 -o APT::Architectures::=i386)
+        if [ -z "$(find "$aptdir/lists" -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+            apt-get "${apt_opts[@]}" update -qq >/dev/null 2>&1 || true
+        fi
+        suite=bookworm-i386 ;;
+esac
+if [ -n "$suite" ] && [ ${#apt_opts[@]} -eq 0 ]; then
     aptdir=$cache/apt-$suite
     mkdir -p "$aptdir/lists/partial"
     echo "deb http://deb.debian.org/debian $suite main" >"$aptdir/sources.list"
@@ -43,6 +60,7 @@ if [ ! -s "$dir/vmlinux" ]; then
     cp "$dir.tmp/root"/boot/vmlinuz-* "$dir.tmp/vmlinuz"
     mkdir -p "$dir.tmp/modules"
     for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+        [ "$suite" != bookworm-i386 ] || break
         src=$(ls "$dir.tmp/root"/lib/modules/*/kernel/$m* | head -1)
         case "$src" in
             *.xz) xz -dc "$src" >"$dir.tmp/modules/$(basename "$m")" ;;
