@@ -762,7 +762,7 @@ void run_usage(FILE *f)
             "  --debugcon stdio|file:PATH|none  the debug console on port 0xe9 (default none: no device)  (-debugcon)\n"
             "  --gdb tcp:PORT|unix:PATH  a gdb stub on 127.0.0.1:PORT or a UNIX socket (docs/gdb.md)\n"
             "                         (QEMU: -gdb tcp::PORT; -s = -gdb tcp::1234)\n"
-            "  --gdb-wait             with --gdb: stop before the kernel's first instruction  (-S)\n"
+            "  --gdb-wait             with --gdb: stop before the kernel's first instruction  (QEMU: -S)\n"
             "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
             "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
             "  --user NAME|UID[:GID]  drop root privileges after setup\n"
