@@ -1345,6 +1345,83 @@ static void a_full_queue_in_one_kick(void **state)
     free(orig);
 }
 
+/* ---- a guest that never stops adding requests ---- */
+
+/* While the device serves, this "guest" publishes one more read per read
+ * the host does (up to `refill_left`), as a vCPU adding requests during a
+ * long notify would: the device must hand the queue back after a queue's
+ * worth instead of serving for ever. */
+static struct fixture *refill_f;
+static uint64_t refill_hdr, refill_data, refill_status;
+static unsigned refill_left, kicks;
+
+static void publish_refill_read(struct fixture *f)
+{
+    struct vd_buf b[3] = {{refill_hdr, 16, false}, {refill_data, 512, true}, {refill_status, 1, true}};
+    vd_add_chain(&f->v, 0, b, 3);
+}
+
+static ssize_t refilling_preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+    if (refill_left) {
+        refill_left--;
+        publish_refill_read(refill_f);
+    }
+    return preadv(fd, iov, n, off);
+}
+
+static void counting_kick(void *ctx, struct pvh_virtio_dev *d, unsigned queue)
+{
+    (void)ctx, (void)d, (void)queue;
+    kicks++;
+}
+
+static unsigned used_entries(struct fixture *f)
+{
+    uint32_t id, len;
+    unsigned n = 0;
+    while (vd_get_used(&f->v, 0, &id, &len) == 1)
+        n++;
+    return n;
+}
+
+static void an_endless_queue_is_served_in_turns(void **state)
+{
+    struct fixture *f = *state;
+    make_image(f->path, MIB, 21);
+    start_drive(f, false);
+    refill_f = f;
+    refill_hdr = alloc_data(f, 16, 0);
+    refill_data = alloc_data(f, 512, 0);
+    refill_status = alloc_data(f, 1, 0);
+    pvh_put_le32(vd_ptr(&f->v, refill_hdr, 4), VIRTIO_BLK_T_IN);
+    pvh_put_le64(vd_ptr(&f->v, refill_hdr + 8, 8), 7);
+    f->d.env.kick = counting_kick;
+    pvh_blk_set_io(f->blk, &(struct pvh_blk_io){.preadv = refilling_preadv});
+    refill_left = 1000;
+    kicks = 0;
+    for (unsigned i = 0; i < 4; i++)
+        publish_refill_read(f);
+    unsigned irq = f->v.interrupts;
+    pvh_virtio_notify(&f->d, 0); /* as the I/O thread does when the ioeventfd fires */
+    /* one queue's worth (256), the interrupt, and the queue handed back */
+    assert_int_equal(used_entries(f), 256);
+    assert_int_equal(kicks, 1);
+    assert_int_equal(f->v.interrupts, irq + 1);
+    /* the I/O thread serves it again when its turn comes: each turn is bounded */
+    unsigned turns = 1;
+    while (kicks == turns && turns < 10) {
+        pvh_virtio_notify(&f->d, 0);
+        unsigned served = used_entries(f);
+        assert_true(served <= 256);
+        turns++;
+    }
+    assert_int_equal(refill_left, 0); /* all 4 + 1000 requests were served in the end */
+    assert_int_equal(*vd_ptr(&f->v, refill_status, 1), VIRTIO_BLK_S_OK);
+    assert_int_equal(f->d.stats.requests, 1004);
+    assert_false(needs_reset(f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1372,6 +1449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(no_status_byte_needs_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_requests_get_a_status, setup, teardown),
         cmocka_unit_test_setup_teardown(a_full_queue_in_one_kick, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_endless_queue_is_served_in_turns, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

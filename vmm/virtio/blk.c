@@ -607,20 +607,37 @@ static int handle(struct pvh_virtio_dev *d, struct pvh_blk *b, struct pvh_error 
     return 0;
 }
 
+/* Serves the queue; at most a queue's worth of requests per call: a guest
+ * that keeps adding requests then gets its interrupt and the queue is handed
+ * back to the I/O thread (env->kick), which serves its other fds first;
+ * without a kick hook (tests) the call serves on. */
 static void blk_notify(struct pvh_virtio_dev *d, unsigned queue)
 {
     struct pvh_blk *b = d->impl;
     struct pvh_virtq *q = &d->q[queue];
     struct pvh_error err;
-    int got;
+    unsigned budget = q->size;
     do {
-        while ((got = pvh_virtq_pop(q, b->chain, &err)) == 1)
+        int got;
+        while ((got = pvh_virtq_pop(q, b->chain, &err)) == 1) {
             if (handle(d, b, &err))
+                got = -1;
+            if (got < 0 || --budget == 0)
                 break;
-        if (got != 0) {
+        }
+        if (got < 0) {
             pvh_virtio_used(d, queue); /* what was served before */
             pvh_virtio_fail(d, &err);
             return;
+        }
+        if (budget == 0) {
+            pvh_virtio_used(d, queue);
+            if (d->env.kick) {
+                d->env.kick(d->env.ctx, d, queue);
+                return;
+            }
+            budget = q->size;
+            continue; /* no I/O thread to yield to */
         }
     } while (pvh_virtq_arm_notify(q));
     pvh_virtio_used(d, queue);
