@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "../../vmm/virtio/blk.h"
+#include "fuzz_common.h"
 #include "../../vmm/virtio/console.h"
 #include "../../vmm/virtio/rng.h"
 #include "pvhboot/bytes.h"
@@ -49,25 +50,6 @@
 #define DRIVE_BYTES (1u << 20)    /* the drives: sparse memfds, the first 64 KiB a pattern */
 #define DRIVE_PATTERN (64u << 10)
 #define MAX_OPS 2048
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-        v |= (uint64_t)*in->p << (8 * i);
-    return v;
-}
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 /* --- fake guest RAM between guard pages */
 
@@ -252,21 +234,7 @@ static bool blk_ro;
 
 static bool in_ram(const struct iovec *iov, int n)
 {
-    for (int i = 0; i < n; i++) {
-        const uint8_t *p = iov[i].iov_base;
-        if (p < ram_host || iov[i].iov_len > RAM_SIZE || p + iov[i].iov_len > ram_host + RAM_SIZE)
-            return false;
-    }
-    return true;
-}
-
-static bool all_zeros(const struct iovec *iov, int n)
-{
-    for (int i = 0; i < n; i++)
-        for (size_t k = 0; k < iov[i].iov_len; k++)
-            if (((const uint8_t *)iov[i].iov_base)[k])
-                return false;
-    return true;
+    return iov_inside(iov, n, ram_host, RAM_SIZE);
 }
 
 /* The drive's host calls as OP_HOST sets them: as the file does, EIO,
@@ -332,7 +300,7 @@ static ssize_t drive_pwritev(int fd, const struct iovec *iov, int n, off_t off)
     static struct iovec copy[PVH_VCHAIN_MAX];
     int e;
     check(drive_of(fd) == 0); /* never the read-only image */
-    check(in_ram(iov, n) || all_zeros(iov, n));
+    check(in_ram(iov, n) || iov_all_zeros(iov, n));
     check(off >= 0 && (uint64_t)off < DRIVE_BYTES);
     if (drive_fails(CALL_WRITE, &e))
         return errno = e, -1;
