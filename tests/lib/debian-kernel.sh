@@ -53,6 +53,8 @@ if [ -z "$pkg" ] && [ -z "$suite" ]; then
 fi
 [ -n "$pkg" ] || { echo "debian-kernel: cannot resolve linux-image-$flavour" >&2; exit 1; }
 dir=$cache/$pkg
+# one fetch at a time per package (make check runs suites side by side)
+mkdir -p "$cache" && exec 9>"$dir.lock" && flock 9
 if [ ! -s "$dir/vmlinux" ]; then
     rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/deb"
     (cd "$dir.tmp/deb" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1)
