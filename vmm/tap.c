@@ -50,8 +50,8 @@ static int attach_failed(const struct pvh_tap *t, int e, bool existed, struct pv
 {
     const char *n = t->name;
     if ((e == EPERM || e == EACCES) && existed)
-        return pvh_fail(err, PVH_E_INPUT, "tap %s: permission denied — it belongs to another user: run as root, or "
-                        "give it to yours (ip tuntap del %s mode tap; ip tuntap add %s mode tap user $USER)", n, n, n);
+        return pvh_fail(err, PVH_E_INPUT, "tap %s: permission denied — it is not yours: run as root, or give it to "
+                        "your user (ip tuntap del %s mode tap; ip tuntap add %s mode tap user $USER)", n, n, n);
     if (e == EPERM || e == EACCES)
         return pvh_fail(err, PVH_E_INPUT, "tap %s: no such TAP, and creating one needs root (CAP_NET_ADMIN) — run as "
                         "root or create it with ip tuntap add %s mode tap user $USER", n, n);

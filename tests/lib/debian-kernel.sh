@@ -3,7 +3,8 @@
 # a cache outside the source tree and prints the cache directory, which holds:
 #   vmlinuz   the bzImage (LZ4 payload)
 #   vmlinux   the uncompressed ELF extracted from it
-#   modules/  irqbypass.ko kvm.ko kvm-amd.ko (for the emulated machine)
+#   modules/  irqbypass.ko kvm.ko kvm-amd.ko (for the emulated machine), tun.ko
+#             (its TAP devices: tests/run/net.t, bench/net.sh)
 #   version   the package name
 # Usage: tests/lib/debian-kernel.sh [FLAVOUR [SUITE]]   (default: cloud-amd64,
 # the machine's own suites). SUITE, e.g. bookworm-backports, is read through a
@@ -31,13 +32,14 @@ if [ -z "$pkg" ] && [ -z "$suite" ]; then
 fi
 [ -n "$pkg" ] || { echo "debian-kernel: cannot resolve linux-image-$flavour" >&2; exit 1; }
 dir=$cache/$pkg
+extra_modules="drivers/net/tun.ko"
 if [ ! -s "$dir/vmlinux" ]; then
     rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/deb"
     (cd "$dir.tmp/deb" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1)
     dpkg -x "$dir.tmp/deb"/*.deb "$dir.tmp/root"
     cp "$dir.tmp/root"/boot/vmlinuz-* "$dir.tmp/vmlinuz"
     mkdir -p "$dir.tmp/modules"
-    for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+    for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko $extra_modules; do
         src=$(ls "$dir.tmp/root"/lib/modules/*/kernel/$m* | head -1)
         case "$src" in
             *.xz) xz -dc "$src" >"$dir.tmp/modules/$(basename "$m")" ;;
@@ -48,5 +50,30 @@ if [ ! -s "$dir/vmlinux" ]; then
     echo "$pkg" >"$dir.tmp/version"
     rm -rf "$dir.tmp/deb" "$dir.tmp/root" "$dir"
     mv "$dir.tmp" "$dir"
+fi
+# A cache made before the extra modules were kept gets them added, each
+# file written aside and renamed: what other runs read is never touched.
+missing=""
+for m in $extra_modules; do [ -s "$dir/modules/$(basename "$m")" ] || missing+=" $m"; done
+if [ -n "$missing" ]; then
+    tmp=$(mktemp -d "$cache/modules.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$deb" ]; then
+        (cd "$tmp" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1)
+        deb=$(ls "$tmp"/*.deb | head -1)
+    fi
+    mkdir -p "$tmp/root"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/root" --wildcards $(for m in $missing; do echo "*/kernel/$m*"; done)
+    for m in $missing; do
+        src=$(find "$tmp/root" -path "*/kernel/$m*" | head -1)
+        out=$dir/modules/$(basename "$m")
+        case "$src" in
+            *.xz) xz -dc "$src" >"$out.$$" ;;
+            *.zst) zstd -qdc "$src" >"$out.$$" ;;
+            *) cp "$src" "$out.$$" ;;
+        esac
+        mv "$out.$$" "$out"
+    done
 fi
 echo "$dir"
