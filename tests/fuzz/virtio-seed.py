@@ -7,7 +7,7 @@ import os
 import struct
 import sys
 
-RNG, CONSOLE, NET = 0, 1, 2              # index in the harness's `devices` table
+RNG, CONSOLE, BLK, NET = 0, 1, 2, 3       # index in the harness's `devices` table
 OP_WRITE, OP_INIT, OP_NOTIFY, OP_HOST, OP_CHAIN = 0, 2, 5, 7, 11
 REG_EMERG_WR = 23                        # pick_register: regs[23] is VIRTIO_MMIO_CONFIG + 8
 SIZE_1, SIZE_4 = 3, 0                    # pick_size: sizes[3] == 1, sizes[0] == 4
