@@ -49,10 +49,18 @@ static int env_watch(void *ctx, int fd, uint32_t events, void (*cb)(void *arg, u
     return k->loop ? pvh_eventloop_watch(k->loop, fd, events, cb, arg, &err) : -1;
 }
 
+static void env_unwatch(void *ctx, int fd)
+{
+    struct pvh_vdev_kvm *k = ctx;
+    if (k->loop)
+        pvh_eventloop_unwatch(k->loop, fd);
+}
+
 struct pvh_virtio_env pvh_vdev_env(struct pvh_vdev_kvm *k, const struct pvh_guestmem *mem)
 {
     return (struct pvh_virtio_env){
         .ctx = k, .mem = mem, .interrupt = env_interrupt, .kick = env_kick, .watch = env_watch,
+        .unwatch = env_unwatch,
     };
 }
 

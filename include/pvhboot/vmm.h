@@ -29,6 +29,13 @@ struct pvh_vm_drive {
 };
 #define PVH_MAX_DRIVES 16
 
+/* virtio-vsock (--vsock cid=N,uds=PATH): Firecracker's hybrid vsock, the
+ * guest's CID and the host's UNIX socket (uds_path NULL: no device). */
+struct pvh_vm_vsock {
+    uint64_t cid;
+    const char *uds_path;
+};
+
 /* virtio-rng: on by default when the machine has any other virtio device. */
 enum pvh_rng_mode { PVH_RNG_AUTO, PVH_RNG_ON, PVH_RNG_OFF };
 /* The console stdin/stdout attach to: COM1 (default) or virtio-console (hvc0). */
@@ -44,6 +51,7 @@ struct pvh_vm_config {
     struct pvh_vm_drive drives[PVH_MAX_DRIVES];
     enum pvh_rng_mode rng;
     enum pvh_console_mode console;
+    struct pvh_vm_vsock vsock;
     uint64_t ram_size;
     unsigned ncpus;
     enum pvh_serial_mode serial;

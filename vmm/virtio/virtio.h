@@ -36,6 +36,9 @@ struct pvh_virtio_env {
     /* Watch fd on the I/O thread: cb(arg, epoll events) runs there (it takes
      * the device's lock itself). NULL where there is no I/O thread. */
     int (*watch)(void *ctx, int fd, uint32_t events, void (*cb)(void *arg, uint32_t events), void *arg);
+    /* Stop watching fd: only from a watch callback on the I/O thread (a
+     * device closing a socket there). NULL where there is no I/O thread. */
+    void (*unwatch)(void *ctx, int fd);
 };
 
 /* A device type. */
