@@ -28,11 +28,15 @@
  *                (tests/run/host-files.t), and under --load map the pages
  *                are gone; the VMM must end with its one-line error
  *   virtio       every virtio-mmio and virtqueue rule broken against the
- *                device in slot 0 (hostile_virtio.c), then a proper request */
+ *                device in slot 0 (hostile_virtio.c), then a proper request
+ *   vsock        every vsock protocol rule broken against --vsock: floods,
+ *                garbage, credit ignored (hostile_vsock.c), then a proper
+ *                connection */
 #include "pvh_guest.h"
 
 void guest_main(uint32_t start_info_paddr);
 void attack_virtio(void); /* hostile_virtio.c */
+void attack_vsock(void);  /* hostile_vsock.c */
 
 #define NO_RAM 0xf0000000u /* in the MMIO hole below 4 GiB: neither RAM nor a device */
 
@@ -243,6 +247,7 @@ static const struct {
     {"attack=wild-jump", "wild-jump", attack_wild_jump},
     {"attack=read-module", "read-module", attack_read_module},
     {"attack=virtio", "virtio", attack_virtio},
+    {"attack=vsock", "vsock", attack_vsock},
 };
 
 void guest_main(uint32_t start_info_paddr)
