@@ -26,6 +26,7 @@
  *   the buffer). ASan and UBSan watch the rest.
  * Seeds: tests/fuzz/corpus/vsock/ (tests/fuzz/vsock-seed.py). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,7 @@ static uint64_t clock_ns;
 static uint64_t rx_gpa[Q];
 static uint32_t rx_len[Q];
 static unsigned rx_out;       /* receive buffers posted and not returned: at most Q */
+static bool rx_posted[Q];     /* by head: posted and not returned yet */
 static uint64_t tx_hdr, tx_data, ev_gpa;
 static uint64_t heap_start;
 
@@ -208,6 +210,7 @@ static void start(void)
     drv.d = &dev.dev;
     check(vd_start(&drv, VIRTIO_F_VERSION_1_BIT | VIRTIO_RING_F_EVENT_IDX_BIT, Q));
     rx_out = 0;
+    memset(rx_posted, 0, sizeof(rx_posted));
     tx_hdr = vd_alloc(&drv, 64, 8);
     tx_data = vd_alloc(&drv, (64 << 10) + 64, 8);
     ev_gpa = vd_alloc(&drv, 4 * Q, 4);
@@ -229,8 +232,9 @@ static void check_rx(void)
 {
     uint32_t id, len;
     while (vd_get_used(&drv, PVH_VSOCK_RX, &id, &len)) {
-        check(id < Q && len <= rx_len[id] && rx_out > 0);
+        check(id < Q && len <= rx_len[id] && rx_out > 0 && rx_posted[id]); /* each chain back once */
         rx_out--;
+        rx_posted[id] = false;
         if (len == 0)
             continue; /* a buffer the device refused */
         check(len >= PVH_VSOCK_HDR_SIZE);
@@ -297,11 +301,16 @@ static void rx_record(const uint8_t *r)
 {
     unsigned count = 1 + r[1] % 8;
     for (unsigned i = 0; i < count && rx_out < Q; i++, rx_out++) {
+        /* a free descriptor, as a driver keeps them: chains may come back out of order */
+        while (rx_posted[drv.next_desc[PVH_VSOCK_RX]])
+            drv.next_desc[PVH_VSOCK_RX] = (uint16_t)((drv.next_desc[PVH_VSOCK_RX] + 1) % Q);
         uint16_t head = drv.next_desc[PVH_VSOCK_RX];
         uint32_t size = (uint32_t)(r[2] | r[3] << 8) % (4096 + 64 + 1);
         if (r[4] & 1)
             size = 4096 + PVH_VSOCK_HDR_SIZE;
         rx_len[head] = size;
+        check(!rx_posted[head]);
+        rx_posted[head] = true;
         struct vd_buf b = {rx_gpa[head], size, !(r[4] & 2) || i};
         vd_add_chain(&drv, PVH_VSOCK_RX, &b, 1);
     }
@@ -388,6 +397,7 @@ static void fuzz_device(const uint8_t *data, size_t size)
                 pvh_vsock_io(&dev.dev, EPOLLIN);
                 check(vd_start(&drv, VIRTIO_F_VERSION_1_BIT | VIRTIO_RING_F_EVENT_IDX_BIT, Q));
                 rx_out = 0; /* new rings: what was posted is gone */
+                memset(rx_posted, 0, sizeof(rx_posted));
             } else {
                 pvh_vsock_transport_reset(&dev.dev);
             }

@@ -533,9 +533,113 @@ static void guest_connect(struct pvh_vsock *v, const struct pvh_vsock_hdr *h)
     update_rx(v, c);
 }
 
-/* ---- the receive queue: packets to the guest ------------------------------------ */
+/* ---- the receive queue: packets to the guest ------------------------------------ *
+ * Receive chains are taken from the queue into slots (a small FIFO): each
+ * carries one packet. A connection's data may fill several slots with one
+ * readv (Linux posts 4 KiB buffers: one system call per 64 KiB, not per
+ * 4 KiB); slots not filled stay in hand for the next packet. */
 
-static void put_header(struct pvh_vsock *v, struct pvh_vsock_conn *c, uint16_t op, uint32_t flags, uint32_t len)
+static struct pvh_vsock_rxslot *slot(struct pvh_vsock *v, unsigned i)
+{
+    return &v->slots[(v->slot_first + i) % PVH_VSOCK_RX_BATCH];
+}
+
+/* Copies len bytes into the slot's buffers from byte off of their concatenation. */
+static void slot_write(struct pvh_vsock_rxslot *s, size_t off, const uint8_t *src, size_t len)
+{
+    for (unsigned i = 0; i < s->nseg && len; i++) {
+        if (off >= s->seg[i].iov_len) {
+            off -= s->seg[i].iov_len;
+            continue;
+        }
+        size_t n = s->seg[i].iov_len - off < len ? s->seg[i].iov_len - off : len;
+        memcpy((uint8_t *)s->seg[i].iov_base + off, src, n);
+        src += n;
+        len -= n;
+        off = 0;
+    }
+}
+
+/* iov entries for the slot's payload bytes [0, len) (after the header). */
+static void slot_payload_iov(const struct pvh_vsock_rxslot *s, size_t len, struct iovec *iov, int *n)
+{
+    size_t off = PVH_VSOCK_HDR_SIZE;
+    for (unsigned i = 0; i < s->nseg && len; i++) {
+        if (off >= s->seg[i].iov_len) {
+            off -= s->seg[i].iov_len;
+            continue;
+        }
+        size_t take = s->seg[i].iov_len - off < len ? s->seg[i].iov_len - off : len;
+        iov[(*n)++] = (struct iovec){(uint8_t *)s->seg[i].iov_base + off, take};
+        len -= take;
+        off = 0;
+    }
+}
+
+/* A popped chain as a slot: its first PVH_VSOCK_RX_SEGS buffers. -1 when it
+ * cannot carry a packet: a device-readable buffer (the spec forbids it) or
+ * no room for a byte after the header. */
+static int make_slot(const struct pvh_vchain *ch, struct pvh_vsock_rxslot *s)
+{
+    uint64_t cap = 0;
+    if (ch->readable)
+        return -1;
+    s->head = ch->head;
+    s->nseg = 0;
+    for (uint16_t i = 0; i < ch->n && s->nseg < PVH_VSOCK_RX_SEGS; i++) {
+        if (!ch->buf[i].len)
+            continue;
+        s->seg[s->nseg++] = (struct iovec){ch->buf[i].host, ch->buf[i].len};
+        cap += ch->buf[i].len;
+    }
+    if (cap <= PVH_VSOCK_HDR_SIZE)
+        return -1;
+    cap -= PVH_VSOCK_HDR_SIZE;
+    s->room = cap > PVH_VSOCK_MAX_PAYLOAD ? PVH_VSOCK_MAX_PAYLOAD : (uint32_t)cap;
+    return 0;
+}
+
+/* Slots in hand, taking chains until there are `want` (fewer when the
+ * queue runs dry). Chains that cannot carry a packet are returned unused
+ * and counted. */
+static unsigned fill_slots(struct pvh_vsock *v, struct pvh_virtq *q, unsigned want, unsigned *pushed)
+{
+    struct pvh_error err;
+    if (want > PVH_VSOCK_RX_BATCH)
+        want = PVH_VSOCK_RX_BATCH;
+    while (v->nslots < want) {
+        int got = pvh_virtq_pop(q, v->rx_chain, &err);
+        if (got < 0) {
+            pvh_virtio_fail(&v->dev, &err);
+            return 0;
+        }
+        if (got == 0) {
+            if (pvh_virtq_arm_notify(q))
+                continue; /* buffers came meanwhile */
+            break;
+        }
+        if (make_slot(v->rx_chain, slot(v, v->nslots))) {
+            count_drop(v);
+            pvh_virtq_push(q, v->rx_chain->head, 0);
+            (*pushed)++;
+            continue;
+        }
+        v->nslots++;
+    }
+    return v->nslots;
+}
+
+/* Gives the first slot back to the guest with len bytes written. */
+static void push_slot(struct pvh_vsock *v, struct pvh_virtq *q, uint32_t len)
+{
+    pvh_virtq_push(q, slot(v, 0)->head, len);
+    v->slot_first = (v->slot_first + 1) % PVH_VSOCK_RX_BATCH;
+    v->nslots--;
+    v->dev.stats.requests++;
+}
+
+static void put_header(struct pvh_vsock *v, struct pvh_vsock_conn *c, struct pvh_vsock_rxslot *s, uint16_t op,
+                       uint32_t flags, uint32_t len)
 {
     struct pvh_vsock_hdr h = {
         .src_cid = PVH_VSOCK_HOST_CID, .dst_cid = v->cfg.guest_cid, .src_port = c->local_port,
@@ -544,73 +648,87 @@ static void put_header(struct pvh_vsock *v, struct pvh_vsock_conn *c, uint16_t o
     uint8_t b[PVH_VSOCK_HDR_SIZE];
     pvh_vsock_csm_stamp(&c->csm, &h);
     pvh_vsock_hdr_encode(&h, b);
-    pvh_vchain_write(v->rx_chain, 0, b, sizeof(b));
+    slot_write(s, 0, b, sizeof(b));
 }
 
-/* The next control packet the connection owes; 0 when none. */
-static uint32_t send_control(struct pvh_vsock *v, struct pvh_vsock_conn *c)
+/* The next control packet the connection owes: packets pushed (0 or 1). */
+static unsigned send_control(struct pvh_vsock *v, struct pvh_vsock_conn *c, struct pvh_virtq *q)
 {
     uint32_t flags;
     uint16_t op = pvh_vsock_csm_next_control(&c->csm, &flags);
     if (!op)
         return 0;
-    put_header(v, c, op, flags, 0);
-    return PVH_VSOCK_HDR_SIZE;
+    put_header(v, c, slot(v, 0), op, flags, 0);
+    push_slot(v, q, PVH_VSOCK_HDR_SIZE);
+    return 1;
 }
 
-/* Host bytes read straight into the chain, at most what the guest's credit
- * allows; 0 when none could be read (the connection leaves the list). */
-static uint32_t send_data(struct pvh_vsock *v, struct pvh_vsock_conn *c)
+/* Host bytes read straight into as many slots as the guest's credit covers
+ * (at most PVH_VSOCK_RX_BATCH), one packet each: packets pushed, 0 when
+ * none could be read (the connection leaves the list). */
+static unsigned send_data(struct pvh_vsock *v, struct pvh_vsock_conn *c, struct pvh_virtq *q, unsigned *pushed)
 {
-    uint64_t room = v->rx_chain->writable - PVH_VSOCK_HDR_SIZE;
-    uint32_t credit = pvh_vsock_csm_room(&c->csm);
-    if (room > credit)
-        room = credit;
-    if (room > PVH_VSOCK_MAX_PAYLOAD)
-        room = PVH_VSOCK_MAX_PAYLOAD;
-    if (!room || !wants_rx(c))
+    uint32_t credit = pvh_vsock_csm_room(&c->csm), covered = 0, left;
+    if (!credit || !wants_rx(c))
         return 0;
+    for (unsigned k = 0; covered < credit && k < PVH_VSOCK_RX_BATCH; k++) {
+        if (k == v->nslots && fill_slots(v, q, k + 1, pushed) <= k)
+            break;
+        covered += slot(v, k)->room;
+    }
     struct iovec iov[MAX_IOV];
-    int n = chain_iov(v->rx_chain, true, PVH_VSOCK_HDR_SIZE, (size_t)room, iov);
+    int niov = 0;
+    left = credit;
+    for (unsigned k = 0; k < v->nslots && left; k++) {
+        uint32_t take = slot(v, k)->room < left ? slot(v, k)->room : left;
+        slot_payload_iov(slot(v, k), take, iov, &niov);
+        left -= take;
+    }
     ssize_t r;
     do
-        r = readv(c->fd, iov, n);
+        r = readv(c->fd, iov, niov);
     while (r < 0 && errno == EINTR);
-    if (r > 0) {
-        put_header(v, c, PVH_VSOCK_OP_RW, 0, (uint32_t)r);
-        pvh_vsock_csm_sent(&c->csm, (uint32_t)r);
-        v->n.to_guest += (uint64_t)r;
-        v->dev.stats.bytes += (uint64_t)r;
-        return PVH_VSOCK_HDR_SIZE + (uint32_t)r;
-    }
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         c->readable = false;
         return 0;
     }
-    if (r == 0) {
-        c->host_eof = true;
-        pvh_vsock_csm_host_eof(&c->csm);
-    } else {
-        kill_conn(v, c, true); /* ECONNRESET and the like */
+    if (r <= 0) {
+        if (r == 0) {
+            c->host_eof = true;
+            pvh_vsock_csm_host_eof(&c->csm);
+        } else {
+            kill_conn(v, c, true); /* ECONNRESET and the like */
+        }
+        return send_control(v, c, q);
     }
-    return send_control(v, c);
+    unsigned packets = 0;
+    for (uint32_t rem = (uint32_t)r; rem; packets++) {
+        uint32_t take = slot(v, 0)->room < rem ? slot(v, 0)->room : rem;
+        put_header(v, c, slot(v, 0), PVH_VSOCK_OP_RW, 0, take);
+        pvh_vsock_csm_sent(&c->csm, take);
+        push_slot(v, q, PVH_VSOCK_HDR_SIZE + take);
+        rem -= take;
+    }
+    v->n.to_guest += (uint64_t)r;
+    v->dev.stats.bytes += (uint64_t)r;
+    return packets;
 }
 
-/* One packet of the list's head into the held chain; the connection moves
- * to the tail while it has more. */
-static uint32_t send_from_list(struct pvh_vsock *v)
+/* Packets of the list's head; the connection moves to the tail while it
+ * has more. */
+static unsigned send_from_list(struct pvh_vsock *v, struct pvh_virtq *q, unsigned *pushed)
 {
     struct pvh_vsock_conn *c = v->rx_head;
-    uint32_t len = send_control(v, c);
-    if (!len)
-        len = send_data(v, c);
+    unsigned n = send_control(v, c, q);
+    if (!n)
+        n = send_data(v, c, q, pushed);
     rx_unlink(v, c);
     update_rx(v, c);
     maybe_release(v, c);
-    return len;
+    return n;
 }
 
-static uint32_t send_orphan(struct pvh_vsock *v)
+static unsigned send_orphan(struct pvh_vsock *v, struct pvh_virtq *q)
 {
     struct pvh_vsock_orphan o = v->orphans[v->orphan_head];
     v->orphan_head = (v->orphan_head + 1) % PVH_VSOCK_ORPHAN_MAX;
@@ -621,42 +739,14 @@ static uint32_t send_orphan(struct pvh_vsock *v)
     };
     uint8_t b[PVH_VSOCK_HDR_SIZE];
     pvh_vsock_hdr_encode(&h, b);
-    pvh_vchain_write(v->rx_chain, 0, b, sizeof(b));
-    return PVH_VSOCK_HDR_SIZE;
+    slot_write(slot(v, 0), 0, b, sizeof(b));
+    push_slot(v, q, PVH_VSOCK_HDR_SIZE);
+    return 1;
 }
 
 static bool rx_work(const struct pvh_vsock *v)
 {
     return v->norphans || v->rx_head;
-}
-
-/* A receive chain in hand: 1, 0 when the queue is empty, -1 when broken.
- * Chains the spec forbids (a device-readable buffer) and chains with no room
- * for a byte after the header are returned unused and counted: every chain
- * kept can carry whatever packet the list's head owes. */
-static int take_rx_chain(struct pvh_vsock *v, struct pvh_virtq *q, unsigned *pushed)
-{
-    struct pvh_error err;
-    while (!v->rx_chain_held) {
-        int got = pvh_virtq_pop(q, v->rx_chain, &err);
-        if (got < 0) {
-            pvh_virtio_fail(&v->dev, &err);
-            return -1;
-        }
-        if (got == 0) {
-            if (pvh_virtq_arm_notify(q))
-                continue; /* buffers came meanwhile */
-            return 0;
-        }
-        if (v->rx_chain->readable || v->rx_chain->writable <= PVH_VSOCK_HDR_SIZE) {
-            count_drop(v);
-            pvh_virtq_push(q, v->rx_chain->head, 0);
-            (*pushed)++;
-            continue;
-        }
-        v->rx_chain_held = true;
-    }
-    return 1;
 }
 
 static bool can_serve(const struct pvh_virtio_dev *d, unsigned queue)
@@ -668,23 +758,18 @@ static void rx_run(struct pvh_vsock *v)
 {
     struct pvh_virtio_dev *d = &v->dev;
     struct pvh_virtq *q = &d->q[PVH_VSOCK_RX];
-    if (!can_serve(d, PVH_VSOCK_RX))
-        return;
     unsigned pushed = 0, idle = 0;
-    while (rx_work(v) && pushed < q->size && idle <= v->cfg.max_conns) {
-        if (take_rx_chain(v, q, &pushed) <= 0)
+    while (can_serve(d, PVH_VSOCK_RX) && rx_work(v) && pushed < q->size && idle <= v->cfg.max_conns) {
+        if (!fill_slots(v, q, 1, &pushed))
             break;
-        uint32_t len = v->norphans ? send_orphan(v) : send_from_list(v);
-        if (!len) {
-            idle++; /* that connection had nothing after all (it left the list): the chain stays in hand */
+        unsigned n = v->norphans ? send_orphan(v, q) : send_from_list(v, q, &pushed);
+        if (!n) {
+            idle++; /* that connection had nothing after all (it left the list): the slots stay in hand */
             continue;
         }
-        pvh_virtq_push(q, v->rx_chain->head, len);
-        v->rx_chain_held = false;
-        d->stats.requests++;
-        pushed++;
+        pushed += n;
     }
-    if (pushed)
+    if (pushed && !d->broken)
         pvh_virtio_used(d, PVH_VSOCK_RX);
     if (pushed >= q->size && rx_work(v) && d->env.kick)
         d->env.kick(d->env.ctx, d, PVH_VSOCK_RX); /* more later: other fds first */
@@ -994,7 +1079,7 @@ static void close_all(struct pvh_vsock *v)
         if (v->pool[i].kind == CONN_LIVE)
             kill_conn(v, &v->pool[i], false);
     v->norphans = 0;
-    v->rx_chain_held = false;
+    v->nslots = 0; /* the queues are gone with the driver */
 }
 
 /* The driver reset the device (a vCPU thread, lock held). */

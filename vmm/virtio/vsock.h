@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "virtio.h"
 #include "vsock_proto.h"
@@ -43,6 +44,8 @@
 #define PVH_VSOCK_DEFAULT_BUF (256u << 10)     /* Linux's default buffer, Firecracker's TX buffer */
 #define PVH_VSOCK_MAX_BUF (4u << 20)
 #define PVH_VSOCK_ORPHAN_MAX 256
+#define PVH_VSOCK_RX_BATCH 16                  /* receive chains one read from a host socket may fill */
+#define PVH_VSOCK_RX_SEGS 4                    /* buffers of a receive chain used (Linux posts 1 or 2) */
 #define PVH_VSOCK_DEFAULT_TIMEOUT_NS (10ull * 1000000000ull) /* CONNECT line + the guest's answer */
 #define PVH_VSOCK_EVENT_TRANSPORT_RESET 0
 
@@ -74,6 +77,15 @@ struct pvh_vsock_counters {
     unsigned conns, conns_peak;
 };
 
+/* A receive chain in hand: its head and first buffers; room = the payload
+ * it can carry after the header (<= 64 KiB). */
+struct pvh_vsock_rxslot {
+    uint16_t head;
+    uint8_t nseg;
+    uint32_t room;
+    struct iovec seg[PVH_VSOCK_RX_SEGS];
+};
+
 struct pvh_vsock_conn;
 struct pvh_vsock_orphan {
     uint32_t local_port, peer_port;
@@ -96,9 +108,10 @@ struct pvh_vsock {
     unsigned orphan_head, norphans;
     uint32_t next_local_port;           /* host connections' ports: [2^30, 2^31), round robin */
     bool event_owed;                    /* TRANSPORT_RESET waiting for an event buffer */
-    struct pvh_vchain *rx_chain;        /* a receive chain popped and not used yet */
-    bool rx_chain_held;
-    struct pvh_vchain *tx_chain;
+    struct pvh_vchain *rx_chain;        /* scratch: the receive chain being taken */
+    struct pvh_vsock_rxslot slots[PVH_VSOCK_RX_BATCH]; /* receive chains in hand, a FIFO */
+    unsigned slot_first, nslots;
+    struct pvh_vchain *tx_chain;        /* scratch: the transmit chain being served */
 };
 
 extern const struct pvh_virtio_device_ops pvh_vsock_ops;
