@@ -44,10 +44,11 @@ tar -xf qemu.tar
 cmdline="console=ttyS0 reboot=k panic=-1 quiet"
 qemu="$QEMU_INSIDE -M microvm -accel kvm -cpu host -m 512 -smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot"
 qdrive="-drive file=$DISK0,if=none,id=d0,format=raw,cache=writeback -device virtio-blk-device,drive=d0"
-timer="./boot_timer --marker PVHBOOT-BENCH-INIT --timeout 600"
+timer="./boot_timer --marker PVHBOOT-BENCH-INIT --timeout 300"
 result() { # VMM CASE OUTPUT-FILE TIMER-LINE
     echo "RESULT vmm=$1 case=$2 $4"
     grep '^BLK-' "$3" | sed "s/^/RESULT vmm=$1 case=io /"
+    echo "bench/blk: round $i $1 $2 done: $4" >/dev/console # progress on the machine's console
 }
 i=0
 while [ "$i" -lt "$n" ]; do

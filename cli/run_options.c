@@ -404,6 +404,21 @@ static int opt_serial(struct run_args *a, const char *o, char *v)
     return 0;
 }
 
+/* QEMU's -debugcon takes a character device; these are the ones that map. */
+static int opt_debugcon(struct run_args *a, const char *o, char *v)
+{
+    struct pvh_vm_config *cfg = &a->cfg;
+    if (!strcmp(v, "stdio"))
+        cfg->debugcon = PVH_DEBUGCON_STDIO;
+    else if (!strcmp(v, "none") || !strcmp(v, "null"))
+        cfg->debugcon = PVH_DEBUGCON_NONE;
+    else if (!strncmp(v, "file:", 5) && v[5])
+        cfg->debugcon = PVH_DEBUGCON_FILE, cfg->debugcon_path = v + 5;
+    else
+        return bad("%s %s: expected stdio, file:PATH or none", o, v);
+    return 0;
+}
+
 static int opt_console(struct run_args *a, const char *o, char *v)
 {
     (void)o;
@@ -522,9 +537,6 @@ static const struct qemu_refusal qemu_refused[] = {
     {"-net", true, "pvhboot has no network device"},
     {"-bios", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -bios"},
     {"-boot", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -boot"},
-    {"-s", false, "pvhboot has no gdb stub"},
-    {"-gdb", true, "pvhboot has no gdb stub"},
-    {"-S", false, "pvhboot starts the guest at once; it has no monitor to continue it"},
     {"-daemonize", false, "run pvhboot in the background from the shell (&), with --serial file:PATH"},
     {"-chardev", true, "pvhboot's console is --serial stdio|file:PATH|none or --console virtio"},
     {"-object", true, "pvhboot's entropy source is virtio-rng: --rng"},
@@ -545,6 +557,46 @@ static int refuse_qemu_flag(const char *arg)
     }
     return 0;
 }
+
+
+/* ---- the gdb stub ------------------------------------------------------------- */
+
+/* tcp:PORT, tcp::PORT, tcp:127.0.0.1:PORT, tcp:localhost:PORT (QEMU's
+ * spellings; the stub listens on the loopback address only), unix:PATH. */
+static int opt_gdb(struct run_args *a, const char *o, char *v)
+{
+    struct pvh_vm_config *cfg = &a->cfg;
+    if (!strncmp(v, "unix:", 5) && v[5]) {
+        cfg->gdb = PVH_GDB_UNIX, cfg->gdb_path = v + 5;
+        return 0;
+    }
+    if (strncmp(v, "tcp:", 4))
+        return bad("%s %s: expected tcp:PORT or unix:PATH", o, v);
+    const char *port = v + 4, *colon = strrchr(port, ':');
+    if (colon) {
+        size_t host_len = (size_t)(colon - port);
+        bool loopback = host_len == 0 || (host_len == 9 && !strncmp(port, "127.0.0.1", 9)) ||
+                        (host_len == 9 && !strncmp(port, "localhost", 9));
+        if (!loopback)
+            return bad("%s %s: the gdb stub listens on 127.0.0.1 only (it gives full control of the VM); "
+                       "reach it from elsewhere through an SSH tunnel", o, v);
+        port = colon + 1;
+    }
+    unsigned long n;
+    if (parse_uint(port, 65535, &n) || n == 0)
+        return bad("%s %s: expected a TCP port from 1 to 65535", o, v);
+    cfg->gdb = PVH_GDB_TCP, cfg->gdb_port = (uint16_t)n;
+    return 0;
+}
+
+static int opt_gdb_default(struct run_args *a, const char *o, char *v)
+{
+    (void)v;
+    char spec[] = "tcp::1234";
+    return opt_gdb(a, o, spec);
+}
+
+static int opt_gdb_wait(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.gdb_wait = true, 0; }
 
 struct run_option {
     const char *name, *alias; /* ours, and QEMU's (or another) spelling */
@@ -570,6 +622,7 @@ static const struct run_option options[] = {
     {"--console", NULL, true, opt_console},
     {"--vsock", NULL, true, opt_vsock},
     {"--serial", "-serial", true, opt_serial},
+    {"--debugcon", "-debugcon", true, opt_debugcon},
     {"--timeout", NULL, true, opt_timeout},
     {"--seed", NULL, true, opt_seed},
     {"--user", NULL, true, opt_user},
@@ -590,6 +643,10 @@ static const struct run_option options[] = {
     {"-accel", NULL, true, opt_qemu_value},
     {"-machine", "-M", true, opt_qemu_value},
     {"-cpu", NULL, true, opt_qemu_value},
+
+    {"--gdb", "-gdb", true, opt_gdb},
+    {"-s", NULL, false, opt_gdb_default},
+    {"--gdb-wait", "-S", false, opt_gdb_wait},
 };
 
 /* The spelling of o that arg uses ("--mem" or "-m"), with the value inline
@@ -671,6 +728,11 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
     }
     if (a->seed && !a->cfg.kaslr)
         return bad("--seed %s: the seed only chooses --kaslr's load address; add --kaslr or drop --seed", a->seed);
+
+    if (a->cfg.gdb_wait && a->cfg.gdb == PVH_GDB_OFF)
+        return bad("%s", "--gdb-wait (-S) needs --gdb tcp:PORT|unix:PATH (or -s): nothing could resume the VM");
+    if (a->cfg.gdb != PVH_GDB_OFF && a->cfg.dry_run)
+        return bad("%s", "--gdb and --dry-run: a dry run never starts the guest");
     int rc = finish_modules(a);
     return rc ? rc : finish_drives(a);
 }
@@ -739,6 +801,10 @@ void run_usage(FILE *f)
             "  --vsock cid=N,uds=PATH virtio-vsock: host programs connect to PATH and send \"CONNECT <port>\\n\";\n"
             "                         guest connections to CID 2 port P reach PATH_P (docs/vsock.md)\n"
             "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)  (-serial)\n"
+            "  --debugcon stdio|file:PATH|none  the debug console on port 0xe9 (default none: no device)  (-debugcon)\n"
+            "  --gdb tcp:PORT|unix:PATH  a gdb stub on 127.0.0.1:PORT or a UNIX socket (docs/gdb.md)\n"
+            "                         (QEMU: -gdb tcp::PORT; -s = -gdb tcp::1234)\n"
+            "  --gdb-wait             with --gdb: stop before the kernel's first instruction  (QEMU: -S)\n"
             "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
             "  --kaslr [--seed N]     random physical load address (kernel needs XEN_ELFNOTE_PHYS32_RELOC)\n"
             "  --user NAME|UID[:GID]  drop root privileges after setup\n"

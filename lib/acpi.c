@@ -61,7 +61,6 @@ static size_t dsdt_body_size(const struct pvh_acpi_config *cfg)
 #define FADT_SLP_BUTTON (1u << 5) /* no fixed sleep button */
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
 #define IAPC_MSI_NOT_SUPPORTED (1u << 3)
-#define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
@@ -138,7 +137,8 @@ static void build_fadt(uint8_t *p, uint64_t facs, uint64_t dsdt)
     p[89] = 2; /* PM1_CNT_LEN */
     pvh_put_le16(p + 96, 101);  /* P_LVL2_LAT > 100: C2 unsupported */
     pvh_put_le16(p + 98, 1001); /* P_LVL3_LAT > 1000: C3 unsupported */
-    pvh_put_le16(p + 109, IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_CMOS_RTC_NOT_PRESENT);
+    p[108] = PVH_RTC_CENTURY_INDEX; /* CENTURY: the CMOS RTC keeps it there */
+    pvh_put_le16(p + 109, IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED); /* the CMOS RTC is present */
     pvh_put_le32(p + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
     p[131] = 0; /* FADT minor version: ACPI 6.0 */
     pvh_put_le64(p + 132, facs);

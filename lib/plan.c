@@ -2,7 +2,7 @@
  * PHYS32_RELOC range when asked or when needed), the boot data pvhboot writes
  * (start_info, lists, command lines, memory map, GDT) low and below 1 GiB
  * (for a Multiboot 1 kernel: the MBI and the GDT at the top of conventional
- * memory),
+ * memory, below the EBDA), the EBDA in the top page of conventional memory,
  * the ACPI tables in the legacy RSDP scan window, and the modules as high as
  * they fit below the MMIO hole (Multiboot 1: as low as they fit above 1 MiB,
  * right after the kernel, where QEMU and GRUB put them and where kernels
@@ -45,6 +45,7 @@ const char *pvh_region_kind_name(enum pvh_region_kind kind)
     case PVH_REGION_ACPI: return "acpi";
     case PVH_REGION_MODULE: return "module";
     case PVH_REGION_MBI: return "multiboot info";
+    case PVH_REGION_EBDA: return "EBDA";
     }
     return "unknown";
 }
@@ -277,6 +278,16 @@ static int place_conventional(struct pvh_plan *plan, enum pvh_region_kind kind, 
     return 0;
 }
 
+/* The EBDA: the highest free page below 640 KiB, normally the top one,
+ * where a BIOS keeps it; none when a kernel leaves no page free there. */
+static void place_ebda(struct pvh_plan *plan)
+{
+    uint64_t top = plan->ram_low_end < PVH_ISA_HOLE_START ? plan->ram_low_end : PVH_ISA_HOLE_START;
+    plan->ebda = find_high(plan, PVH_EBDA_SIZE, BOOTDATA_LO, top);
+    if (plan->ebda)
+        add_region(plan, PVH_REGION_EBDA, 0, plan->ebda, PVH_EBDA_SIZE);
+}
+
 static int place_mb1_bootdata(const struct pvh_plan_request *req, struct pvh_plan *plan,
                               struct pvh_error *err)
 {
@@ -350,7 +361,7 @@ static int try_layout(const struct pvh_plan_request *req, struct pvh_plan *plan,
                       int64_t shift, struct pvh_error *err)
 {
     plan->nregions = 0;
-    plan->modlist = plan->cmdline = plan->start_info = plan->mbi = plan->gdt = plan->memmap = 0;
+    plan->modlist = plan->cmdline = plan->start_info = plan->mbi = plan->gdt = plan->memmap = plan->ebda = 0;
     memset(plan->module_addr, 0, sizeof(plan->module_addr));
     memset(plan->module_cmdline, 0, sizeof(plan->module_cmdline));
     struct pvh_acpi_config acpi;
@@ -358,8 +369,10 @@ static int try_layout(const struct pvh_plan_request *req, struct pvh_plan *plan,
     plan->acpi_base = plan->rsdp = PVH_ACPI_LEGACY_WINDOW_START;
     plan->acpi_size = pvh_acpi_size(&acpi);
     add_region(plan, PVH_REGION_ACPI, 0, plan->acpi_base, plan->acpi_size);
-    if (place_kernel(req, plan, shift, err) || place_bootdata(req, plan, err) ||
-        place_modules(req, plan, err))
+    if (place_kernel(req, plan, shift, err))
+        return -1;
+    place_ebda(plan);
+    if (place_bootdata(req, plan, err) || place_modules(req, plan, err))
         return -1;
     return 0;
 }

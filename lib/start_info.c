@@ -1,6 +1,7 @@
 /* Writes the boot data a plan placed: start_info v1, the module list, the
  * command lines, the memory map (or, for a Multiboot 1 plan, the MBI:
- * lib/mb1_bootdata.c), the GDT and the ACPI tables, each through the
+ * lib/mb1_bootdata.c), the GDT, the ACPI tables and the BIOS data areas
+ * (lib/bda.c), each through the
  * caller's write callback only (guest memory is never touched here). */
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ int pvh_bootdata_write(const struct pvh_plan_request *req, const struct pvh_plan
     pvh_gdt_build(gdt);
     int rc = plan->protocol == PVH_BOOT_MULTIBOOT1 ? pvh_mb1_bootdata_write(req, plan, write, ctx, err)
                                                    : write_start_info(req, plan, write, ctx, err);
-    if (rc || write(ctx, plan->gdt, gdt, sizeof(gdt), err))
+    if (rc || write(ctx, plan->gdt, gdt, sizeof(gdt), err) || pvh_bda_write(plan, write, ctx, err))
         return -1;
     return write_acpi(req, plan, write, ctx, err);
 }

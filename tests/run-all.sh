@@ -19,11 +19,12 @@ for f in build/san/tests/test_*; do [ -x "$f" ] && [ ! -d "$f" ] && [[ $f != *.d
 while IFS= read -r f; do suites+=("$f"); done < <(find tests -mindepth 2 -maxdepth 2 -name '*.t' -perm -u+x | sort)
 
 run_suite() {
-    local suite=$1 log rc
+    local suite=$1 log rc t0=$SECONDS
     log=$(mktemp)
     echo "# ---- $suite"
     CMOCKA_MESSAGE_OUTPUT=TAP timeout "${PVH_SUITE_TIMEOUT:-2400}" "$suite" >"$log" 2>&1
     rc=$?
+    echo "# ---- $suite: $((SECONDS - t0)) s"
     cat "$log"
     local counts
     counts=$(awk '

@@ -1,9 +1,14 @@
 /* The machine's devices: which virtio devices the configuration asks for
  * (in slot order: drives, the console, the rng, vsock), the legacy devices and
- * their hooks, each virtio device created on its planned slot and attached
- * (vdev.c), and the I/O thread they run on. */
+ * their hooks (the RTC told the RAM sizes, its timer a timerfd), each
+ * virtio device created on its planned slot and attached (vdev.c), and the
+ * I/O thread they run on (with the gdb stub's socket). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -162,29 +167,83 @@ static int create_virtio_devices(struct pvh_vm *vm, const struct pvh_plan *plan,
     return 0;
 }
 
+/* The RTC's timer: its next interrupt deadline, absolute on CLOCK_MONOTONIC
+ * (the RTC's own clock); the I/O thread brings the RTC up to that time. */
+static void rtc_rearm(void *ctx, uint64_t deadline_ns)
+{
+    struct pvh_vm *vm = ctx;
+    struct itimerspec its = {{0, 0}, {0, 0}}; /* zero: disarmed */
+    if (deadline_ns != PVH_RTC_NO_DEADLINE)
+        its.it_value = (struct timespec){(time_t)(deadline_ns / PVH_RTC_NS_PER_S),
+                                         (long)(deadline_ns % PVH_RTC_NS_PER_S)};
+    timerfd_settime(vm->rtc_timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void on_rtc_timer(void *arg, uint32_t events)
+{
+    (void)events;
+    struct pvh_vm *vm = arg;
+    struct pvh_rtc *r = &vm->dev.rtc;
+    uint64_t expirations;
+    if (read(vm->rtc_timer_fd, &expirations, sizeof(expirations)) < 0) {
+        /* EAGAIN: the deadline moved before we ran; the RTC catches up to now all the same */
+    }
+    pvh_rtc_advance(r, r->clock.monotonic_ns(r->clock.ctx));
+}
+
+/* The RTC: the RAM sizes in its CMOS memory; for a run, its timerfd on the
+ * I/O thread (created here, before the sandbox). */
+static int setup_rtc(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err)
+{
+    struct pvh_rtc_machine m = {plan->ram_low_end, plan->ram_high_size, vm->cfg->ncpus};
+    pvh_rtc_set_machine(&vm->dev.rtc, &m);
+    if (vm->cfg->dry_run)
+        return 0;
+    vm->rtc_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (vm->rtc_timer_fd < 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "the RTC's timerfd: %s", strerror(errno));
+    if (pvh_eventloop_watch(&vm->loop, vm->rtc_timer_fd, EPOLLIN, on_rtc_timer, vm, err)) {
+        close(vm->rtc_timer_fd);
+        return -1;
+    }
+    vm->rtc_timer = true;
+    pvh_rtc_set_timer(&vm->dev.rtc, rtc_rearm, vm);
+    return 0;
+}
+
 int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err)
 {
     const char *names[PVH_MAX_VIRTIO_DEVICES];
     for (size_t i = 0; i < in->ndevices; i++)
         names[i] = in->devices[i].name;
-    vm->hooks = (struct pvh_io_hooks){vm, pvh_kvm_set_irq, pvh_vm_end, pvh_console_output};
+    vm->hooks = (struct pvh_io_hooks){vm, pvh_kvm_set_irq, pvh_vm_end, pvh_console_output,
+                                      vm->cfg->debugcon != PVH_DEBUGCON_NONE ? pvh_debugcon_output : NULL};
     pvh_devices_init(&vm->dev, &vm->hooks);
     vm->devices_ready = true;
     if (pvh_eventloop_init(&vm->loop, err))
         return -1;
     vm->loop_ready = true;
+    if (setup_rtc(vm, &in->plan, err))
+        return -1;
     return create_virtio_devices(vm, &in->plan, names, err);
 }
 
+/* The I/O thread runs whenever something waits on it: virtio devices, the RTC's timer. */
 int pvh_machine_start_io(struct pvh_vm *vm, struct pvh_error *err)
 {
-    return vm->nvdev ? pvh_eventloop_start(&vm->loop, err) : 0;
+    return vm->nvdev || vm->gdb || vm->rtc_timer ? pvh_eventloop_start(&vm->loop, err) : 0;
 }
 
 void pvh_machine_devices_destroy(struct pvh_vm *vm)
 {
     if (vm->loop_ready)
         pvh_eventloop_stop(&vm->loop);
+    pvh_gdb_destroy(vm); /* its watches are gone with the loop's thread */
+    if (vm->rtc_timer) {
+        pvh_rtc_set_timer(&vm->dev.rtc, NULL, NULL);
+        close(vm->rtc_timer_fd);
+        vm->rtc_timer = false;
+    }
     for (size_t i = vm->nvdev; i-- > 0;) {
         struct pvh_vm_vdev *v = &vm->vdev[i];
         pvh_vdev_detach(&v->kvm);

@@ -4,9 +4,12 @@
  * enters the sandbox (the seccomp filter goes onto every thread at once) and
  * only then lets them run, so no guest code runs and no exit is handled
  * outside the sandbox. Whoever ends the VM (a vCPU, the console, the
- * timeout) only records the end and wakes main; main alone kicks the vCPUs
- * out of KVM_RUN, again and again until each thread is done, and main alone
- * joins them: a kick never reaches a thread that is not there any more. */
+ * timeout) only records the end and wakes main; main kicks the vCPUs out
+ * of KVM_RUN, again and again until each thread is done, and main alone
+ * joins them: a kick never reaches a thread that is not there any more.
+ * The gdb stub (gdb.c) also kicks, to stop the vCPUs: through the same
+ * code under the same lock, so only threads not yet done. With --gdb a
+ * vCPU parks at the top of its loop while the stub holds it. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -202,6 +205,13 @@ static void handle_exit(struct pvh_vcpu *v)
         vm->exits[PVH_EXIT_SYSTEM_EVENT]++;
         handle_system_event(v);
         break;
+    case KVM_EXIT_DEBUG: /* only with --gdb: KVM debugs the guest only when the stub asks */
+        vm->exits[PVH_EXIT_OTHER]++;
+        if (vm->gdb)
+            pvh_gdb_debug_exit(v);
+        else
+            fail_vm(vm, "vCPU %u: unexpected KVM debug exit", v->id);
+        break;
     case KVM_EXIT_FAIL_ENTRY:
         vm->exits[PVH_EXIT_OTHER]++;
         fail_vm(vm, "vCPU %u: KVM could not enter the guest (hardware reason %#llx)", v->id,
@@ -251,6 +261,10 @@ static void run_vcpu(struct pvh_vcpu *v)
 {
     struct pvh_vm *vm = v->vm;
     while (!atomic_load(&vm->ending)) {
+        if (vm->gdb && pvh_gdb_must_park(vm->gdb, v->id)) {
+            pvh_gdb_park(vm->gdb, v->id);
+            continue;
+        }
         if (v->id == 0 && !vm->t_first_run_ns)
             vm->t_first_run_ns = pvh_now_ns();
         if (ioctl(v->fd, KVM_RUN, 0) != 0) {
@@ -391,6 +405,13 @@ static unsigned kick_running(struct pvh_vm *vm)
     return running;
 }
 
+void pvh_vm_kick_vcpus(struct pvh_vm *vm)
+{
+    pthread_mutex_lock(&vm->end_lock);
+    kick_running(vm);
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
 static bool vcpus_done(const struct pvh_vm *vm)
 {
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -404,6 +425,8 @@ static bool vcpus_done(const struct pvh_vm *vm)
  * thread is only ever kicked before main joins it. */
 static void stop_vcpus(struct pvh_vm *vm)
 {
+    if (vm->gdb)
+        pvh_gdb_vm_ending(vm->gdb); /* vCPUs parked for gdb leave their wait */
     pthread_mutex_lock(&vm->end_lock);
     while (kick_running(vm) > 0) {
         struct timespec deadline = monotonic_after(KICK_INTERVAL_NS);
@@ -432,7 +455,7 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
     int rc = pvh_machine_start_io(vm, err);
     if (rc == 0)
         rc = start_threads(vm, &input, &has_input, &in, err);
-    if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter(err) != 0)
+    if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter_with(vm->gdb ? &pvh_sandbox_gdb_calls : NULL, err) != 0)
         rc = -1;
     if (rc != 0)
         claim_end(vm, PVH_END_ERROR, 1); /* before the go: the threads end without a KVM_RUN */

@@ -3,7 +3,10 @@
  * the system calls the run loop makes (KVM_RUN and IRQ ioctls, console I/O,
  * thread wake-ups, clocks, exit) plus the memory calls malloc and the
  * sanitizer runtimes make; mmap/mprotect may never ask for executable pages,
- * and tgkill may only signal this process's own threads. */
+ * and tgkill may only signal this process's own threads. A part of the VMM
+ * that is configured (the gdb stub) adds the calls it needs at run time
+ * through pvh_sandbox_enter_with, virtio-vsock its host sockets through
+ * pvh_sandbox_allow_unix_sockets; without them they stay forbidden. */
 #include "pvhboot/sandbox.h"
 #include "pvhboot/seccomp.h"
 
@@ -79,6 +82,8 @@ static const struct syscall_name other_names[] = {
     SYSCALL(ptrace), SYSCALL(kill), SYSCALL(mount), SYSCALL(unlink), SYSCALL(mkdir),
     SYSCALL(getuid), SYSCALL(setuid), SYSCALL(prctl), SYSCALL(seccomp), SYSCALL(getcwd),
     SYSCALL(mmap), SYSCALL(mprotect), SYSCALL(ioctl), SYSCALL(tgkill),
+    /* allowed only as extras (the gdb stub's socket and its event loop watch) */
+    SYSCALL(accept4), SYSCALL(recvfrom), SYSCALL(sendto), SYSCALL(epoll_ctl),
 };
 #undef SYSCALL
 
@@ -89,12 +94,31 @@ static const unsigned long allowed_ioctls[] = {
     BLKDISCARD, BLKZEROOUT, /* virtio-blk on a block device */
 };
 
+/* --gdb only: the stub (vmm/gdb.c) on the I/O thread accepts its one client
+ * (accept4), reads and answers it (recvfrom and sendto: glibc's recv and
+ * send) and watches the new socket on the event loop (epoll_ctl); it reads
+ * and writes the parked vCPUs' registers (KVM_SET_REGS; KVM_GET/SET_FPU for
+ * x87 and SSE; KVM_SET_SREGS for the control registers and segment bases),
+ * translates gdb's virtual addresses through the guest's page tables
+ * (KVM_TRANSLATE), and sets breakpoints, watchpoints and single steps
+ * (KVM_SET_GUEST_DEBUG, also how a guest's own int3 is given back to it).
+ * The socket itself is created before the sandbox, and no other process
+ * or file can be reached through these. */
+static const int gdb_syscalls[] = {SYS_accept4, SYS_recvfrom, SYS_sendto, SYS_epoll_ctl};
+static const unsigned long gdb_ioctls[] = {KVM_SET_REGS, KVM_SET_SREGS, KVM_GET_FPU, KVM_SET_FPU, KVM_TRANSLATE,
+                                           KVM_SET_GUEST_DEBUG};
+const struct pvh_sandbox_extra pvh_sandbox_gdb_calls = {
+    gdb_syscalls, sizeof(gdb_syscalls) / sizeof(gdb_syscalls[0]),
+    gdb_ioctls, sizeof(gdb_ioctls) / sizeof(gdb_ioctls[0]),
+};
+
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))
 #define NUNIX (sizeof(unix_socket_syscalls) / sizeof(unix_socket_syscalls[0]))
 #define NIOCTLS (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))
 /* header (4) + per syscall (2) + mmap, mprotect and tgkill blocks (5 each) +
  * reloads of nr (3) + ioctl block (4 + 2 per request) */
-#define MAX_FILTER (4 + 2 * NALLOWED + 15 + 3 + 4 + 2 * NIOCTLS + 2 * NUNIX + 7)
+#define MAX_FILTER                                                                                                    \
+    (4 + 2 * (NALLOWED + PVH_SANDBOX_MAX_EXTRA) + 15 + 3 + 4 + 2 * (NIOCTLS + PVH_SANDBOX_MAX_EXTRA) + 2 * NUNIX + 7)
 
 #define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
 #define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
@@ -152,7 +176,7 @@ static size_t allow_unix_stream_socket(struct sock_filter *f, size_t n)
     return n;
 }
 
-static size_t build_filter(struct sock_filter *f, pid_t pid)
+static size_t build_filter(struct sock_filter *f, pid_t pid, const struct pvh_sandbox_extra *extra)
 {
     size_t n = 0;
     f[n++] = (struct sock_filter)LOAD(arch);
@@ -165,6 +189,8 @@ static size_t build_filter(struct sock_filter *f, pid_t pid)
         n = pvh_bpf_allow_if(f, n, (uint32_t)unix_socket_syscalls[i].nr);
     if (unix_sockets)
         n = allow_unix_stream_socket(f, n);
+    for (size_t i = 0; extra && i < extra->nsyscalls; i++)
+        n = pvh_bpf_allow_if(f, n, (uint32_t)extra->syscalls[i]);
     n = pvh_bpf_allow_no_exec(f, n, SYS_mmap, 2);
     f[n++] = (struct sock_filter)LOAD(nr);
     n = pvh_bpf_allow_no_exec(f, n, SYS_mprotect, 2);
@@ -179,14 +205,23 @@ static size_t build_filter(struct sock_filter *f, pid_t pid)
     f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) + 8);
     for (size_t i = 0; i < NIOCTLS; i++)
         n = pvh_bpf_allow_if(f, n, (uint32_t)allowed_ioctls[i]);
+    for (size_t i = 0; extra && i < extra->nioctls; i++)
+        n = pvh_bpf_allow_if(f, n, (uint32_t)extra->ioctls[i]);
     f[n++] = (struct sock_filter)TRAP;
     return n;
 }
 
 int pvh_sandbox_enter(struct pvh_error *err)
 {
+    return pvh_sandbox_enter_with(NULL, err);
+}
+
+int pvh_sandbox_enter_with(const struct pvh_sandbox_extra *extra, struct pvh_error *err)
+{
+    if (extra && (extra->nsyscalls > PVH_SANDBOX_MAX_EXTRA || extra->nioctls > PVH_SANDBOX_MAX_EXTRA))
+        return pvh_fail(err, PVH_E_SYSTEM, "sandbox: more than %d extra calls", PVH_SANDBOX_MAX_EXTRA);
     struct sock_filter filter[MAX_FILTER + 4];
-    size_t len = build_filter(filter, getpid());
+    size_t len = build_filter(filter, getpid(), extra);
     struct sock_fprog prog = {.len = (unsigned short)len, .filter = filter};
     struct sigaction sa = {.sa_sigaction = on_forbidden_syscall, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);

@@ -2,7 +2,8 @@
  * the layout (inputs.c), creates the KVM machine and guest RAM, loads the
  * guest (load.c), opens the console (console.c), creates the devices and
  * the I/O thread (machine.c), the vCPUs with vCPU 0 in the entry state of
- * the image's protocol, drops privileges, runs (run.c) and collects the
+ * the image's protocol, drops privileges, opens the gdb stub's socket
+ * (gdb.c, --gdb), runs (run.c) and collects the
  * statistics (stats.c). --dry-run stops before KVM: guest RAM is only
  * mapped, loaded and written, and the devices' files opened. */
 #include <stdlib.h>
@@ -36,8 +37,11 @@ static int setup_machine(struct pvh_vm *vm, struct pvh_boot_inputs *in, struct p
     if (pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
         return -1;
     pvh_kvm_close_device(vm); /* the VM and its vCPUs exist: the run needs no /dev/kvm */
-    if (vm->cfg->drop_user)
-        return pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err);
+    if (vm->cfg->drop_user && pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err))
+        return -1;
+    /* after the drop: the socket belongs to the user who runs gdb */
+    if (vm->cfg->gdb != PVH_GDB_OFF)
+        return pvh_gdb_create(vm, in->image.elf_class == 64, err);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "dev/devices.h"
 #include "eventloop.h"
+#include "gdb.h"
 #include "pvhboot/entry.h"
 #include "pvhboot/file.h"
 #include "pvhboot/guestmem.h"
@@ -60,12 +61,16 @@ struct pvh_vm {
     bool devices_ready;
     struct pvh_io_hooks hooks;
     int serial_fd;                  /* -1: serial output discarded */
+    int debugcon_fd;                /* --debugcon's output (console.c); used only when configured */
+    int rtc_timer_fd;               /* machine.c: the RTC's timerfd; valid while rtc_timer */
+    bool rtc_timer;
     struct pvh_eventloop loop;      /* the I/O thread */
     bool loop_ready;
     size_t nvdev;
     struct pvh_vm_vdev vdev[PVH_MAX_VIRTIO_DEVICES];
     struct pvh_virtio_dev *vconsole; /* --console virtio: where console input goes */
     atomic_bool hvc_spoke;           /* virtio-console has output: COM1 on stdout goes quiet */
+    struct pvh_gdb *gdb;            /* --gdb: the stub (gdb.c); NULL without */
 
     pthread_mutex_t end_lock;
     pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */
@@ -109,6 +114,7 @@ int pvh_console_open(struct pvh_vm *vm, struct pvh_error *err);
 void pvh_console_output(void *ctx, const uint8_t *buf, size_t len);  /* COM1's; ctx: the vm */
 void pvh_vconsole_output(void *ctx, const uint8_t *buf, size_t len); /* virtio-console's */
 void pvh_console_close(struct pvh_vm *vm);
+void pvh_debugcon_output(void *ctx, const uint8_t *buf, size_t len); /* ctx: the vm */
 
 /* machine.c */
 size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_device_spec *specs);
@@ -145,5 +151,6 @@ void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg); /* every f
 void pvh_vm_fini(struct pvh_vm *vm);                                   /* the locks (fds: their owners) */
 void pvh_vm_end(void *ctx, enum pvh_vm_end end, int status);
 int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err);
+void pvh_vm_kick_vcpus(struct pvh_vm *vm); /* out of KVM_RUN, those still in their loop (the gdb stub) */
 
 #endif

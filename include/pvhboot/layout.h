@@ -28,6 +28,21 @@
 #define PVH_ACPI_PM1A_EVT_PORT 0x600 /* 4 bytes: status, enable */
 #define PVH_ACPI_PM1A_CNT_PORT 0x604 /* 2 bytes */
 #define PVH_ACPI_SCI_IRQ 9
+#define PVH_RTC_PORT 0x70            /* 0x70 index (bit 7: NMI mask), 0x71 data */
+#define PVH_RTC_IRQ 8                /* ISA IRQ 8 = GSI 8, edge, active high (no MADT override) */
+#define PVH_RTC_CENTURY_INDEX 0x32   /* CMOS byte with the century: the FADT's CENTURY field */
+#define PVH_DEBUGCON_PORT 0xe9       /* Bochs/QEMU debug console: reads 0xe9 */
+
+/* The BIOS data area (segment 0x40) fields kernels without a BIOS still
+ * read, and the extended BIOS data area (EBDA) the planner places at the top
+ * of conventional memory (docs/layout.md). */
+#define PVH_BDA_ADDR 0x400
+#define PVH_BDA_SIZE 0x100
+#define PVH_BDA_COM1 0x00            /* word: I/O base of COM1 */
+#define PVH_BDA_EQUIPMENT 0x10       /* word: bits 9-11 serial ports */
+#define PVH_BDA_EBDA_SEGMENT 0x0e    /* word: EBDA address >> 4 (0x40E) */
+#define PVH_BDA_BASE_MEMORY_KIB 0x13 /* word: conventional memory below the EBDA, KiB (0x413) */
+#define PVH_EBDA_SIZE 0x1000         /* one page; its first byte holds its size in KiB */
 
 /* virtio-mmio devices: slot i at BASE + i * STRIDE, inside the 3-4 GiB hole
  * (RAM stops at 3 GiB), below the I/O APIC. */

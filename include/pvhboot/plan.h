@@ -67,6 +67,7 @@ enum pvh_region_kind {
     PVH_REGION_ACPI,           /* RSDP and every table */
     PVH_REGION_MODULE,         /* index: module number */
     PVH_REGION_MBI,            /* Multiboot 1 information, with its lists and strings */
+    PVH_REGION_EBDA,           /* the extended BIOS data area: the top page of conventional memory */
 };
 
 struct pvh_region {
@@ -92,6 +93,7 @@ struct pvh_plan {
     uint32_t memmap_entries;
     struct hvm_memmap_table_entry map[PVH_MAX_MEMMAP];
     uint64_t gdt;            /* flat GDT matching the entry state */
+    uint64_t ebda;           /* the EBDA page (0: none, no page below 640 KiB was free) */
     uint64_t acpi_base, acpi_size;
     uint64_t rsdp;
     uint64_t module_addr[PVH_MAX_MODULES];
@@ -102,7 +104,9 @@ struct pvh_plan {
     struct pvh_region regions[PVH_MAX_REGIONS];
 };
 
-/* For a PVH image: start_info, lists, command lines and memory map low.
+/* Both protocols: the EBDA in the highest free page below 640 KiB (where a
+ * BIOS keeps it; the BIOS data area at 0x400 points at it, lib/bda.c).
+ * For a PVH image: start_info, lists, command lines and memory map low.
  * For a Multiboot 1 image (req->image->protocol): the MBI (its lists and
  * strings inside) and the GDT at the top of conventional memory, below
  * 640 KiB, reserved in the map like every page pvhboot writes; the kernel

@@ -3,6 +3,7 @@
 #ifndef PVHBOOT_SANDBOX_H
 #define PVHBOOT_SANDBOX_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "pvhboot/error.h"
@@ -17,6 +18,21 @@ int pvh_sandbox_enter(struct pvh_error *err);
  * recvfrom, epoll_ctl, and socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
  * SOCK_CLOEXEC) only). Without vsock none of these is allowed. */
 void pvh_sandbox_allow_unix_sockets(void);
+
+/* Calls a part of the VMM needs only when it is configured (the gdb stub
+ * with --gdb): allowed on top of the list, at most PVH_SANDBOX_MAX_EXTRA
+ * of each kind (more: an error). */
+#define PVH_SANDBOX_MAX_EXTRA 16
+struct pvh_sandbox_extra {
+    const int *syscalls;
+    size_t nsyscalls;
+    const unsigned long *ioctls;
+    size_t nioctls;
+};
+/* The gdb stub's calls (vmm/gdb.c), allowed with --gdb only. */
+extern const struct pvh_sandbox_extra pvh_sandbox_gdb_calls;
+/* pvh_sandbox_enter with extra (NULL: none) allowed as well. */
+int pvh_sandbox_enter_with(const struct pvh_sandbox_extra *extra, struct pvh_error *err);
 
 /* Resolves NAME (a user name, or UID[:GID]) to ids. */
 int pvh_user_lookup(const char *name, uid_t *uid, gid_t *gid, struct pvh_error *err);

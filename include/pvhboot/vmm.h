@@ -13,6 +13,8 @@
 #include "pvhboot/plan.h"
 
 enum pvh_serial_mode { PVH_SERIAL_STDIO, PVH_SERIAL_FILE, PVH_SERIAL_NONE };
+/* The debug console on port 0xe9 (--debugcon): none (no device) by default. */
+enum pvh_debugcon_mode { PVH_DEBUGCON_NONE, PVH_DEBUGCON_STDIO, PVH_DEBUGCON_FILE };
 
 struct pvh_vm_module {
     const char *path;
@@ -40,6 +42,8 @@ struct pvh_vm_vsock {
 enum pvh_rng_mode { PVH_RNG_AUTO, PVH_RNG_ON, PVH_RNG_OFF };
 /* The console stdin/stdout attach to: COM1 (default) or virtio-console (hvc0). */
 enum pvh_console_mode { PVH_CONSOLE_SERIAL, PVH_CONSOLE_VIRTIO };
+/* --gdb: the gdb stub's socket (docs/gdb.md). */
+enum pvh_gdb_transport { PVH_GDB_OFF, PVH_GDB_TCP, PVH_GDB_UNIX };
 
 struct pvh_vm_config {
     const char *kernel;            /* a PVH ELF (a bzImage is extracted by the caller) */
@@ -56,6 +60,8 @@ struct pvh_vm_config {
     unsigned ncpus;
     enum pvh_serial_mode serial;
     const char *serial_path;       /* PVH_SERIAL_FILE */
+    enum pvh_debugcon_mode debugcon;
+    const char *debugcon_path;     /* PVH_DEBUGCON_FILE */
     unsigned timeout_s;            /* 0: none */
     bool verbose;
     bool sandbox;                  /* seccomp allow-list for the run loop */
@@ -67,6 +73,10 @@ struct pvh_vm_config {
     enum pvh_load_mode load;       /* kernel and modules: mapped from the file (default) or copied */
     bool dry_run;                  /* set up guest RAM, load, write boot data; no KVM, no run */
     uint64_t start_ns;             /* CLOCK_MONOTONIC at process start */
+    enum pvh_gdb_transport gdb;    /* --gdb: off, TCP on 127.0.0.1, or a UNIX socket */
+    uint16_t gdb_port;             /* PVH_GDB_TCP */
+    const char *gdb_path;          /* PVH_GDB_UNIX */
+    bool gdb_wait;                 /* --gdb-wait: every vCPU stopped before its first instruction */
 };
 
 enum pvh_vm_end {

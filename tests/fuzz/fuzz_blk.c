@@ -364,6 +364,20 @@ static void run_requests(struct vdriver *v, const uint8_t *data, size_t size, ui
     check(done == n || (n && sent[n - 1].no_status && done == n - 1));
 }
 
+/* FUZZ_SUMMARY=1 in the environment: one line per input on stderr, to see
+ * what a seed does (e.g. that recorded Linux requests succeed here). */
+static void summary(const struct pvh_virtio_dev *d)
+{
+    static int want = -1;
+    if (want < 0)
+        want = getenv("FUZZ_SUMMARY") != NULL;
+    if (want)
+        fprintf(stderr, "virtio-blk: status %#x%s, requests %llu, bytes %llu, errors %llu%s%s\n", d->status,
+                d->broken ? " (broken)" : "", (unsigned long long)d->stats.requests,
+                (unsigned long long)d->stats.bytes, (unsigned long long)d->stats.errors,
+                d->last_error[0] ? ", last: " : "", d->last_error);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup_once();
@@ -411,6 +425,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(fstat(file_fd[i], &st) == 0 && st.st_size == FILE_SIZE);
     check(file_sum(file_fd[1]) == ro_sum);
     check(d.stats.errors <= d.stats.requests + 1); /* at most one failure: then the device stops */
+    summary(&d);
     pvh_virtio_destroy(&d);
     return 0;
 }

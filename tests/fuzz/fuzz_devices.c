@@ -1,12 +1,14 @@
 /* libFuzzer harness for device emulation: the input is a sequence of
  * operations a hostile guest (or a confused KVM) could cause — port reads and
- * writes of size 1/2/4 (mostly aimed at the UART, i8042, debug-exit and ACPI
- * PM ranges, sometimes anywhere), MMIO accesses, console input bytes, and raw
+ * writes of size 1/2/4 (mostly aimed at the UART, i8042, debug-exit, ACPI
+ * PM, RTC and debug console ranges, sometimes anywhere), MMIO accesses,
+ * console input bytes, the RTC's clock moving on (a clock the input drives),
+ * and raw
  * KVM_EXIT_IO / KVM_EXIT_MMIO records with arbitrary fields decoded by
  * vmm/exit.c from a kvm_run-sized buffer. After every operation the
  * invariants are checked (abort() on a violation): the UART's receive FIFO
- * stays within its 256 bytes, the IRQ line only toggles 0/1 on IRQ 4, each
- * serial output call carries one byte (never more than were transmitted), an end carries a valid kind and a
+ * stays within its 256 bytes, the IRQ lines only toggle 0/1 on IRQ 4 and 8, each
+ * serial or debug console output call carries one byte (never more than were transmitted), an end carries a valid kind and a
  * status 0-255, the unhandled-access table stays bounded, and a rejected
  * kvm_run record touches nothing. ASan checks every byte access. */
 #include <stdlib.h>
@@ -18,8 +20,9 @@
 #define RUN_SIZE 8192 /* KVM's is 2+ pages; its port data sits at 4096 */
 
 struct recorder {
-    int irq_level;
-    uint64_t outputs;
+    int irq_level[16];
+    uint64_t outputs, debug_outputs;
+    uint64_t mono_ns; /* the RTC's clock */
 };
 
 struct input {
@@ -44,8 +47,8 @@ static void check(int ok)
 static void on_irq(void *ctx, unsigned irq, int level)
 {
     struct recorder *r = ctx;
-    check(irq == 4 && (level == 0 || level == 1) && level != r->irq_level);
-    r->irq_level = level;
+    check((irq == PVH_COM1_IRQ || irq == PVH_RTC_IRQ) && (level == 0 || level == 1) && level != r->irq_level[irq]);
+    r->irq_level[irq] = level;
 }
 
 static void on_end(void *ctx, enum pvh_vm_end end, int status)
@@ -62,13 +65,30 @@ static void on_output(void *ctx, const uint8_t *buf, size_t len)
     r->outputs++;
 }
 
+static void on_debug_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct recorder *r = ctx;
+    check(buf != NULL && len == 1);
+    r->debug_outputs++;
+}
+
+static int64_t fake_realtime(void *ctx)
+{
+    return 1700000000ll * 1000000000ll + (int64_t)((struct recorder *)ctx)->mono_ns;
+}
+
+static uint64_t fake_monotonic(void *ctx)
+{
+    return ((struct recorder *)ctx)->mono_ns;
+}
+
 /* A port: mostly inside a device's range, sometimes anywhere. */
 static uint16_t pick_port(struct input *in)
 {
-    static const uint16_t bases[] = {0x3f8, 0x60, 0xf4, PVH_ACPI_PM1A_EVT_PORT};
+    static const uint16_t bases[] = {0x3f8, 0x60, 0xf4, PVH_ACPI_PM1A_EVT_PORT, PVH_RTC_PORT, PVH_DEBUGCON_PORT};
     uint8_t sel = (uint8_t)take(in, 1);
     if (sel < 0xe0)
-        return (uint16_t)(bases[sel % 4] + (sel >> 2) % 8);
+        return (uint16_t)(bases[sel % 6] + (sel >> 3) % 8);
     return (uint16_t)take(in, 2);
 }
 
@@ -120,11 +140,18 @@ static void hostile_mmio_exit(struct pvh_devices *dev, struct input *in, uint8_t
             check(run->mmio.data[i] == 0x5a);
 }
 
-static void one_operation(struct pvh_devices *dev, struct input *in, uint8_t *run_buf)
+static void one_operation(struct pvh_devices *dev, struct recorder *rec, struct input *in, uint8_t *run_buf)
 {
     uint8_t data[4];
     uint8_t rx[64];
-    switch (take(in, 1) % 6) {
+    switch (take(in, 1) % 7) {
+    case 5: { /* the RTC's clock moves on (up to ~4 s), its timer fires */
+        rec->mono_ns += take(in, 4);
+        pvh_rtc_advance(&dev->rtc, rec->mono_ns);
+        uint64_t d = pvh_rtc_next_deadline(&dev->rtc, rec->mono_ns);
+        check(d == PVH_RTC_NO_DEADLINE || d > rec->mono_ns);
+        break;
+    }
     case 0: { /* port write */
         uint16_t port = pick_port(in);
         unsigned size = pick_size(in);
@@ -165,16 +192,22 @@ static void one_operation(struct pvh_devices *dev, struct input *in, uint8_t *ru
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t run_buf[RUN_SIZE] __attribute__((aligned(64)));
-    struct recorder rec = {0};
-    struct pvh_io_hooks hooks = {&rec, on_irq, on_end, on_output};
+    struct recorder rec = {.mono_ns = 1000000000};
+    struct pvh_io_hooks hooks = {&rec, on_irq, on_end, on_output, on_debug_output};
     struct pvh_devices dev;
     struct input in = {data, size};
     pvh_devices_init(&dev, &hooks);
+    struct pvh_rtc_clock clock = {&rec, fake_realtime, fake_monotonic};
+    pvh_rtc_destroy(&dev.rtc); /* the same RTC on a clock the input drives */
+    pvh_rtc_init(&dev.rtc, &hooks, PVH_RTC_IRQ, &clock);
     for (unsigned ops = 0; in.n > 0 && ops < 4096; ops++) {
-        one_operation(&dev, &in, run_buf);
+        one_operation(&dev, &rec, &in, run_buf);
         check(dev.uart.rx_count <= PVH_UART_RX_SIZE && dev.uart.rx_head < PVH_UART_RX_SIZE);
         check(dev.unhandled.t.n <= PVH_UNHANDLED_SLOTS);
         check(dev.uart.tx_bytes >= rec.outputs); /* loopback bytes are transmitted but not output */
+        check(dev.debugcon.bytes == rec.debug_outputs);
+        check(dev.rtc.irq_level == rec.irq_level[PVH_RTC_IRQ] && dev.rtc.index < 0x80);
     }
+    pvh_devices_destroy(&dev);
     return 0;
 }

@@ -7,16 +7,19 @@
 # musl-tools links small static test programs; the compression libraries
 # (zlib, liblzma, liblz4, libzstd, libbz2, liblzo2) decompress vmlinuz payloads
 # and their command-line tools make test payloads; valgrind checks for leaks;
-# strace shows which fds pvhboot closes (tests/run/fds.t).
 # debootstrap builds the Debian root filesystem of the virtio tests
 # (tests/lib/debian-rootfs.sh) and e2fsprogs makes and reads their ext4
 # images without mounts (mkfs.ext4 -d, debugfs, e2fsck).
 # dpkg-dev, debhelper and lintian build and check the .deb (tests/install/deb.t),
 # man-db and groff-base render pvhboot(1) with warnings on, pkg-config finds the
 # installed library (tests/install/install.t).
+# strace shows which fds pvhboot closes (tests/run/fds.t); gdb is the client
+# of docs/gdb.md's session and brings the shared libraries that Debian's
+# gdb-minimal, carried into the emulated machine by tests/lib/gdb-bundle.sh
+# for tests/run/gdb.t, needs.
 set -eu
 pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
-      busybox-static bash-static cpio musl-tools binutils python3 valgrind strace
+      busybox-static bash-static cpio musl-tools binutils python3 valgrind strace gdb
       zlib1g-dev liblzma-dev liblz4-dev libzstd-dev libbz2-dev liblzo2-dev
       gzip xz-utils lz4 zstd bzip2 lzop debootstrap e2fsprogs
       dpkg-dev debhelper lintian man-db groff-base pkg-config"

@@ -52,11 +52,17 @@ boot hello64 hello64 -m 256 -append "pvh.exit=7 from hello64" -initrd mod0 --mod
 boot probe probe --mem 256 --cmdline "probe run" --initrd mod0 --module "mod1,cmdline=first module" --module "mod2,cmdline=second,with,commas"
 boot linux1 vmlinux --initrd initrd.cpio --mem 256 --cpus 1 --cmdline "console=ttyS0 panic=-1" --timeout 300 --verbose
 boot linux2 vmlinux --initrd initrd.cpio --mem 256 --cpus 2 --cmdline "console=ttyS0 panic=-1" --timeout 300 --verbose
-# console input through a pipe: a line for the guest's shell to run, then Ctrl-A x
+# console input through a pipe: once the guest says it is ready, a line for
+# its shell to run, then Ctrl-A x (waiting for the marker, not a fixed time:
+# a slow machine boots later)
 echo "=== BEGIN input"
-(busybox sleep 25; echo 'echo INPUT-WORKS-$((6*7))'; busybox sleep 5; printf '\001x') |
-    busybox timeout -s KILL 240 ./pvhboot run vmlinux --initrd initrd.cpio --mem 256 --cmdline "console=ttyS0 rdinit=/input" --timeout 200 2>&1
-echo "=== END input rc=$?"
+: >input.out
+(n=0; while ! busybox grep -q PVHBOOT-INPUT-READY input.out && [ $n -lt 200 ]; do busybox sleep 1; n=$((n + 1)); done
+ echo 'echo INPUT-WORKS-$((6*7))'; busybox sleep 5; printf '\001x') |
+    busybox timeout -s KILL 240 ./pvhboot run vmlinux --initrd initrd.cpio --mem 256 --cmdline "console=ttyS0 rdinit=/input" --timeout 200 >input.out 2>&1
+rc=$?
+busybox cat input.out
+echo "=== END input rc=$rc"
 boot timeout vmlinux --initrd initrd.cpio --mem 256 --cmdline "console=ttyS0" --timeout 1
 CASES
 

@@ -117,6 +117,8 @@ static void check_tables(unsigned ncpus, size_t ndevices)
     assert_int_equal(f[88], 4);
     assert_int_equal(f[89], 2);
     assert_int_equal(pvh_le32(f + 112) & (1u << 20), 0); /* not hardware-reduced */
+    assert_int_equal(pvh_le16(f + 109) & (1u << 5), 0);  /* the CMOS RTC is present (Linux's rtc_cmos binds) */
+    assert_int_equal(f[108], PVH_RTC_CENTURY_INDEX);     /* CENTURY: the CMOS byte holding it */
     assert_int_equal(pvh_le64(f + 140), pvh_le32(f + 40));   /* X_DSDT == DSDT */
     assert_int_equal(pvh_le64(f + 132), pvh_le32(f + 36));   /* X_FIRMWARE_CTRL == FACS */
     assert_int_equal(pvh_le64(f + 148 + 4), PVH_ACPI_PM1A_EVT_PORT);

@@ -1,7 +1,9 @@
 /* Devices driven without KVM through their port handlers and hooks: the
  * 16550A's registers (DLAB, IER/IIR, LSR, loopback MSR, scratch), its IRQ line
  * and output, the bounded receive FIFO; the i8042 reset; debug-exit status;
- * ACPI S5 power-off; unhandled ports and MMIO reading all ones, counted;
+ * ACPI S5 power-off; the debug console on port 0xe9 (present only with an
+ * output: then reads 0xe9, passes each written byte); the RTC's ports
+ * registered; unhandled ports and MMIO reading all ones, counted;
  * port-I/O exits decoded from a kvm_run (vmm/exit.c): string I/O reaches the
  * UART byte by byte, impossible records are refused and touch nothing. */
 #include <setjmp.h>
@@ -24,6 +26,8 @@ struct machine {
     int status;
     uint8_t out[64];
     size_t nout;
+    uint8_t dbg[64];
+    size_t ndbg;
 };
 
 static void set_irq(void *ctx, unsigned irq, int level)
@@ -49,6 +53,13 @@ static void output(void *ctx, const uint8_t *buf, size_t len)
         m->out[m->nout++] = buf[i];
 }
 
+static void debug_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct machine *m = ctx;
+    for (size_t i = 0; i < len && m->ndbg < sizeof(m->dbg); i++)
+        m->dbg[m->ndbg++] = buf[i];
+}
+
 struct fixture {
     struct machine m;
     struct pvh_io_hooks hooks;
@@ -59,9 +70,16 @@ static int setup(void **state)
 {
     static struct fixture f;
     memset(&f, 0, sizeof(f));
-    f.hooks = (struct pvh_io_hooks){&f.m, set_irq, end, output};
+    f.hooks = (struct pvh_io_hooks){&f.m, set_irq, end, output, debug_output};
     pvh_devices_init(&f.d, &f.hooks);
     *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    pvh_devices_destroy(&f->d);
     return 0;
 }
 
@@ -197,6 +215,51 @@ static void test_acpi_other_sleep_state_ignored(void **state)
     assert_int_equal(f->m.ended, 0);
 }
 
+static void test_debugcon_output_and_readback(void **state)
+{
+    struct fixture *f = *state;
+    const char *msg = "E9 says hi\n";
+    for (const char *c = msg; *c; c++)
+        outb(f, PVH_DEBUGCON_PORT, (uint8_t)*c);
+    uint8_t w[2] = {'!', '?'}; /* a word: its first byte is 0xe9's, the second 0xea's (nobody's) */
+    pvh_devices_io(&f->d, PVH_DEBUGCON_PORT, 1, w, 2);
+    assert_int_equal(f->m.ndbg, strlen(msg) + 1);
+    assert_memory_equal(f->m.dbg, "E9 says hi\n!", strlen(msg) + 1);
+    assert_int_equal(f->m.nout, 0); /* nothing on the serial console */
+    assert_int_equal(inb(f, PVH_DEBUGCON_PORT), 0xe9);
+    uint8_t v[2] = {0};
+    pvh_devices_io(&f->d, PVH_DEBUGCON_PORT, 0, v, 2);
+    assert_int_equal(v[0], 0xe9);
+    assert_int_equal(v[1], 0xff);
+}
+
+/* Without --debugcon there is no device: 0xe9 reads all ones and is counted. */
+static void test_debugcon_absent_without_output(void **state)
+{
+    (void)state;
+    static struct fixture g;
+    memset(&g, 0, sizeof(g));
+    g.hooks = (struct pvh_io_hooks){&g.m, set_irq, end, output, NULL};
+    pvh_devices_init(&g.d, &g.hooks);
+    assert_int_equal(inb(&g, PVH_DEBUGCON_PORT), 0xff);
+    outb(&g, PVH_DEBUGCON_PORT, 'x');
+    assert_int_equal(g.d.unhandled.t.n, 1);
+    assert_int_equal(g.d.unhandled.t.e[0].addr, PVH_DEBUGCON_PORT);
+    assert_int_equal(g.m.ndbg + g.m.nout, 0);
+    pvh_devices_destroy(&g.d);
+}
+
+/* The RTC answers on 0x70/0x71: register D says its time is valid. */
+static void test_rtc_ports_registered(void **state)
+{
+    struct fixture *f = *state;
+    outb(f, PVH_RTC_PORT, 0x0d);
+    assert_int_equal(inb(f, PVH_RTC_PORT + 1), 0x80);
+    outb(f, PVH_RTC_PORT, 0x0b);
+    assert_int_equal(inb(f, PVH_RTC_PORT + 1), 0x02); /* 24-hour BCD, as firmware leaves it */
+    assert_int_equal(f->d.unhandled.t.n, 0);
+}
+
 static void test_unhandled_reads_all_ones_and_counts(void **state)
 {
     struct fixture *f = *state;
@@ -278,6 +341,9 @@ int main(void)
         cmocka_unit_test_setup(test_debug_exit, setup),
         cmocka_unit_test_setup(test_acpi_poweroff, setup),
         cmocka_unit_test_setup(test_acpi_other_sleep_state_ignored, setup),
+        cmocka_unit_test_setup_teardown(test_debugcon_output_and_readback, setup, teardown),
+        cmocka_unit_test(test_debugcon_absent_without_output),
+        cmocka_unit_test_setup_teardown(test_rtc_ports_registered, setup, teardown),
         cmocka_unit_test_setup(test_unhandled_reads_all_ones_and_counts, setup),
         cmocka_unit_test_setup(test_exit_string_io_reaches_uart, setup),
         cmocka_unit_test_setup(test_exit_impossible_io_refused, setup),

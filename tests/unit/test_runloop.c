@@ -335,7 +335,7 @@ static void run_vm_in_child(int report_fd)
         vm->vcpu[i].run = fake[i].run;
         vm->vcpu[i].run_size = FAKE_RUN_SIZE;
     }
-    vm->hooks = (struct pvh_io_hooks){vm, no_irq, pvh_vm_end, no_output};
+    vm->hooks = (struct pvh_io_hooks){vm, no_irq, pvh_vm_end, no_output, NULL};
     pvh_devices_init(&vm->dev, &vm->hooks);
     struct pvh_error err = {0};
     uint64_t t0 = now_ns();

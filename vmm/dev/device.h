@@ -15,6 +15,7 @@ struct pvh_io_hooks {
     void (*set_irq)(void *ctx, unsigned irq, int level);
     void (*end)(void *ctx, enum pvh_vm_end end, int status);
     void (*output)(void *ctx, const uint8_t *buf, size_t len); /* serial bytes */
+    void (*debug_output)(void *ctx, const uint8_t *buf, size_t len); /* port 0xe9; NULL: no debug console */
 };
 
 #endif

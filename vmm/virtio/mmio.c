@@ -4,13 +4,16 @@
  * stick), queue setup checked by queue.c when a queue is made ready, reset,
  * the interrupt status, notifications and DEVICE_NEEDS_RESET. Registers are
  * 32-bit accesses at aligned offsets; other sizes read 0 and write nothing.
- * The configuration space takes 1, 2, 4 and 8 bytes. */
+ * The configuration space takes 1, 2, 4 and 8 bytes. A developer's
+ * recording (trace.h, off unless PVHBOOT_VIRTIO_TRACE is set) sees every
+ * register access and every notification a device serves. */
 #include "virtio.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "pvhboot/bytes.h"
+#include "trace.h"
 
 #define TRANSPORT_FEATURES (VIRTIO_F_VERSION_1_BIT | VIRTIO_RING_F_EVENT_IDX_BIT | VIRTIO_RING_F_INDIRECT_DESC_BIT)
 
@@ -26,6 +29,7 @@ void pvh_virtio_init(struct pvh_virtio_dev *d, const struct pvh_virtio_device_op
     d->gsi = gsi;
     for (unsigned i = 0; i < PVH_VIRTIO_MAX_QUEUES; i++)
         d->notify_fd[i] = -1;
+    pvh_vtrace_device(d);
 }
 
 void pvh_virtio_destroy(struct pvh_virtio_dev *d)
@@ -167,6 +171,8 @@ static void queue_notify(struct pvh_virtio_dev *d, uint32_t value)
         d->env.kick(d->env.ctx, d, q);
     else if (pvh_virtio_running(d) && d->q[q].ready) {
         d->stats.notifications++;
+        if (pvh_vtrace_on)
+            pvh_vtrace_notify(d, q);
         d->ops->queue_notify(d, q);
     }
 }
@@ -257,14 +263,21 @@ static void config_write(struct pvh_virtio_dev *d, uint64_t off, uint64_t value,
 static uint64_t mmio_read(void *dev, uint64_t off, unsigned size)
 {
     struct pvh_virtio_dev *d = dev;
+    uint64_t value;
     if (off >= VIRTIO_MMIO_CONFIG)
-        return config_read(d, off - VIRTIO_MMIO_CONFIG, size);
-    return size == 4 && off % 4 == 0 ? read_register(d, off) : 0;
+        value = config_read(d, off - VIRTIO_MMIO_CONFIG, size);
+    else
+        value = size == 4 && off % 4 == 0 ? read_register(d, off) : 0;
+    if (pvh_vtrace_on)
+        pvh_vtrace_register(d, false, off, size, value);
+    return value;
 }
 
 static void mmio_write(void *dev, uint64_t off, uint64_t value, unsigned size)
 {
     struct pvh_virtio_dev *d = dev;
+    if (pvh_vtrace_on)
+        pvh_vtrace_register(d, true, off, size, value);
     if (off >= VIRTIO_MMIO_CONFIG)
         config_write(d, off - VIRTIO_MMIO_CONFIG, value, size);
     else if (size == 4 && off % 4 == 0)
@@ -276,6 +289,8 @@ void pvh_virtio_notify(struct pvh_virtio_dev *d, unsigned queue)
     pthread_mutex_lock(&d->lock);
     if (queue < d->ops->nqueues && pvh_virtio_running(d) && d->q[queue].ready) {
         d->stats.notifications++;
+        if (pvh_vtrace_on)
+            pvh_vtrace_notify(d, queue);
         d->ops->queue_notify(d, queue);
     }
     pthread_mutex_unlock(&d->lock);
