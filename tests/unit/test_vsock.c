@@ -6,8 +6,8 @@
  * connection, Firecracker's handshake byte for byte, credit both ways,
  * shutdown and reset, garbage packets, the connection limit, resets for
  * packets of no connection (bounded), device reset and the transport reset
- * event, handshake timeouts, and the sandbox's additions for vsock (a
- * forbidden call still kills). */
+ * event and handshake timeouts. The sandbox's additions for vsock are
+ * tested in test_vsock_sandbox.c (valgrind cannot run under seccomp). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,15 +24,12 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../vmm/eventloop.h"
 #include "../../vmm/virtio/vsock.h"
 #include "../lib/virtio_driver.h"
-#include "pvhboot/sandbox.h"
 
 #define GOOD_FEATURES (VIRTIO_F_VERSION_1_BIT | VIRTIO_RING_F_EVENT_IDX_BIT)
 #define CID 3
@@ -195,7 +192,10 @@ static void test_check(void **state)
     h = (struct pvh_vsock_hdr){0x1122334455667788ull, 0x99aabbccddeeff00ull, 1, 2, 3, 4, 5, 6, 7, 8};
     pvh_vsock_hdr_encode(&h, b);
     pvh_vsock_hdr_decode(b, &back);
-    assert_memory_equal(&h, &back, sizeof(h));
+    /* field by field: the struct's tail padding is indeterminate (valgrind) */
+    assert_true(back.src_cid == h.src_cid && back.dst_cid == h.dst_cid && back.src_port == h.src_port &&
+                back.dst_port == h.dst_port && back.len == h.len && back.type == h.type && back.op == h.op &&
+                back.flags == h.flags && back.buf_alloc == h.buf_alloc && back.fwd_cnt == h.fwd_cnt);
     assert_int_equal(b[0], 0x88); /* little-endian */
     assert_int_equal(pvh_le16(b + 30), 5);
 }
@@ -1168,116 +1168,6 @@ static void test_with_io_thread(void **state)
     free(f);
 }
 
-/* ---- the sandbox's additions ------------------------------------------------------------------ */
-
-struct child_result {
-    int status;
-    char err[512];
-};
-
-static void run_child(void (*fn)(const char *), const char *arg, struct child_result *res)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    memset(res->err, 0, sizeof(res->err));
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof(res->err) - 1 && (n = read(fds[0], res->err + got, sizeof(res->err) - 1 - got)) > 0)
-        got += (size_t)n;
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &res->status, 0), pid);
-}
-
-static void enter_sandbox(bool vsock)
-{
-    struct pvh_error err;
-    if (vsock)
-        pvh_sandbox_allow_unix_sockets();
-    if (pvh_sandbox_enter(&err) != 0)
-        _exit(40);
-}
-
-/* What vsock's I/O thread does, under the filter. */
-static void vsock_calls(const char *path)
-{
-    int l = unix_listener(path); /* bound before the sandbox, like the device's */
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    enter_sandbox(true);
-    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-    if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0)
-        _exit(41);
-    int s = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-    if (s < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) != 0)
-        _exit(42);
-    struct iovec iov = {"CONNECT 1\n", 10};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    char buf[16];
-    if (sendmsg(c, &m, MSG_NOSIGNAL) != 10 || recv(s, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT) != 10)
-        _exit(43);
-    if (shutdown(c, SHUT_WR) != 0 || epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL) != 0)
-        _exit(44);
-    close(c), close(s);
-    _exit(7);
-}
-
-static void other_socket(const char *path)
-{
-    (void)path;
-    enter_sandbox(true);
-    socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    _exit(45);
-}
-
-static void unrelated_call(const char *path)
-{
-    enter_sandbox(true);
-    syscall(SYS_openat, -100, path, O_RDONLY);
-    _exit(46);
-}
-
-static void connect_without_vsock(const char *path)
-{
-    (void)path;
-    enter_sandbox(false);
-    socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    _exit(47);
-}
-
-static void test_sandbox(void **state)
-{
-    (void)state;
-    char dir[] = "/tmp/pvh-vsock-sb-XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/s.sock", dir);
-    struct child_result r;
-    run_child(vsock_calls, path, &r);
-    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 7)
-        fail_msg("vsock's calls under the sandbox: status %#x, stderr: %s", r.status, r.err);
-    run_child(other_socket, path, &r);
-    assert_true(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSYS);
-    assert_non_null(strstr(r.err, "forbidden system call socket"));
-    run_child(unrelated_call, "/etc/passwd", &r);
-    assert_true(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSYS);
-    assert_non_null(strstr(r.err, "forbidden system call openat"));
-    run_child(connect_without_vsock, path, &r);
-    assert_true(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSYS);
-    assert_non_null(strstr(r.err, "forbidden system call socket"));
-    unlink(path);
-    rmdir(dir);
-}
-
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the host side of these tests writes to closed sockets on purpose */
@@ -1307,7 +1197,6 @@ int main(void)
         cmocka_unit_test(test_handshake_timeouts),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_with_io_thread),
-        cmocka_unit_test(test_sandbox),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
