@@ -107,7 +107,7 @@ static void fuzz_state_machine(const uint8_t *data, size_t size)
             break;
         }
         case 1: { /* the device sends data: never beyond the guest's credit */
-            uint32_t room = pvh_vsock_csm_room(&c), n = le32(r + 1) % (room + 1);
+            uint32_t room = pvh_vsock_csm_room(&c), n = (uint32_t)(le32(r + 1) % ((uint64_t)room + 1)); /* room may be 2^32-1 */
             check(room <= c.peer_buf_alloc);
             pvh_vsock_csm_sent(&c, n);
             check(c.tx_cnt - c.peer_fwd_cnt <= c.peer_buf_alloc || n == 0);
@@ -115,7 +115,7 @@ static void fuzz_state_machine(const uint8_t *data, size_t size)
         }
         case 2: { /* the host takes some of what is held */
             uint32_t held = pvh_vsock_csm_held(&c);
-            pvh_vsock_csm_forwarded(&c, le32(r + 1) % (held + 1));
+            pvh_vsock_csm_forwarded(&c, (uint32_t)(le32(r + 1) % ((uint64_t)held + 1)));
             break;
         }
         case 3: pvh_vsock_csm_host_eof(&c); break;
