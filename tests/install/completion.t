@@ -27,7 +27,8 @@ cases=(
   "--serial's values|file: none stdio |pvhboot|run|k|--serial|"
   "--console's values|serial virtio |pvhboot|run|k|--console|"
   "--load's values|copy map |pvhboot|run|k|--load|"
-  "top-level options from --v|--verbose --version |pvhboot|--v"
+  "top-level options from --ve|--verbose --version |pvhboot|--ve"
+  "run's --vsock from --vs|--vsock |pvhboot|run|k|--vs"
   "a kernel file after run|$tmp/vmlinuz-test |pvhboot|run|$tmp/vmlin"
   "a file after --initrd|$tmp/initrd-test.img |pvhboot|run|k|--initrd|$tmp/initrd-t"
 )
