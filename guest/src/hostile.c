@@ -32,7 +32,7 @@
  *   net          every virtio-net transmit rule broken against the NIC in
  *                slot 0, a 64 MiB chain, a flood of malformed frames during
  *                which the rng in slot 1 must still be served, then a few
- *                well-formed frames (hostile_net.c) */
+ *                well-formed frames (hostile_net.c)
  *   vsock        every vsock protocol rule broken against --vsock: floods,
  *                garbage, credit ignored (hostile_vsock.c), then a proper
  *                connection */
