@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_host.h"
 #include "cli.h"
 
 #ifndef PVHBOOT_VERSION
@@ -19,6 +20,11 @@ static void usage(FILE *out)
             "       pvhboot [options] -kernel KERNEL [options]   the same, in QEMU's spelling\n"
             "       pvhboot inspect KERNEL [--json]  describe a kernel image and whether run can boot it\n"
             "       pvhboot --version | --help       (manual: man pvhboot)\n");
+}
+
+const char *cli_version(void)
+{
+    return PVHBOOT_VERSION;
 }
 
 int cli_report(const struct pvh_error *err)

@@ -194,14 +194,10 @@ static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_resu
     }
 }
 
-int cmd_run(int argc, char **argv)
+static int run_parsed(struct run_args *a_)
 {
-    struct run_args a = {.cfg = {.ram_size = DEFAULT_MEM, .ncpus = 1, .serial = PVH_SERIAL_STDIO, .sandbox = true,
-                                 .start_ns = process_start_ns}};
-    a.cfg.seed = process_start_ns ^ (uint64_t)clock();
-    int rc = run_parse_args(&a, argc, argv);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    struct run_args a = *a_;
+    int rc = 0;
     if (!a.cfg.cmdline)
         a.cfg.cmdline = a.cfg.console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
     char elf_path[PATH_MAX];
@@ -225,4 +221,16 @@ int cmd_run(int argc, char **argv)
     rc = rc ? rc : exit_status(&a.cfg, &res, &err);
     free(cmdline);
     return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_args a = {.cfg = {.ram_size = DEFAULT_MEM, .ncpus = 1, .serial = PVH_SERIAL_STDIO, .sandbox = true,
+                                 .start_ns = process_start_ns}};
+    a.cfg.seed = process_start_ns ^ (uint64_t)clock();
+    int rc = run_parse_args(&a, argc, argv);
+    if (rc == 0)
+        rc = run_parsed(&a);
+    run_args_fini(&a);
+    return rc < 0 ? 0 : rc;
 }
