@@ -194,31 +194,31 @@ static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_resu
     }
 }
 
-static int run_parsed(struct run_args *a_)
+/* The run itself, from a filled config: `run`'s, and `serve`'s at InstanceStart. */
+int run_config(struct pvh_vm_config *cfg)
 {
-    struct run_args a = *a_;
     int rc = 0;
-    if (!a.cfg.cmdline)
-        a.cfg.cmdline = a.cfg.console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
+    if (!cfg->cmdline)
+        cfg->cmdline = cfg->console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
     char elf_path[PATH_MAX];
-    if ((rc = resolve_kernel(&a.cfg, elf_path, sizeof(elf_path))) != 0)
+    if ((rc = resolve_kernel(cfg, elf_path, sizeof(elf_path))) != 0)
         return rc;
-    char *cmdline = guest_cmdline(a.cfg.cmdline, guest_is_linux(&a.cfg));
+    char *cmdline = guest_cmdline(cfg->cmdline, guest_is_linux(cfg));
     if (!cmdline)
         return PVH_EXIT_VMM_ERROR;
-    a.cfg.cmdline = cmdline;
+    cfg->cmdline = cmdline;
     struct pvh_error err = {0};
     struct pvh_vm_result res;
-    if (pvh_vm_run(&a.cfg, &res, &err) != 0) {
+    if (pvh_vm_run(cfg, &res, &err) != 0) {
         free(cmdline);
-        return report_setup_error(&a.cfg, &err);
+        return report_setup_error(cfg, &err);
     }
     fflush(stdout);
     if (res.end == PVH_END_DRY_RUN)
-        rc = print_dry_run(&a.cfg, &res);
-    else if (a.cfg.verbose)
+        rc = print_dry_run(cfg, &res);
+    else if (cfg->verbose)
         print_stats(&res);
-    rc = rc ? rc : exit_status(&a.cfg, &res, &err);
+    rc = rc ? rc : exit_status(cfg, &res, &err);
     free(cmdline);
     return rc;
 }
@@ -230,7 +230,7 @@ int cmd_run(int argc, char **argv)
     a.cfg.seed = process_start_ns ^ (uint64_t)clock();
     int rc = run_parse_args(&a, argc, argv);
     if (rc == 0)
-        rc = run_parsed(&a);
+        rc = run_config(&a.cfg);
     run_args_fini(&a);
     return rc < 0 ? 0 : rc;
 }

@@ -729,7 +729,7 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
             return bad("unexpected argument '%s' (one kernel only)", argv[i]);
         }
     }
-    if (!a->cfg.kernel && !a->config_file) {
+    if (!a->cfg.kernel && !a->config_file && !a->kernel_later) {
         run_usage(stderr);
         return PVH_EXIT_BAD_INPUT;
     }

@@ -26,6 +26,7 @@ struct run_args {
     const char *seed;          /* --seed's value, NULL when not given */
     const char *config_file;   /* --config-file: Firecracker's JSON config */
     struct pvh_api *api;       /* the config file's state: cfg's strings point into it */
+    bool kernel_later;         /* serve: the API names the kernel (boot-source) */
 };
 
 void run_usage(FILE *f);

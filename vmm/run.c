@@ -257,10 +257,27 @@ static void let_threads_go(struct pvh_vm *vm)
     pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* PATCH /vm Paused: this vCPU waits outside KVM_RUN until resumed or the end. */
+static void park_paused(struct pvh_vcpu *v)
+{
+    struct pvh_vm *vm = v->vm;
+    pthread_mutex_lock(&vm->end_lock);
+    v->parked = true;
+    pthread_cond_broadcast(&vm->end_cond); /* the pauser counts parked vCPUs */
+    while (atomic_load(&vm->paused) && !atomic_load(&vm->ending))
+        pthread_cond_wait(&vm->end_cond, &vm->end_lock);
+    v->parked = false;
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
 static void run_vcpu(struct pvh_vcpu *v)
 {
     struct pvh_vm *vm = v->vm;
     while (!atomic_load(&vm->ending)) {
+        if (atomic_load(&vm->paused)) {
+            park_paused(v);
+            continue;
+        }
         if (vm->gdb && pvh_gdb_must_park(vm->gdb, v->id)) {
             pvh_gdb_park(vm->gdb, v->id);
             continue;
@@ -412,6 +429,28 @@ void pvh_vm_kick_vcpus(struct pvh_vm *vm)
     pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* Under end_lock: every vCPU still in its loop is parked. */
+static bool vcpus_parked(const struct pvh_vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpu[i].started && !vm->vcpu[i].done && !vm->vcpu[i].parked)
+            return false;
+    return true;
+}
+
+void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
+{
+    pthread_mutex_lock(&vm->end_lock);
+    atomic_store(&vm->paused, paused);
+    pthread_cond_broadcast(&vm->end_cond); /* resumed: parked vCPUs go on */
+    while (paused && !vcpus_parked(vm) && !atomic_load(&vm->ending)) {
+        kick_running(vm);
+        struct timespec deadline = monotonic_after(KICK_INTERVAL_NS);
+        pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline);
+    }
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
 static bool vcpus_done(const struct pvh_vm *vm)
 {
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -455,13 +494,20 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
     int rc = pvh_machine_start_io(vm, err);
     if (rc == 0)
         rc = start_threads(vm, &input, &has_input, &in, err);
-    if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter_with(vm->gdb ? &pvh_sandbox_gdb_calls : NULL, err) != 0)
+    /* the gdb stub's extras hold the API server's (accept4, epoll_ctl) */
+    const struct pvh_sandbox_extra *extra = vm->gdb ? &pvh_sandbox_gdb_calls
+                                            : vm->cfg->api_server ? &pvh_sandbox_api_calls : NULL;
+    if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter_with(extra, err) != 0)
         rc = -1;
     if (rc != 0)
         claim_end(vm, PVH_END_ERROR, 1); /* before the go: the threads end without a KVM_RUN */
     let_threads_go(vm);
+    if (rc == 0 && vm->cfg->control)
+        pvh_vm_control_attach(vm->cfg->control, vm);
     if (rc == 0)
         wait_for_end(vm);
+    if (vm->cfg->control)
+        pvh_vm_control_detach(vm->cfg->control);
     stop_vcpus(vm);
     if (has_input)
         pthread_join(input, NULL);

@@ -89,6 +89,15 @@ const struct pvh_sandbox_extra pvh_sandbox_gdb_calls = {
     gdb_ioctls, sizeof(gdb_ioctls) / sizeof(gdb_ioctls[0]),
 };
 
+/* The API server (cli/serve.c, pvhboot serve): its epoll loop accepts
+ * clients on the socket made before the sandbox (accept4) and watches and
+ * drops them (epoll_ctl); it reads and writes with read and write. No
+ * ioctl. The gdb stub's list holds these too. */
+static const int api_syscalls[] = {SYS_accept4, SYS_epoll_ctl};
+const struct pvh_sandbox_extra pvh_sandbox_api_calls = {
+    api_syscalls, sizeof(api_syscalls) / sizeof(api_syscalls[0]), NULL, 0,
+};
+
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))
 #define NIOCTLS (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))
 /* header (4) + per syscall (2) + mmap, mprotect and tgkill blocks (5 each) +
