@@ -195,8 +195,9 @@ static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_resu
 }
 
 /* The run itself, from a filled config: `run`'s, and `serve`'s at InstanceStart. */
-int run_config(struct pvh_vm_config *cfg)
+int run_config(const struct pvh_vm_config *cfg_in)
 {
+    struct pvh_vm_config run_cfg = *cfg_in, *cfg = &run_cfg; /* the kernel and command line change below */
     int rc = 0;
     if (!cfg->cmdline)
         cfg->cmdline = cfg->console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
