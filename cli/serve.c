@@ -334,20 +334,28 @@ static int watch(struct server *s, int fd, uint32_t tag)
 
 static void serve_usage(FILE *f)
 {
-    fprintf(f, "usage: pvhboot serve --api-sock PATH [--id NAME] [run's options, KERNEL optional]\n"
+    fprintf(f, "usage: pvhboot serve --api-sock PATH [--id NAME] [--config-file FILE] [run's options, KERNEL optional]\n"
                "       pvhboot --api-sock PATH [--id NAME] [options]   (Firecracker's way of starting)\n"
                "  the Firecracker-compatible API on a UNIX socket (mode 0600): the VM is configured\n"
                "  through it and booted by PUT /actions {\"action_type\": \"InstanceStart\"}; run's options\n"
                "  (--serial, --timeout, --user, --no-sandbox, ...) are the config the calls build on.\n"
+               "  --config-file FILE: Firecracker's JSON config through the same endpoints, then\n"
+               "  InstanceStart at once; the API stays up.\n"
                "  The process ends with the VM, with run's exit status.  Manual: docs/api.md\n");
 }
 
-/* Takes --api-sock and --id out of argv (the rest is run's). */
-static int take_serve_options(int *argc, char **argv, const char **sock, const char **id)
+struct serve_options {
+    const char *sock, *id, *config_file;
+};
+
+/* Takes --api-sock, --id and --config-file out of argv (the rest is run's). */
+static int take_serve_options(int *argc, char **argv, struct serve_options *o)
 {
     int out = 1;
+    const char **sock = &o->sock, **id = &o->id;
     for (int i = 1; i < *argc; i++) {
-        const char **dst = !strcmp(argv[i], "--api-sock") ? sock : !strcmp(argv[i], "--id") ? id : NULL;
+        const char **dst = !strcmp(argv[i], "--api-sock") ? sock : !strcmp(argv[i], "--id") ? id
+                           : !strcmp(argv[i], "--config-file") ? &o->config_file : NULL;
         if (!dst) {
             argv[out++] = argv[i];
             continue;
@@ -386,8 +394,26 @@ static int setup_server(struct server *s, const char *sock, struct pvh_error *er
     return 0;
 }
 
-static int serve_with(struct server *s, struct run_args *a, const char *sock, const char *id)
+/* --config-file: the file through the server's own endpoints, then
+ * InstanceStart at once, as Firecracker does; the API stays up. */
+static int boot_from_file(struct server *s, const char *path)
 {
+    struct pvh_error err = {0};
+    struct pvh_api_response r = {0};
+    static const char start[] = "{\"action_type\": \"InstanceStart\"}";
+    if (api_host_load_config_file(&s->api, path, &err))
+        return cli_report(&err);
+    pvh_api_call(&s->api, "PUT", "/actions", start, sizeof(start) - 1, &r);
+    int rc = r.status == 204 ? 0 : PVH_EXIT_BAD_INPUT;
+    if (rc)
+        fprintf(stderr, "pvhboot: serve: --config-file %s: %s\n", path, r.body ? r.body : "InstanceStart refused");
+    pvh_api_response_free(&r);
+    return rc;
+}
+
+static int serve_with(struct server *s, struct run_args *a, const struct serve_options *o)
+{
+    const char *sock = o->sock, *id = o->id;
     struct pvh_error err = {0};
     struct sigaction ignore = {.sa_handler = SIG_IGN};
     sigemptyset(&ignore.sa_mask);
@@ -398,13 +424,18 @@ static int serve_with(struct server *s, struct run_args *a, const char *sock, co
     pvh_api_init(&s->api, &a->cfg, &s->ops, cli_version(), id);
     if (setup_server(s, sock, &err))
         return cli_report(&err);
+    if (o->config_file) {
+        int rc = boot_from_file(s, o->config_file);
+        if (rc)
+            return rc;
+    }
     return serve_loop(s);
 }
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *sock = NULL, *id = NULL;
-    int rc = take_serve_options(&argc, argv, &sock, &id);
+    struct serve_options o = {0};
+    int rc = take_serve_options(&argc, argv, &o);
     if (rc)
         return rc;
     struct run_args a = {.cfg = {.ram_size = API_DEFAULT_MEM, .ncpus = 1, .serial = PVH_SERIAL_STDIO,
@@ -417,7 +448,7 @@ int cmd_serve(int argc, char **argv)
     if (!s)
         return PVH_EXIT_VMM_ERROR;
     s->listen_fd = s->epoll_fd = s->end_fd = -1;
-    rc = serve_with(s, &a, sock, id);
+    rc = serve_with(s, &a, &o);
     /* the VM has ended (or never ran): its thread is done or never was */
     if (s->vm_thread_started)
         pthread_join(s->vm_thread, NULL);

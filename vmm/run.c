@@ -438,9 +438,33 @@ static bool vcpus_parked(const struct pvh_vm *vm)
     return true;
 }
 
+/* Every vCPU parked: the guest's clock stops with it (kvmclock saved, each
+ * vCPU told it was stopped so its watchdogs do not bark on resume). */
+static void stop_guest_clock(struct pvh_vm *vm)
+{
+    vm->clock_saved = ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->paused_clock) == 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpu[i].fd >= 0)
+            (void)ioctl(vm->vcpu[i].fd, KVM_KVMCLOCK_CTRL, 0); /* EINVAL when the guest has no kvmclock */
+}
+
+/* Before the vCPUs go on: kvmclock where it stopped, so guest time does not
+ * jump by the pause. */
+static void restart_guest_clock(struct pvh_vm *vm)
+{
+    if (!vm->clock_saved)
+        return;
+    struct kvm_clock_data d = {.clock = vm->paused_clock.clock};
+    (void)ioctl(vm->vm_fd, KVM_SET_CLOCK, &d);
+    vm->clock_saved = false;
+}
+
 void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
 {
     pthread_mutex_lock(&vm->end_lock);
+    if (!paused && atomic_load(&vm->paused))
+        restart_guest_clock(vm);
+    bool was_paused = atomic_load(&vm->paused);
     atomic_store(&vm->paused, paused);
     pthread_cond_broadcast(&vm->end_cond); /* resumed: parked vCPUs go on */
     while (paused && !vcpus_parked(vm) && !atomic_load(&vm->ending)) {
@@ -448,6 +472,8 @@ void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
         struct timespec deadline = monotonic_after(KICK_INTERVAL_NS);
         pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline);
     }
+    if (paused && !was_paused && !atomic_load(&vm->ending))
+        stop_guest_clock(vm);
     pthread_mutex_unlock(&vm->end_lock);
 }
 
@@ -478,6 +504,26 @@ static void stop_vcpus(struct pvh_vm *vm)
             pthread_join(vm->vcpu[i].thread, NULL);
 }
 
+/* What the configured parts add to the allow-list: the gdb stub's, the API
+ * server's, or both (their union, into the buffers given). */
+static const struct pvh_sandbox_extra *sandbox_extras(const struct pvh_vm *vm, struct pvh_sandbox_extra *both,
+                                                      int *calls, unsigned long *ioctls)
+{
+    const struct pvh_sandbox_extra *gdb = vm->gdb ? &pvh_sandbox_gdb_calls : NULL;
+    const struct pvh_sandbox_extra *api = vm->cfg->api_server ? &pvh_sandbox_api_calls : NULL;
+    if (!gdb || !api)
+        return gdb ? gdb : api;
+    *both = (struct pvh_sandbox_extra){calls, 0, ioctls, 0};
+    const struct pvh_sandbox_extra *parts[] = {gdb, api};
+    for (int p = 0; p < 2; p++) {
+        for (size_t i = 0; i < parts[p]->nsyscalls && both->nsyscalls < PVH_SANDBOX_MAX_EXTRA; i++)
+            calls[both->nsyscalls++] = parts[p]->syscalls[i]; /* a call twice in the filter is harmless */
+        for (size_t i = 0; i < parts[p]->nioctls && both->nioctls < PVH_SANDBOX_MAX_EXTRA; i++)
+            ioctls[both->nioctls++] = parts[p]->ioctls[i];
+    }
+    return both;
+}
+
 int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
 {
     pthread_t input;
@@ -494,9 +540,10 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
     int rc = pvh_machine_start_io(vm, err);
     if (rc == 0)
         rc = start_threads(vm, &input, &has_input, &in, err);
-    /* the gdb stub's extras hold the API server's (accept4, epoll_ctl) */
-    const struct pvh_sandbox_extra *extra = vm->gdb ? &pvh_sandbox_gdb_calls
-                                            : vm->cfg->api_server ? &pvh_sandbox_api_calls : NULL;
+    struct pvh_sandbox_extra both;
+    int both_calls[PVH_SANDBOX_MAX_EXTRA];
+    unsigned long both_ioctls[PVH_SANDBOX_MAX_EXTRA];
+    const struct pvh_sandbox_extra *extra = sandbox_extras(vm, &both, both_calls, both_ioctls);
     if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter_with(extra, err) != 0)
         rc = -1;
     if (rc != 0)

@@ -79,6 +79,8 @@ struct pvh_vm {
     bool go;                        /* under end_lock: set once the sandbox is on (or setup failed) */
     atomic_bool ending;
     atomic_bool paused;             /* PATCH /vm Paused: vCPUs park at the top of their loop (on end_cond) */
+    struct kvm_clock_data paused_clock; /* kvmclock when paused: set back on resume */
+    bool clock_saved;
     struct {
         enum pvh_vm_end end;
         int status;

@@ -6,7 +6,8 @@
 # VM; the socket's mode is 0600; a stale socket is replaced, a live one is
 # not (the second server refuses); a client that sends nothing and one that
 # sends a byte at a time do not hold up a third; 100 clients at once each
-# get their own answer; `pvhboot --api-sock` is the same server.
+# get their own answer; `--config-file` boots at once through the same
+# endpoints; `pvhboot --api-sock` is the same server.
 set -u
 cd "$(dirname "$0")/../.."
 bin=$PWD/build/san/pvhboot
@@ -100,7 +101,17 @@ mib=$(c api.sock GET /machine-config | sed -n 's/.*"mem_size_mib":\([0-9]*\).*/\
 check '[ "$mib" -ge 101 ] && [ "$mib" -le 200 ]' "the machine-config is one of theirs ($mib MiB)"
 kill "$srv"; wait "$srv" 2>/dev/null
 
-# 5. Firecracker's spelling of the start
+# 5. --config-file: the file through the endpoints, then InstanceStart at once
+printf '{"boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 quiet", "initrd_path": "initrd"},
+ "drives": [{"drive_id": "rootfs", "path_on_host": "root.img", "is_root_device": true, "is_read_only": false}],
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}, "entropy": {}}\n' "$kernel" >vm.json
+timeout 30 "$bin" serve --api-sock cf.sock --config-file vm.json --dry-run >cf.out 2>cf.err; rc=$?
+check '[ $rc -eq 0 ] && cmp -s cf.out run.out' "serve --config-file boots at once: the plan is run's (exit $rc)"
+echo '{"machine-config": {"vcpu_count": 2}}' >bad.json
+timeout 30 "$bin" serve --api-sock cf.sock --config-file bad.json --dry-run >cf.out 2>cf.err; rc=$?
+check '[ $rc -eq 2 ] && grep -q "bad.json: machine-config: missing field .mem_size_mib." cf.err' "serve --config-file with a bad file: exit 2 naming the field (exit $rc)"
+
+# 6. Firecracker's spelling of the start
 start fc "$bin" --api-sock fc.sock --id fc1 --dry-run
 wait_sock fc.sock
 check 'c fc.sock GET / | grep -q "\"id\":\"fc1\""' "pvhboot --api-sock PATH serves the same API"

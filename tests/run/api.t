@@ -9,7 +9,8 @@
 # stops its ticking on the serial console (not one line in 3 s) and
 # Resumed starts it again; after boot, PUT /machine-config and a second
 # InstanceStart get 400 with a fault_message; GET /vm/config shows the
-# drive; the guest powers off and serve exits 0.
+# drive; the guest powers off and serve exits 0. The guest's uptime does
+# not jump over the 3 s pause (kvmclock stopped and set back).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -27,7 +28,7 @@ echo "API-CPUS $(grep -c ^processor /proc/cpuinfo)"
 echo "API-MEM $(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 mkdir -p /mnt && mount -t ext4 -o ro /dev/vda /mnt && echo "API-READ $(cat /mnt/hello.txt)"
 i=0
-while [ $i -lt 40 ]; do echo "API-TICK $i"; sleep 1; i=$((i + 1)); done
+while [ $i -lt 40 ]; do echo "API-TICK $i $(cut -d' ' -f1 /proc/uptime)"; sleep 1; i=$((i + 1)); done
 TEST
 tests/lib/virtio-initramfs.sh "$k61" "$work/api.cpio" --init "$work/api-init" >/dev/null ||
     fail_all "cannot build the initramfs"
@@ -83,6 +84,21 @@ check 'grep -q "CALL GET / -> 200 .*\"id\":\"kvm1\",\"state\":\"Running\"" "$out
 read -r _ pa pb < <(grep -m1 '^PAUSED-TICKS' "$out")
 check '[ -n "$pa" ] && [ "$pa" = "$pb" ] && [ "$(call PATCH /vm)" = "204 " ]' "Paused: no tick in 3 s ($pa then $pb)"
 check 'grep -q "\"state\":\"Paused\"" "$out"' "GET / while paused: Paused"
+# the guest's uptime between the tick before the pause and the one after: a
+# gap like the others (kvmclock set back on resume), not 3 s more
+clock=$(PAUSED_AT="$pa" python3 - "$out" <<'PY'
+import os, re, sys
+up = [float(u) for u in re.findall(r"^API-TICK \d+ ([0-9.]+)$", open(sys.argv[1]).read(), re.M)]
+a = int(os.environ["PAUSED_AT"] or 0)
+gaps = [b - x for x, b in zip(up, up[1:])]
+if a < 1 or a >= len(up):
+    print("bad no ticks around the pause"); sys.exit()
+across, others = gaps[a - 1], gaps[:a - 1] + gaps[a:]
+print(("good" if others and across < max(others) + 1.5 else "bad") +
+      f" across the pause {across:.2f} s, the other gaps at most {max(others or [0]):.2f} s")
+PY
+)
+check '[ "${clock%% *}" = good ]' "the guest's clock does not jump over the pause (${clock#* })"
 read -r _ rb rc2 < <(grep -m1 '^RESUMED-TICKS' "$out")
 check '[ -n "$rc2" ] && [ "$rc2" -gt "$rb" ]' "Resumed: it ticks again ($rb then $rc2)"
 check 'grep -q "CALL PUT /machine-config -> 400 {\"fault_message\":\"PUT /machine-config: only before InstanceStart" "$out"' "PUT /machine-config after boot: 400"
