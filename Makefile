@@ -152,14 +152,17 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	rmdir $(DESTDIR)$(INCLUDEDIR)/pvh $(DESTDIR)$(INCLUDEDIR)/pvhboot 2>/dev/null || true
 
+# The builds use every CPU (CHECK_JOBS); tests/run-all.sh runs the suites
+# one per CPU, then the benchmarks and fuzzers alone.
+CHECK_JOBS ?= $(shell nproc)
 check:
 	tests/lib/install-deps.sh
-	$(MAKE) variant VARIANT=san
-	$(MAKE) variant VARIANT=release
-	$(MAKE) variant VARIANT=static
-	$(MAKE) variant VARIANT=clang
-	$(MAKE) guest
-	$(MAKE) fuzz-build
+	$(MAKE) -j$(CHECK_JOBS) variant VARIANT=san
+	$(MAKE) -j$(CHECK_JOBS) variant VARIANT=release
+	$(MAKE) -j$(CHECK_JOBS) variant VARIANT=static
+	$(MAKE) -j$(CHECK_JOBS) variant VARIANT=clang
+	$(MAKE) -j$(CHECK_JOBS) guest
+	$(MAKE) -j$(CHECK_JOBS) fuzz-build
 	tests/run-all.sh
 
 clean:

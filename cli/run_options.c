@@ -1,9 +1,10 @@
 /* `pvhboot run`'s options: one table row per option (our spelling, QEMU's
  * where it maps cleanly, whether it takes a value, its handler), the
  * number and size parsers (digits first: no sign, no white space), the
- * module and drive specifications, and the usage text. */
+ * module, drive and NIC specifications, and the usage text. */
 #include "run_options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -16,6 +17,9 @@
 #include "pvhboot/sandbox.h"
 
 #define MAX_DRIVE_ID 20 /* virtio-blk's serial: 20 bytes */
+#define MAX_TAP_NAME 15 /* IFNAMSIZ - 1 */
+#define MIN_MTU 68      /* virtio-net's smallest (virtio 1.2, 5.1.4.1) */
+#define MAX_MTU 65535
 
 __attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
 {
@@ -256,6 +260,8 @@ static int claim_pending_drive(struct run_args *a, const char *opt, const char *
     return bad("%s: drive=%s: no -drive ...,if=none,id=%s before it", opt, id, id);
 }
 
+static int qemu_net_device(struct run_args *a, const char *opt, const char *model, char **save);
+
 /* QEMU's -device, for the devices pvhboot has. */
 static int opt_qemu_device(struct run_args *a, const char *opt, char *v)
 {
@@ -264,12 +270,233 @@ static int opt_qemu_device(struct run_args *a, const char *opt, char *v)
         return bad("%s: expected a device model", opt);
     if (!strcmp(model, "virtio-rng-device") || !strcmp(model, "virtio-rng-pci"))
         return a->cfg.rng = PVH_RNG_ON, 0;
+    if (!strcmp(model, "virtio-net-device") || !strcmp(model, "virtio-net-pci"))
+        return qemu_net_device(a, opt, model, &save);
     if (strcmp(model, "virtio-blk-device") && strcmp(model, "virtio-blk-pci"))
-        return bad("%s %s: not a device pvhboot has (it has virtio-blk-device, virtio-rng-device)", opt, model);
+        return bad("%s %s: not a device pvhboot has (it has virtio-blk-device, virtio-net-device, virtio-rng-device)",
+                   opt, model);
     for (char *tok = strtok_r(NULL, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         if (!strncmp(tok, "drive=", 6))
             return claim_pending_drive(a, opt, tok + 6);
     return bad("%s %s: drive=ID is missing", opt, model);
+}
+
+/* ---- NICs ------------------------------------------------------------------ */
+
+static int check_tap_name(const char *opt, const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > MAX_TAP_NAME || !strcmp(name, ".") || !strcmp(name, ".."))
+        return bad("%s: tap name '%s': 1 to %d characters", opt, name, MAX_TAP_NAME);
+    for (size_t i = 0; i < n; i++)
+        if (name[i] <= ' ' || name[i] > '~' || name[i] == '/' || name[i] == ':' || name[i] == '%')
+            return bad("%s: tap name '%s': printable characters other than / : %% and spaces only", opt, name);
+    return 0;
+}
+
+static unsigned hex_value(char c)
+{
+    return (unsigned)(isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10);
+}
+
+/* Six pairs of hex digits separated by ':' (or '-'); a unicast address, not zero. */
+static int parse_mac(const char *opt, const char *v, uint8_t mac[6])
+{
+    bool zero = true;
+    if (strlen(v) != 17)
+        return bad("%s: mac=%s: expected six hex pairs such as 02:00:00:00:00:01", opt, v);
+    for (int i = 0; i < 6; i++) {
+        const char *p = v + 3 * i;
+        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+            (i < 5 && p[2] != ':' && p[2] != '-'))
+            return bad("%s: mac=%s: expected six hex pairs such as 02:00:00:00:00:01", opt, v);
+        mac[i] = (uint8_t)(hex_value(p[0]) << 4 | hex_value(p[1]));
+        zero = zero && mac[i] == 0;
+    }
+    if (mac[0] & 1)
+        return bad("%s: mac=%s: a multicast address (its first byte is odd); a NIC needs a unicast one", opt, v);
+    return zero ? bad("%s: mac=%s: not an address a NIC may have", opt, v) : 0;
+}
+
+static int parse_mtu(const char *opt, const char *key, const char *v, unsigned *mtu)
+{
+    unsigned long n;
+    if (parse_uint(v, MAX_MTU, &n) || n < MIN_MTU)
+        return bad("%s: %s=%s: an MTU from %d to %d", opt, key, v, MIN_MTU, MAX_MTU);
+    *mtu = (unsigned)n;
+    return 0;
+}
+
+static int add_net(struct run_args *a, const char *opt, const struct pvh_vm_net *n)
+{
+    struct pvh_vm_config *cfg = &a->cfg;
+    if (cfg->nnets == PVH_MAX_NETS)
+        return bad("%s tap=%s: at most %d NICs", opt, n->tap, PVH_MAX_NETS);
+    for (size_t i = 0; i < cfg->nnets; i++)
+        if (!strcmp(cfg->nets[i].tap, n->tap))
+            return bad("%s tap=%s: that TAP is this VM's already (one NIC per TAP)", opt, n->tap);
+    cfg->nets[cfg->nnets++] = *n;
+    return 0;
+}
+
+/* Splits "key=value" in place; NULL when there is no '='. */
+static const char *key_value(char *tok)
+{
+    char *eq = strchr(tok, '=');
+    if (!eq)
+        return NULL;
+    *eq = '\0';
+    return eq + 1;
+}
+
+/* The keys a NIC takes in any spelling: mac=, and mtu= (QEMU's host_mtu=). */
+static int nic_key(const char *opt, const char *key, const char *v, struct pvh_vm_net *n)
+{
+    if (!strcmp(key, "mac"))
+        return n->has_mac = true, parse_mac(opt, v, n->mac);
+    if (!strcmp(key, "mtu") || !strcmp(key, "host_mtu"))
+        return parse_mtu(opt, key, v, &n->mtu);
+    return -1;
+}
+
+/* ours: tap=NAME[,mac=MAC][,mtu=N] */
+static int opt_net(struct run_args *a, const char *opt, char *v)
+{
+    struct pvh_vm_net n = {0};
+    char *save;
+    for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const char *val = key_value(tok);
+        int rc = val ? nic_key(opt, tok, val, &n) : -1;
+        if (rc > 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        if (!val || strcmp(tok, "tap"))
+            return bad("%s: '%s%s%s' is not supported (pvhboot: --net tap=NAME[,mac=MAC][,mtu=N])", opt, tok,
+                       val ? "=" : "", val ? val : "");
+        if (check_tap_name(opt, val))
+            return PVH_EXIT_BAD_INPUT;
+        n.tap = val;
+    }
+    if (!n.tap)
+        return bad("%s: tap=NAME is missing (pvhboot's NICs are host TAP devices: --net tap=NAME[,mac=MAC][,mtu=N])",
+                   opt);
+    return add_net(a, opt, &n);
+}
+
+/* QEMU's tap options that pvhboot can honour: ifname=, script=no and
+ * downscript=no (pvhboot runs no scripts), vhost=off, queues=1. 0 when
+ * taken, else the exit status after one line. */
+static int tap_key(const char *opt, const char *key, const char *v, struct pvh_vm_net *n)
+{
+    if (!strcmp(key, "ifname"))
+        return check_tap_name(opt, v) ? PVH_EXIT_BAD_INPUT : (n->tap = v, 0);
+    if (!strcmp(key, "script") || !strcmp(key, "downscript"))
+        return strcmp(v, "no") && *v ? bad("%s: %s=%s: pvhboot runs no scripts; set the TAP up beforehand (ip addr, "
+                                           "ip link set NAME up) and give %s=no", opt, key, v, key) : 0;
+    if (!strcmp(key, "vhost"))
+        return strcmp(v, "off") ? bad("%s: vhost=%s: pvhboot has no vhost-net; its virtio-net runs in the VMM (vhost=off)",
+                                      opt, v) : 0;
+    if (!strcmp(key, "queues"))
+        return strcmp(v, "1") ? bad("%s: queues=%s: pvhboot's NICs have one queue pair", opt, v) : 0;
+    return bad("%s: '%s=%s' is not supported (pvhboot: -netdev tap,id=ID,ifname=NAME, or --net tap=NAME)", opt, key, v);
+}
+
+/* QEMU's -netdev tap,id=ID,ifname=NAME[,...], claimed by a later
+ * -device virtio-net-device,netdev=ID. */
+static int opt_qemu_netdev(struct run_args *a, const char *opt, char *v)
+{
+    char *save, *type = strtok_r(v, ",", &save);
+    if (!type || strcmp(type, "tap"))
+        return bad("%s %s: pvhboot's NICs are host TAP devices: -netdev tap,id=ID,ifname=NAME with -device "
+                   "virtio-net-device,netdev=ID, or --net tap=NAME", opt, type ? type : "");
+    struct pending_net p = {0};
+    for (char *tok = strtok_r(NULL, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const char *val = key_value(tok);
+        if (!val)
+            return bad("%s: '%s': expected key=value", opt, tok);
+        int rc = !strcmp(tok, "id") ? (p.id = val, 0) : tap_key(opt, tok, val, &p.net);
+        if (rc)
+            return rc;
+    }
+    if (!p.id || !*p.id)
+        return bad("%s tap: id=ID is missing (for -device virtio-net-device,netdev=ID)", opt);
+    if (!p.net.tap)
+        return bad("%s tap,id=%s: ifname=NAME is missing (pvhboot opens the TAP by its name)", opt, p.id);
+    for (size_t i = 0; i < a->npending_nets; i++)
+        if (!strcmp(a->pending_nets[i].id, p.id))
+            return bad("%s: id=%s is given twice", opt, p.id);
+    if (a->npending_nets == PVH_MAX_NETS)
+        return bad("%s: at most %d NICs", opt, PVH_MAX_NETS);
+    a->pending_nets[a->npending_nets++] = p;
+    return 0;
+}
+
+/* -device virtio-net-device,netdev=ID[,mac=MAC][,host_mtu=N][,id=NAME] */
+static int qemu_net_device(struct run_args *a, const char *opt, const char *model, char **save)
+{
+    struct pvh_vm_net extra = {0};
+    const char *netdev = NULL;
+    for (char *tok = strtok_r(NULL, ",", save); tok; tok = strtok_r(NULL, ",", save)) {
+        const char *val = key_value(tok);
+        int rc = val ? nic_key(opt, tok, val, &extra) : -1;
+        if (rc > 0)
+            return rc;
+        if (rc == 0 || (val && !strcmp(tok, "id")))
+            continue;
+        if (!val || strcmp(tok, "netdev"))
+            return bad("%s %s: '%s%s%s' is not supported (netdev=ID, mac=MAC, host_mtu=N)", opt, model, tok,
+                       val ? "=" : "", val ? val : "");
+        netdev = val;
+    }
+    if (!netdev)
+        return bad("%s %s: netdev=ID is missing", opt, model);
+    for (size_t i = 0; i < a->npending_nets; i++) {
+        struct pending_net *p = &a->pending_nets[i];
+        if (strcmp(p->id, netdev) || p->claimed)
+            continue;
+        p->claimed = true;
+        struct pvh_vm_net n = p->net;
+        if (extra.has_mac)
+            n.has_mac = true, memcpy(n.mac, extra.mac, 6);
+        if (extra.mtu)
+            n.mtu = extra.mtu;
+        return add_net(a, opt, &n);
+    }
+    return bad("%s %s: netdev=%s: no -netdev tap,id=%s before it", opt, model, netdev, netdev);
+}
+
+static bool is_virtio_net_model(const char *m)
+{
+    return !strcmp(m, "virtio-net-device") || !strcmp(m, "virtio-net-pci") || !strcmp(m, "virtio");
+}
+
+/* QEMU's -nic tap,ifname=NAME[,model=virtio-net-device][,mac=MAC][,script=no,...]. */
+static int opt_qemu_nic(struct run_args *a, const char *opt, char *v)
+{
+    char *save, *type = strtok_r(v, ",", &save);
+    if (!type || strcmp(type, "tap"))
+        return bad("%s %s: pvhboot's NICs are host TAP devices: -nic tap,ifname=NAME, or --net tap=NAME", opt,
+                   type ? type : "");
+    struct pvh_vm_net n = {0};
+    for (char *tok = strtok_r(NULL, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const char *val = key_value(tok);
+        if (!val)
+            return bad("%s: '%s': expected key=value", opt, tok);
+        if (!strcmp(tok, "model")) {
+            if (!is_virtio_net_model(val))
+                return bad("%s: model=%s: pvhboot's NICs are virtio-net (model=virtio-net-device)", opt, val);
+            continue;
+        }
+        int rc = !strcmp(tok, "id") ? 0 : nic_key(opt, tok, val, &n);
+        if (rc < 0)
+            rc = tap_key(opt, tok, val, &n);
+        if (rc)
+            return rc;
+    }
+    if (!n.tap)
+        return bad("%s tap: ifname=NAME is missing (pvhboot opens the TAP by its name)", opt);
+    return add_net(a, opt, &n);
 }
 
 /* ---- the other options ------------------------------------------------------ */
@@ -494,9 +721,8 @@ static const struct qemu_refusal qemu_refused[] = {
     {"-hdb", true, "pvhboot's disks are virtio-blk: --drive FILE (the guest's /dev/vda, /dev/vdb, ...)"},
     {"-cdrom", true, "pvhboot has no CD-ROM: --drive FILE,ro"},
     {"-snapshot", false, "pvhboot writes disks in place: --drive FILE,ro for a read-only disk"},
-    {"-netdev", true, "pvhboot has no network device"},
-    {"-nic", true, "pvhboot has no network device"},
-    {"-net", true, "pvhboot has no network device"},
+    {"-net", true, "pvhboot's NICs are host TAP devices: --net tap=NAME, or -netdev tap,id=ID,ifname=NAME with "
+                   "-device virtio-net-device,netdev=ID"},
     {"-bios", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -bios"},
     {"-boot", true, "pvhboot boots the kernel directly, without firmware (PVH): drop -boot"},
     {"-daemonize", false, "run pvhboot in the background from the shell (&), with --serial file:PATH"},
@@ -624,6 +850,9 @@ static const struct run_option options[] = {
     {"--mem", "-m", true, opt_mem},
     {"--cpus", "-smp", true, opt_cpus},
     {"--drive", NULL, true, opt_drive},
+    {"--net", NULL, true, opt_net},
+    {"-netdev", NULL, true, opt_qemu_netdev},
+    {"-nic", NULL, true, opt_qemu_nic},
     {"-drive", NULL, true, opt_qemu_drive},
     {"-device", NULL, true, opt_qemu_device},
     {"--console", NULL, true, opt_console},
@@ -709,6 +938,10 @@ static int finish_drives(struct run_args *a)
         if (!a->pending[i].claimed)
             return bad("-drive file=%s,if=none,id=%s: no -device virtio-blk-device,drive=%s uses it",
                        a->pending[i].drive.path, a->pending[i].id, a->pending[i].id);
+    for (size_t i = 0; i < a->npending_nets; i++)
+        if (!a->pending_nets[i].claimed)
+            return bad("-netdev tap,id=%s,ifname=%s: no -device virtio-net-device,netdev=%s uses it",
+                       a->pending_nets[i].id, a->pending_nets[i].net.tap, a->pending_nets[i].id);
     return 0;
 }
 
@@ -803,6 +1036,9 @@ void run_usage(FILE *f)
             "  --drive FILE[,ro][,id=NAME][,cache=writeback|none]   a virtio-blk disk; /dev/vda is the first\n"
             "                         (-drive file=FILE,if=virtio[,readonly=on][,id=NAME][,cache=MODE],\n"
             "                         or -drive ...,if=none,id=ID with -device virtio-blk-device,drive=ID)\n"
+            "  --net tap=NAME[,mac=MAC][,mtu=N]   a virtio-net NIC on host TAP device NAME (created when\n"
+            "                         root and missing); eth0 is the first (-netdev tap,id=ID,ifname=NAME\n"
+            "                         with -device virtio-net-device,netdev=ID, or -nic tap,ifname=NAME)\n"
             "  --rng, --no-rng        virtio-rng (default: on when the machine has another virtio device)\n"
             "                         (-device virtio-rng-device)\n"
             "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"

@@ -16,6 +16,13 @@ struct pending_drive {
     bool claimed;
 };
 
+/* QEMU's -netdev tap,id=ID,... waits for the -device that names its id. */
+struct pending_net {
+    struct pvh_vm_net net;
+    const char *id;
+    bool claimed;
+};
+
 struct run_args {
     struct pvh_vm_config cfg;
     const char *initrd;
@@ -23,6 +30,8 @@ struct run_args {
     size_t nextra;
     struct pending_drive pending[PVH_MAX_DRIVES];
     size_t npending;
+    struct pending_net pending_nets[PVH_MAX_NETS];
+    size_t npending_nets;
     const char *seed;          /* --seed's value, NULL when not given */
     const char *config_file;   /* --config-file: Firecracker's JSON config */
     struct pvh_api *api;       /* the config file's state: cfg's strings point into it */

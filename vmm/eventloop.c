@@ -16,9 +16,11 @@
 
 struct pvh_watch {
     int fd;
+    uint32_t events;
     pvh_event_cb cb;
     void *arg;
     bool removed;
+    bool paused;            /* out of the epoll set (pvh_eventloop_enable) */
     struct pvh_watch *next;
 };
 
@@ -47,7 +49,7 @@ int pvh_eventloop_watch(struct pvh_eventloop *l, int fd, uint32_t events, pvh_ev
     struct pvh_watch *w = calloc(1, sizeof(*w));
     if (!w)
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
-    *w = (struct pvh_watch){.fd = fd, .cb = cb, .arg = arg, .next = l->watches};
+    *w = (struct pvh_watch){.fd = fd, .events = events, .cb = cb, .arg = arg, .next = l->watches};
     struct epoll_event ev = {.events = events, .data.ptr = w};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         int e = errno;
@@ -65,7 +67,8 @@ void pvh_eventloop_unwatch(struct pvh_eventloop *l, int fd)
         struct pvh_watch *w = *p;
         if (w->fd != fd)
             continue;
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+        if (!w->paused)
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
         *p = w->next;
         w->removed = true;
         w->next = l->dead;
@@ -73,6 +76,22 @@ void pvh_eventloop_unwatch(struct pvh_eventloop *l, int fd)
         l->nwatches--;
         return;
     }
+}
+
+int pvh_eventloop_enable(struct pvh_eventloop *l, int fd, bool on)
+{
+    for (struct pvh_watch *w = l->watches; w; w = w->next) {
+        if (w->fd != fd)
+            continue;
+        if (w->paused != on)
+            return 0;
+        struct epoll_event ev = {.events = w->events, .data.ptr = w};
+        if (epoll_ctl(l->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) != 0)
+            return -1;
+        w->paused = !on;
+        return 0;
+    }
+    return -1;
 }
 
 static void free_list(struct pvh_watch *w)

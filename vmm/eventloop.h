@@ -38,6 +38,11 @@ int pvh_eventloop_watch(struct pvh_eventloop *l, int fd, uint32_t events, pvh_ev
 /* Stops watching fd (from a callback on the loop's thread, or before the
  * loop starts). */
 void pvh_eventloop_unwatch(struct pvh_eventloop *l, int fd);
+/* Pauses (on false) or resumes a watch, keeping its callback: its fd leaves
+ * the epoll set (so not even EPOLLERR or EPOLLHUP is reported) and comes
+ * back with its events. From a callback on the loop's thread, or before
+ * the loop starts. 0, or -1 when fd is not watched or epoll refuses. */
+int pvh_eventloop_enable(struct pvh_eventloop *l, int fd, bool on);
 int pvh_eventloop_start(struct pvh_eventloop *l, struct pvh_error *err);
 /* Ends the loop and joins its thread (no callback runs afterwards). */
 void pvh_eventloop_stop(struct pvh_eventloop *l);

@@ -1,5 +1,5 @@
 /* The machine's devices: which virtio devices the configuration asks for
- * (in slot order: drives, the console, the rng), the legacy devices and
+ * (in slot order: drives, NICs, the console, the rng), the legacy devices and
  * their hooks (the RTC told the RAM sizes, its timer a timerfd), each
  * virtio device created on its planned slot and attached (vdev.c), and the
  * I/O thread they run on (with the gdb stub's socket). */
@@ -10,8 +10,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "vm.h"
 
@@ -20,6 +22,8 @@ size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_devi
     size_t n = 0;
     for (size_t i = 0; i < cfg->ndrives && n < PVH_MAX_VIRTIO_DEVICES; i++)
         specs[n++] = (struct pvh_device_spec){PVH_VIRTIO_ID_BLOCK, cfg->drives[i].path};
+    for (size_t i = 0; i < cfg->nnets && n < PVH_MAX_VIRTIO_DEVICES; i++)
+        specs[n++] = (struct pvh_device_spec){PVH_VIRTIO_ID_NET, cfg->nets[i].tap};
     if (cfg->console == PVH_CONSOLE_VIRTIO && n < PVH_MAX_VIRTIO_DEVICES)
         specs[n++] = (struct pvh_device_spec){PVH_VIRTIO_ID_CONSOLE, "console"};
     bool rng = cfg->rng == PVH_RNG_ON || (cfg->rng == PVH_RNG_AUTO && n > 0);
@@ -102,13 +106,52 @@ static int create_drive(struct pvh_vm_vdev *v, const struct pvh_vm_drive *cfg, c
     return 0;
 }
 
+/* A NIC: its TAP opened (or created), the device on it. */
+struct vm_nic {
+    struct pvh_tap tap;
+    struct pvh_net *net;
+};
+
+static void destroy_nic(void *impl)
+{
+    struct vm_nic *nic = impl;
+    pvh_net_destroy(nic->net);
+    pvh_tap_close(&nic->tap);
+    free(nic);
+}
+
+static int create_nic(struct pvh_vm_vdev *v, const struct pvh_vm_net *cfg, const struct pvh_mmio_device *slot,
+                      const struct pvh_virtio_env *env, struct pvh_error *err)
+{
+    struct vm_nic *nic = calloc(1, sizeof(*nic));
+    if (!nic)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (pvh_tap_open(&nic->tap, cfg->tap, cfg->mtu, NULL, err)) {
+        free(nic);
+        return -1;
+    }
+    struct pvh_net_config nc = {.fd = nic->tap.fd, .vnet_hdr = nic->tap.vnet_hdr, .tun_offloads = nic->tap.offloads,
+                                .mtu = (uint16_t)(nic->tap.mtu > PVH_NET_MAX_MTU ? PVH_NET_MAX_MTU : nic->tap.mtu)};
+    memcpy(nc.mac, cfg->mac, 6);
+    if (!cfg->has_mac)
+        pvh_net_default_mac(cfg->tap, nc.mac);
+    if (pvh_net_init(&nic->net, &nc, env, slot->base, slot->gsi, err)) {
+        pvh_tap_close(&nic->tap);
+        free(nic);
+        return -1;
+    }
+    v->dev = pvh_net_dev(nic->net), v->impl = nic, v->destroy = destroy_nic;
+    return 0;
+}
+
 /* The device type's own part of virtio device `v` on its planned slot;
- * drive is the index of the drive a block device serves. */
+ * drive and nic are the indices of the drive or NIC it serves. */
 static int create_virtio(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot,
-                         const struct pvh_virtio_env *env, size_t drive, struct pvh_error *err)
+                         const struct pvh_virtio_env *env, size_t drive, size_t nic, struct pvh_error *err)
 {
     switch (slot->virtio_id) {
     case PVH_VIRTIO_ID_BLOCK: return create_drive(v, &vm->cfg->drives[drive], slot, env, err);
+    case PVH_VIRTIO_ID_NET: return create_nic(v, &vm->cfg->nets[nic], slot, env, err);
     case PVH_VIRTIO_ID_RNG: return create_rng(v, slot, env, err);
     case PVH_VIRTIO_ID_CONSOLE: return create_vconsole(vm, v, slot, env, err);
     default:
@@ -119,18 +162,20 @@ static int create_virtio(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct 
 static int create_virtio_devices(struct pvh_vm *vm, const struct pvh_plan *plan, const char *const *plan_names,
                                  struct pvh_error *err)
 {
-    size_t drive = 0;
+    size_t drive = 0, nic = 0;
     for (size_t i = 0; i < plan->ndevices; i++) {
         const struct pvh_mmio_device *slot = &plan->devices[i];
         struct pvh_vm_vdev *v = &vm->vdev[i];
         struct pvh_virtio_env env = pvh_vdev_env(&v->kvm, &vm->mem);
         v->kvm.loop = &vm->loop; /* the device may watch fds as it is created */
         v->name = plan_names[i];
-        if (create_virtio(vm, v, slot, &env, drive, err))
+        if (create_virtio(vm, v, slot, &env, drive, nic, err))
             return -1;
         vm->nvdev = i + 1;
         if (slot->virtio_id == PVH_VIRTIO_ID_BLOCK)
             drive++;
+        if (slot->virtio_id == PVH_VIRTIO_ID_NET)
+            nic++;
         if (pvh_vdev_attach(&v->kvm, v->dev, &vm->dev.mmio, vm->cfg->dry_run ? -1 : vm->vm_fd, &vm->loop, err))
             return -1;
     }

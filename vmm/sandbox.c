@@ -14,6 +14,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <pwd.h>
@@ -50,6 +51,10 @@ static const struct syscall_name allowed_syscalls[] = {
     SYSCALL(epoll_wait), SYSCALL(epoll_pwait), SYSCALL(getrandom),
     SYSCALL(preadv), SYSCALL(pwritev), SYSCALL(pwrite64), SYSCALL(fdatasync), SYSCALL(fallocate),
     SYSCALL(ftruncate),
+    /* virtio-net: the TAP's watch goes off while the guest has no receive
+     * buffer and back on when it posts some (EPOLL_CTL_DEL/ADD on the I/O
+     * thread; frames themselves move with readv/writev) */
+    SYSCALL(epoll_ctl),
 };
 
 /* Named for the message only: refused, or allowed only with some arguments. */
@@ -69,6 +74,7 @@ static const unsigned long allowed_ioctls[] = {
     KVM_RUN, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_SIGNAL_MSI, KVM_GET_REGS, KVM_GET_SREGS,
     KVM_GET_MP_STATE, TCGETS, TCSETS, TCSETSW, FIONREAD,
     BLKDISCARD, BLKZEROOUT, /* virtio-blk on a block device */
+    TUNSETOFFLOAD,          /* virtio-net: the offloads the guest's driver took, set when it starts */
 };
 
 /* --gdb only: the stub (vmm/gdb.c) on the I/O thread accepts its one client

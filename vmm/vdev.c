@@ -49,10 +49,17 @@ static int env_watch(void *ctx, int fd, uint32_t events, void (*cb)(void *arg, u
     return k->loop ? pvh_eventloop_watch(k->loop, fd, events, cb, arg, &err) : -1;
 }
 
+static int env_watch_enable(void *ctx, int fd, bool on)
+{
+    struct pvh_vdev_kvm *k = ctx;
+    return k->loop ? pvh_eventloop_enable(k->loop, fd, on) : -1;
+}
+
 struct pvh_virtio_env pvh_vdev_env(struct pvh_vdev_kvm *k, const struct pvh_guestmem *mem)
 {
     return (struct pvh_virtio_env){
         .ctx = k, .mem = mem, .interrupt = env_interrupt, .kick = env_kick, .watch = env_watch,
+        .watch_enable = env_watch_enable,
     };
 }
 

@@ -28,11 +28,16 @@
  *                (tests/run/host-files.t), and under --load map the pages
  *                are gone; the VMM must end with its one-line error
  *   virtio       every virtio-mmio and virtqueue rule broken against the
- *                device in slot 0 (hostile_virtio.c), then a proper request */
+ *                device in slot 0 (hostile_virtio.c), then a proper request
+ *   net          every virtio-net transmit rule broken against the NIC in
+ *                slot 0, a 64 MiB chain, a flood of malformed frames during
+ *                which the rng in slot 1 must still be served, then a few
+ *                well-formed frames (hostile_net.c) */
 #include "pvh_guest.h"
 
 void guest_main(uint32_t start_info_paddr);
 void attack_virtio(void); /* hostile_virtio.c */
+void attack_net(void);    /* hostile_net.c */
 
 #define NO_RAM 0xf0000000u /* in the MMIO hole below 4 GiB: neither RAM nor a device */
 
@@ -243,6 +248,7 @@ static const struct {
     {"attack=wild-jump", "wild-jump", attack_wild_jump},
     {"attack=read-module", "read-module", attack_read_module},
     {"attack=virtio", "virtio", attack_virtio},
+    {"attack=net", "net", attack_net},
 };
 
 void guest_main(uint32_t start_info_paddr)

@@ -31,6 +31,15 @@ struct pvh_vm_drive {
 };
 #define PVH_MAX_DRIVES 16
 
+/* A virtio-net NIC on a host TAP device (--net tap=NAME[,mac=MAC][,mtu=N]). */
+struct pvh_vm_net {
+    const char *tap;               /* the TAP's name; created when it does not exist (root only) */
+    bool has_mac;
+    uint8_t mac[6];                /* has_mac false: derived from the TAP's name (docs/virtio-net.md) */
+    unsigned mtu;                  /* 0: the TAP's own; else the TAP's MTU is set to it */
+};
+#define PVH_MAX_NETS 8
+
 /* virtio-rng: on by default when the machine has any other virtio device. */
 enum pvh_rng_mode { PVH_RNG_AUTO, PVH_RNG_ON, PVH_RNG_OFF };
 /* The console stdin/stdout attach to: COM1 (default) or virtio-console (hvc0). */
@@ -48,6 +57,8 @@ struct pvh_vm_config {
     struct pvh_vm_module modules[PVH_MAX_MODULES];
     size_t ndrives;                /* virtio-blk disks, /dev/vda first */
     struct pvh_vm_drive drives[PVH_MAX_DRIVES];
+    size_t nnets;                  /* virtio-net NICs, eth0 first, after the drives in slot order */
+    struct pvh_vm_net nets[PVH_MAX_NETS];
     enum pvh_rng_mode rng;
     enum pvh_console_mode console;
     uint64_t ram_size;

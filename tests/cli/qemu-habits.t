@@ -36,8 +36,8 @@ accepted=(
 # refused: what | the line on stderr (after "pvhboot: ") must hold this | arguments
 refused=(
   "-hda|QEMU's -hda is not supported: pvhboot's disks are virtio-blk: --drive FILE|-kernel $k -hda disk.img"
-  "-netdev|QEMU's -netdev is not supported: pvhboot has no network device|-kernel $k -netdev user,id=n0"
-  "-nic|QEMU's -nic is not supported: pvhboot has no network device|-kernel $k -nic user"
+  "-netdev user|-netdev user: pvhboot's NICs are host TAP devices: -netdev tap,id=ID,ifname=NAME|-kernel $k -netdev user,id=n0"
+  "-nic user|-nic user: pvhboot's NICs are host TAP devices: -nic tap,ifname=NAME, or --net tap=NAME|-kernel $k -nic user"
   "-bios|QEMU's -bios is not supported: pvhboot boots the kernel directly, without firmware|-kernel $k -bios x.bin"
   "-S without a stub|--gdb-wait (-S) needs --gdb tcp:PORT|-kernel $k -S"
   "-s with --dry-run|--gdb and --dry-run: a dry run never starts the guest|-s -kernel $k --dry-run"

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../../vmm/virtio/blk.h"
+#include "fuzz_common.h"
 #include "../lib/virtio_driver.h"
 #include "pvhboot/layout.h"
 
@@ -43,12 +44,6 @@ static void ring_layout(uint16_t qsize, uint64_t *desc, uint64_t *avail, uint64_
     *used = (*avail + 6 + 2ull * qsize + 3) & ~3ull;
 }
 
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
 static uint8_t *ram;
 static struct pvh_blk *drive[2];
 static int file_fd[2];
@@ -56,21 +51,7 @@ static uint64_t ro_sum;
 
 static bool in_ram(const struct iovec *iov, int n)
 {
-    for (int i = 0; i < n; i++) {
-        const uint8_t *p = iov[i].iov_base;
-        if (p < ram || iov[i].iov_len > RAM_SIZE || p + iov[i].iov_len > ram + RAM_SIZE)
-            return false;
-    }
-    return true;
-}
-
-static bool all_zeros(const struct iovec *iov, int n)
-{
-    for (int i = 0; i < n; i++)
-        for (size_t k = 0; k < iov[i].iov_len; k++)
-            if (((const uint8_t *)iov[i].iov_base)[k])
-                return false;
-    return true;
+    return iov_inside(iov, n, ram, RAM_SIZE);
 }
 
 static ssize_t checked_preadv(int fd, const struct iovec *iov, int n, off_t off)
@@ -81,7 +62,7 @@ static ssize_t checked_preadv(int fd, const struct iovec *iov, int n, off_t off)
 
 static ssize_t checked_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
-    check(in_ram(iov, n) || all_zeros(iov, n));
+    check(in_ram(iov, n) || iov_all_zeros(iov, n));
     check(off >= 0 && (uint64_t)off < FILE_SIZE);
     return pwritev(fd, iov, n, off);
 }

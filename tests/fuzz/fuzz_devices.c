@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../vmm/exit.h"
+#include "fuzz_common.h"
 #include "pvhboot/acpi.h"
 
 #define RUN_SIZE 8192 /* KVM's is 2+ pages; its port data sits at 4096 */
@@ -24,25 +25,6 @@ struct recorder {
     uint64_t outputs, debug_outputs;
     uint64_t mono_ns; /* the RTC's clock */
 };
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-        v |= (uint64_t)*in->p << (8 * i);
-    return v;
-}
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 static void on_irq(void *ctx, unsigned irq, int level)
 {

@@ -1,16 +1,16 @@
 /* libFuzzer harness for virtio devices (vmm/virtio/): the input picks a
- * device type from the table below (rng, console, blk), then is a sequence
- * of what a hostile guest and the host can do to it: virtio-mmio register
- * reads and writes, a proper initialisation (random features, queue sizes,
- * rings sometimes moved), descriptors, available-ring entries, ring flags
- * and raw bytes written into fake guest RAM, well-formed chains (with
+ * device type from the table below (rng, console, blk, net), then is a
+ * sequence of what a hostile guest and the host can do to it: virtio-mmio
+ * register reads and writes, a proper initialisation (random features, queue
+ * sizes, rings sometimes moved), descriptors, available-ring entries, ring
+ * flags and raw bytes written into fake guest RAM, well-formed chains (with
  * filler bytes, or with the bytes the input gives: request headers, data;
  * tests/fuzz/trace-seeds.py writes recorded Linux traffic this way), chains
  * of up to 1025 buffers, notifications, resets, and the device's host side
  * (console input and resizes, the rng's clock and source failures, the
- * drive's failing or short host calls). The env either runs notifications
- * at once or hands them to a simulated I/O thread (env->kick), as the VMM
- * does.
+ * drive's failing or short host calls, frames from virtio-net's TAP). The env
+ * either runs notifications at once or hands them to a simulated I/O thread
+ * (env->kick), as the VMM does.
  *
  * Fake RAM is 128 KiB between two PROT_NONE guard pages (a device touching
  * memory outside RAM faults); the devices are globals (ASan checks them).
@@ -22,9 +22,10 @@
  *     keeps the one that broke the device), at most a queue's worth per
  *     operation, each used id inside the queue;
  *   - the work of one operation is bounded (console output bytes, rng source
- *     calls, drive host calls), and each device's own accounting holds
- *     (below); the drive hands the kernel only buffers inside fake RAM (or
- *     zeros), never writes the read-only image, never changes a size.
+ *     calls, drive host calls, frames written to the TAP), and each
+ *     device's own accounting holds (below); the drive hands the kernel only
+ *     buffers inside fake RAM (or zeros), never writes the read-only image,
+ *     never changes a size.
  * Adding a device type: one line in `devices` and its four small adapters. */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +37,9 @@
 #include <unistd.h>
 
 #include "../../vmm/virtio/blk.h"
+#include "fuzz_common.h"
 #include "../../vmm/virtio/console.h"
+#include "../../vmm/virtio/net.h"
 #include "../../vmm/virtio/rng.h"
 #include "pvhboot/bytes.h"
 
@@ -49,25 +52,6 @@
 #define DRIVE_BYTES (1u << 20)    /* the drives: sparse memfds, the first 64 KiB a pattern */
 #define DRIVE_PATTERN (64u << 10)
 #define MAX_OPS 2048
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-        v |= (uint64_t)*in->p << (8 * i);
-    return v;
-}
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 /* --- fake guest RAM between guard pages */
 
@@ -99,6 +83,9 @@ struct host {
     uint64_t rx_offered;
     unsigned drive_mode;
     uint64_t drive_calls;
+    size_t net_frame;       /* virtio-net: a frame waiting on the TAP, when net_ready */
+    bool net_ready;
+    uint64_t net_reads, net_writes;
     unsigned interrupts;
     uint32_t pending_kicks; /* queues handed to the simulated I/O thread */
 };
@@ -252,21 +239,7 @@ static bool blk_ro;
 
 static bool in_ram(const struct iovec *iov, int n)
 {
-    for (int i = 0; i < n; i++) {
-        const uint8_t *p = iov[i].iov_base;
-        if (p < ram_host || iov[i].iov_len > RAM_SIZE || p + iov[i].iov_len > ram_host + RAM_SIZE)
-            return false;
-    }
-    return true;
-}
-
-static bool all_zeros(const struct iovec *iov, int n)
-{
-    for (int i = 0; i < n; i++)
-        for (size_t k = 0; k < iov[i].iov_len; k++)
-            if (((const uint8_t *)iov[i].iov_base)[k])
-                return false;
-    return true;
+    return iov_inside(iov, n, ram_host, RAM_SIZE);
 }
 
 /* The drive's host calls as OP_HOST sets them: as the file does, EIO,
@@ -332,7 +305,7 @@ static ssize_t drive_pwritev(int fd, const struct iovec *iov, int n, off_t off)
     static struct iovec copy[PVH_VCHAIN_MAX];
     int e;
     check(drive_of(fd) == 0); /* never the read-only image */
-    check(in_ram(iov, n) || all_zeros(iov, n));
+    check(in_ram(iov, n) || iov_all_zeros(iov, n));
     check(off >= 0 && (uint64_t)off < DRIVE_BYTES);
     if (drive_fails(CALL_WRITE, &e))
         return errno = e, -1;
@@ -420,6 +393,95 @@ static void blk_check(struct pvh_virtio_dev *d, uint64_t calls_before)
     check(host.drive_calls - calls_before <= PVH_BLK_QUEUE_SIZE * per_request);
 }
 
+/* --- virtio-net, on a fake TAP */
+
+static struct pvh_net *net;
+
+static void touch_iov(const struct iovec *iov, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (iov[i].iov_len) { /* ASan checks the ends; the guard pages the rest */
+            volatile uint8_t t = ((uint8_t *)iov[i].iov_base)[0];
+            t = ((uint8_t *)iov[i].iov_base)[iov[i].iov_len - 1];
+            (void)t;
+        }
+}
+
+static ssize_t net_readv(void *ctx, int fd, const struct iovec *iov, int n)
+{
+    (void)ctx, (void)fd;
+    check(n > 0 && n <= PVH_NET_IOV_MAX);
+    host.net_reads++;
+    if (!host.net_ready) {
+        errno = EAGAIN;
+        return -1;
+    }
+    host.net_ready = false;
+    size_t left = host.net_frame;
+    for (int i = 0; i < n && left; i++) {
+        size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
+        memset(iov[i].iov_base, 0x3c, take);
+        left -= take;
+    }
+    return (ssize_t)host.net_frame;
+}
+
+static ssize_t net_writev(void *ctx, int fd, const struct iovec *iov, int n)
+{
+    (void)ctx, (void)fd;
+    check(n > 0 && n <= PVH_NET_IOV_MAX);
+    touch_iov(iov, n);
+    host.net_writes++;
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    return (ssize_t)len;
+}
+
+static int net_offloads(void *ctx, int fd, unsigned flags)
+{
+    (void)ctx, (void)fd;
+    check((flags & ~0x1fu) == 0);
+    return 0;
+}
+
+static const struct pvh_net_io net_io = {net_readv, net_writev, net_offloads, NULL};
+
+static struct pvh_virtio_dev *net_create(const struct pvh_virtio_env *env, struct input *in)
+{
+    bool vnet = take(in, 1) & 1;
+    struct pvh_net_config cfg = {.fd = -1, .vnet_hdr = vnet, .tun_offloads = vnet ? 0x1f : 0,
+                                 .mtu = (uint16_t)(PVH_NET_MIN_MTU + take(in, 2) % (PVH_NET_MAX_MTU - 67)),
+                                 .mac = {2, 0, 0, 0, 0, 1}, .io = &net_io};
+    struct pvh_error err;
+    check(pvh_net_init(&net, &cfg, env, 0xd0000000, 5, &err) == 0);
+    return pvh_net_dev(net);
+}
+
+static void net_destroy(void)
+{
+    pvh_net_destroy(net);
+    net = NULL;
+}
+
+static void net_host(struct pvh_virtio_dev *d, struct input *in)
+{
+    host.net_frame = (size_t)take(in, 3) % 70000;
+    host.net_ready = true;
+    pvh_net_rx_poll(d);
+    host.net_ready = false; /* a frame no buffer took: the kernel's queue drops it */
+}
+
+static void net_check(struct pvh_virtio_dev *d, uint64_t writes_before)
+{
+    const struct pvh_net_counts *c = pvh_net_counts(net);
+    (void)d;
+    check(host.net_writes == c->tx_frames + c->tx_refused);
+    check(c->rx_frames + c->rx_truncated <= host.net_reads);
+    /* one operation: a notification and the I/O thread's run after it, a queue's worth each */
+    check(host.net_writes - writes_before <= 2u * PVH_NET_QUEUE_SIZE);
+}
+
 /* --- the device table */
 
 struct fuzz_device {
@@ -438,6 +500,7 @@ static const struct fuzz_device devices[] = {
     {"virtio-rng", rng_create, rng_destroy, rng_host, rng_check, &host.source_calls, false},
     {"virtio-console", console_create, console_destroy, console_host, console_check, &host.out_bytes, false},
     {"virtio-blk", blk_create, blk_destroy, blk_host, blk_check, &host.drive_calls, true},
+    {"virtio-net", net_create, net_destroy, net_host, net_check, &host.net_writes, false},
 };
 #define NDEVICES (sizeof(devices) / sizeof(devices[0]))
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "../../vmm/virtio/queue.h"
+#include "fuzz_common.h"
 #include "../../vmm/virtio/virtio_defs.h"
 #include "pvhboot/bytes.h"
 
@@ -50,25 +51,6 @@
 #define MAX_OPS 2048
 #define POP_CPU_US 250000 /* one pop's bound (a real one: microseconds) */
 #define OUTSTANDING 1024
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-        v |= (uint64_t)*in->p << (8 * i);
-    return v;
-}
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 /* --- fake RAM, and the harness's own view of it (not pvh_gpa_ptr) */
 

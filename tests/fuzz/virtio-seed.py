@@ -7,7 +7,7 @@ import os
 import struct
 import sys
 
-RNG, CONSOLE = 0, 1                      # index in the harness's `devices` table
+RNG, CONSOLE, BLK, NET = 0, 1, 2, 3       # index in the harness's `devices` table
 OP_WRITE, OP_INIT, OP_NOTIFY, OP_HOST, OP_CHAIN = 0, 2, 5, 7, 11
 REG_EMERG_WR = 23                        # pick_register: regs[23] is VIRTIO_MMIO_CONFIG + 8
 SIZE_1, SIZE_4 = 3, 0                    # pick_size: sizes[3] == 1, sizes[0] == 4
@@ -42,6 +42,14 @@ def console_input(data):
     return bytes([OP_HOST, len(data)]) + data
 
 
+def net_config(vnet, mtu):
+    return bytes([1 if vnet else 0]) + struct.pack("<H", mtu - 68)
+
+
+def net_frame(length):
+    return bytes([OP_HOST]) + struct.pack("<I", length)[:3]
+
+
 def emergency_write(char):
     return bytes([OP_WRITE, REG_EMERG_WR, SIZE_1]) + struct.pack("<I", ord(char))
 
@@ -58,6 +66,12 @@ SEEDS = {
     "console-receive-io-thread": header(CONSOLE, True) + bytes([0])
     + init(FEAT_INDIRECT, 3, 3) + chain(0, [(16, True)]) + console_input(b"hello world\n")
     + emergency_write("E"),
+    "net-transmit-receive": header(NET, False) + net_config(True, 1500)
+    + init(FEAT_EVENT_IDX | FEAT_INDIRECT | FEAT_DEVICE, 4, 4)
+    + chain(0, [(1536, True)]) + chain(0, [(1536, True)]) + chain(1, [(12, False), (60, False)])
+    + chain(1, [(72, False)], indirect=True) + net_frame(112) + net_frame(3000),
+    "net-io-thread": header(NET, True) + net_config(False, 9000) + init(FEAT_INDIRECT, 3, 3)
+    + chain(1, [(5, False), (1000, False)]) + chain(0, [(4096, True), (8192, True)]) + net_frame(9030),
 }
 
 outdir = sys.argv[1]

@@ -22,6 +22,8 @@ if [ -z "$version" ] || [ "$version" = "(none)" ]; then
 fi
 [ -n "$version" ] && [ "$version" != "(none)" ] || { echo "debian-file: no package $pkg" >&2; exit 1; }
 dir=$base/${version//:/_}
+# one fetch at a time per package (make check runs suites side by side)
+mkdir -p "$base" && exec 9>"$dir.lock" && flock 9
 if [ ! -s "$dir/$name" ]; then
     rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/deb"
     (cd "$dir.tmp/deb" && apt-get download "$pkg=$version" >/dev/null 2>&1) || { echo "debian-file: cannot download $pkg" >&2; exit 1; }

@@ -3,7 +3,8 @@
 # a cache outside the source tree and prints the cache directory, which holds:
 #   vmlinuz   the bzImage (LZ4 payload)
 #   vmlinux   the uncompressed ELF extracted from it
-#   modules/  irqbypass.ko kvm.ko kvm-amd.ko (for the emulated machine)
+#   modules/  irqbypass.ko kvm.ko kvm-amd.ko (for the emulated machine), tun.ko
+#             (its TAP devices: tests/run/net.t, bench/net.sh)
 #   version   the package name
 #   System.map  the kernel's symbols (the extracted vmlinux has none, and
 #             the package's own /boot/System.map is a placeholder): the one
@@ -53,13 +54,17 @@ if [ -z "$pkg" ] && [ -z "$suite" ]; then
 fi
 [ -n "$pkg" ] || { echo "debian-kernel: cannot resolve linux-image-$flavour" >&2; exit 1; }
 dir=$cache/$pkg
+extra_modules="drivers/net/tun.ko"
+[ "$suite" != bookworm-i386 ] || extra_modules="" # no KVM modules, no TAPs there
+# one fetch at a time per package (make check runs suites side by side)
+mkdir -p "$cache" && exec 9>"$dir.lock" && flock 9
 if [ ! -s "$dir/vmlinux" ]; then
     rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/deb"
     (cd "$dir.tmp/deb" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1)
     dpkg -x "$dir.tmp/deb"/*.deb "$dir.tmp/root"
     cp "$dir.tmp/root"/boot/vmlinuz-* "$dir.tmp/vmlinuz"
     mkdir -p "$dir.tmp/modules"
-    for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+    for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko $extra_modules; do
         [ "$suite" != bookworm-i386 ] || break
         src=$(ls "$dir.tmp/root"/lib/modules/*/kernel/$m* | head -1)
         case "$src" in
@@ -79,5 +84,30 @@ if [ "${PVHBOOT_WANT_SYSTEM_MAP:-0}" = 1 ] && [ ! -s "$dir/System.map" ]; then
         tar -x -C "$dir.map" --wildcards './usr/lib/debug/boot/System.map-*'
     cp "$dir.map"/usr/lib/debug/boot/System.map-* "$dir/System.map.tmp" && mv "$dir/System.map.tmp" "$dir/System.map"
     rm -rf "$dir.map"
+fi
+# A cache made before the extra modules were kept gets them added, each
+# file written aside and renamed: what other runs read is never touched.
+missing=""
+for m in $extra_modules; do [ -s "$dir/modules/$(basename "$m")" ] || missing+=" $m"; done
+if [ -n "$missing" ]; then
+    tmp=$(mktemp -d "$cache/modules.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$deb" ]; then
+        (cd "$tmp" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1)
+        deb=$(ls "$tmp"/*.deb | head -1)
+    fi
+    mkdir -p "$tmp/root"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/root" --wildcards $(for m in $missing; do echo "*/kernel/$m*"; done)
+    for m in $missing; do
+        src=$(find "$tmp/root" -path "*/kernel/$m*" | head -1)
+        out=$dir/modules/$(basename "$m")
+        case "$src" in
+            *.xz) xz -dc "$src" >"$out.$$" ;;
+            *.zst) zstd -qdc "$src" >"$out.$$" ;;
+            *) cp "$src" "$out.$$" ;;
+        esac
+        mv "$out.$$" "$out"
+    done
 fi
 echo "$dir"

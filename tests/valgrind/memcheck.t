@@ -6,7 +6,8 @@
 # bzImage through the cache; Multiboot 1 images) must finish with 0 memcheck errors and no
 # definite or indirect leak.
 # test_runloop and every test_*_sandbox (test_sandbox, test_extract_sandbox,
-# test_gdb_sandbox, ...) are left out: their children install a seccomp filter, which traps valgrind's own system calls
+# test_gdb_sandbox, test_net_sandbox) are left out: their children install a
+# seccomp filter, which traps valgrind's own system calls
 # (the ASan run covers them). The vmlinuz decoder child leaves its filter out
 # under valgrind (extract/child.c), so the extraction itself is checked here.
 # So is test_mapguard: its children die by SIGBUS on purpose (valgrind reports
@@ -18,7 +19,8 @@ vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=de
     --show-leak-kinds=definite,indirect)
 units=()
 for t in build/release/tests/test_*; do
-    [ -x "$t" ] && [[ $t != *.d && $t != *_sandbox && $t != *test_mapguard && $t != *test_runloop ]] && units+=("$t")
+    [ -x "$t" ] && [[ $t != *.d && $t != *_sandbox && $t != *test_mapguard && $t != *test_runloop ]] &&
+        units+=("$t")
 done
 cases=()
 kernel_dir=$(tests/lib/debian-kernel.sh 2>/dev/null) || kernel_dir=

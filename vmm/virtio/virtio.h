@@ -36,6 +36,10 @@ struct pvh_virtio_env {
     /* Watch fd on the I/O thread: cb(arg, epoll events) runs there (it takes
      * the device's lock itself). NULL where there is no I/O thread. */
     int (*watch)(void *ctx, int fd, uint32_t events, void (*cb)(void *arg, uint32_t events), void *arg);
+    /* Stops (on false) or resumes reporting a watched fd's events, e.g. a
+     * TAP's while the guest has no buffer for its frames. On the I/O thread
+     * only (from a watch's or a queue's handler). NULL where watch is. */
+    int (*watch_enable)(void *ctx, int fd, bool on);
 };
 
 /* A device type. */
