@@ -48,6 +48,13 @@ struct pvh_api_drive {
     bool cache_writeback; /* "Writeback" given (else Firecracker's default "Unsafe") */
 };
 
+/* PUT /network-interfaces/{id}'s fields: a virtio-net NIC on a host TAP. */
+struct pvh_api_net {
+    char *id, *tap;
+    bool has_mac;
+    uint8_t mac[6];
+};
+
 struct pvh_api {
     struct pvh_vm_config cfg;   /* machine-config, entropy; the rest is built at InstanceStart */
     const struct pvh_api_ops *ops;
@@ -56,6 +63,8 @@ struct pvh_api {
     char *kernel, *boot_args, *initrd;     /* boot-source */
     size_t ndrives;                         /* in PUT order; the root drive goes first at start */
     struct pvh_api_drive drives[PVH_MAX_DRIVES];
+    size_t nnets;                           /* in PUT order: eth0 first */
+    struct pvh_api_net nets[PVH_MAX_NETS];
     bool entropy;
     char *log_path, *log_level;
     bool log_show_level, log_show_origin;

@@ -280,6 +280,143 @@ static void patch_drive(struct pvh_api *api, const char *id, json_t *b, struct p
     no_content(r);
 }
 
+/* ---- network interfaces -------------------------------------------------------- */
+
+#define MAX_TAP_NAME 15 /* IFNAMSIZ - 1 */
+
+static const struct pvh_field net_fields[] = {
+    {"iface_id", PVH_FIELD_STRING, true},       {"host_dev_name", PVH_FIELD_STRING, true},
+    {"guest_mac", PVH_FIELD_STRING, false},     {"rx_rate_limiter", PVH_FIELD_OBJECT, false},
+    {"tx_rate_limiter", PVH_FIELD_OBJECT, false},
+};
+static const struct pvh_field net_patch_fields[] = {
+    {"iface_id", PVH_FIELD_STRING, true},
+    {"rx_rate_limiter", PVH_FIELD_OBJECT, false},
+    {"tx_rate_limiter", PVH_FIELD_OBJECT, false},
+};
+
+static struct pvh_api_net *find_net(struct pvh_api *api, const char *id)
+{
+    for (size_t i = 0; i < api->nnets; i++)
+        if (!strcmp(api->nets[i].id, id))
+            return &api->nets[i];
+    return NULL;
+}
+
+/* The path's id: the body's iface_id, letters, digits and '_' (as Firecracker). */
+static int check_iface_id(const char *path_id, json_t *b, struct pvh_api_response *r)
+{
+    const char *body_id = pvh_field_string(b, "iface_id", "");
+    if (strcmp(path_id, body_id)) {
+        pvh_api_fault(r, 400, "network-interfaces: the path's id '%.64s' differs from iface_id '%.64s'", path_id, body_id);
+        return -1;
+    }
+    for (const char *p = path_id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_') {
+            pvh_api_fault(r, 400, "network-interfaces: iface_id '%.64s': letters, digits and '_' only", path_id);
+            return -1;
+        }
+    if (strlen(path_id) > 64) {
+        pvh_api_fault(r, 400, "network-interfaces: iface_id: at most 64 characters");
+        return -1;
+    }
+    return 0;
+}
+
+/* A TAP's name: 1 to 15 printable characters other than / : % and spaces. */
+static int check_tap(const char *name, struct pvh_api_response *r)
+{
+    size_t n = strlen(name);
+    bool good = n > 0 && n <= MAX_TAP_NAME && strcmp(name, ".") && strcmp(name, "..");
+    for (size_t i = 0; good && i < n; i++)
+        good = name[i] > ' ' && name[i] <= '~' && name[i] != '/' && name[i] != ':' && name[i] != '%';
+    if (!good)
+        pvh_api_fault(r, 400, "network-interfaces: host_dev_name '%.64s': a TAP's name, 1 to %d printable "
+                      "characters other than / : %% and spaces", name, MAX_TAP_NAME);
+    return good ? 0 : -1;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* "02:00:00:00:00:01": six hex pairs, a unicast address other than zero. */
+static int parse_guest_mac(const char *v, uint8_t mac[6], struct pvh_api_response *r)
+{
+    bool good = strlen(v) == 17, zero = true;
+    for (int i = 0; good && i < 6; i++) {
+        int hi = hex_digit(v[3 * i]), lo = hex_digit(v[3 * i + 1]);
+        good = hi >= 0 && lo >= 0 && (i == 5 || v[3 * i + 2] == ':');
+        mac[i] = (uint8_t)(hi << 4 | lo);
+        zero = zero && mac[i] == 0;
+    }
+    if (!good || zero || (mac[0] & 1))
+        pvh_api_fault(r, 400, "network-interfaces: guest_mac '%.32s': six hex pairs such as 02:00:00:00:00:01, "
+                      "a unicast address", v);
+    return good && !zero && !(mac[0] & 1) ? 0 : -1;
+}
+
+static int net_defaults_only(json_t *b, struct pvh_api_response *r)
+{
+    if (pvh_field_no_rate_limit(b, "rx_rate_limiter") && pvh_field_no_rate_limit(b, "tx_rate_limiter"))
+        return 0;
+    pvh_api_fault(r, 400, "network-interfaces: rx_rate_limiter, tx_rate_limiter: pvhboot has no rate limiters "
+                  "(null or absent only)");
+    return -1;
+}
+
+static int tap_taken(struct pvh_api *api, const char *id, const char *tap, struct pvh_api_response *r)
+{
+    for (size_t i = 0; i < api->nnets; i++)
+        if (!strcmp(api->nets[i].tap, tap) && strcmp(api->nets[i].id, id)) {
+            pvh_api_fault(r, 400, "network-interfaces: TAP %s is interface '%s''s already (one NIC per TAP)", tap,
+                          api->nets[i].id);
+            return -1;
+        }
+    return 0;
+}
+
+static void put_net(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
+{
+    if (pvh_fields_check(b, "network-interfaces", net_fields, COUNT(net_fields), r) || check_iface_id(id, b, r) ||
+        net_defaults_only(b, r))
+        return;
+    const char *tap = pvh_field_string(b, "host_dev_name", ""), *mac = pvh_field_string(b, "guest_mac", NULL);
+    struct pvh_api_net nn = {.has_mac = mac != NULL};
+    if (check_tap(tap, r) || tap_taken(api, id, tap, r) || (mac && parse_guest_mac(mac, nn.mac, r)))
+        return;
+    struct pvh_api_net *n = find_net(api, id);
+    if (!n && api->nnets == PVH_MAX_NETS) {
+        pvh_api_fault(r, 400, "network-interfaces: at most %d interfaces", PVH_MAX_NETS);
+        return;
+    }
+    if (!pvh_set_string(&nn.id, id) || !pvh_set_string(&nn.tap, tap)) {
+        pvh_api_net_free(&nn);
+        out_of_memory(r);
+        return;
+    }
+    if (n)
+        pvh_api_net_free(n);
+    else
+        n = &api->nets[api->nnets++];
+    *n = nn;
+    no_content(r);
+}
+
+/* After boot only the rate limiters may change, and pvhboot has none. */
+static void patch_net(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
+{
+    if (pvh_fields_check(b, "network-interfaces", net_patch_fields, COUNT(net_patch_fields), r) ||
+        check_iface_id(id, b, r) || net_defaults_only(b, r))
+        return;
+    if (!find_net(api, id)) {
+        pvh_api_fault(r, 400, "network-interfaces: no interface '%s' (PUT it before InstanceStart)", id);
+        return;
+    }
+    no_content(r);
+}
+
 /* ---- entropy, logger, metrics --------------------------------------------------- */
 
 static const struct pvh_field entropy_fields[] = {{"rate_limiter", PVH_FIELD_OBJECT, false}};
@@ -520,8 +657,8 @@ static const struct route routes[] = {
     {"PUT", "/actions", ANY_TIME, JSON_BODY, put_actions},
     {"GET", "/vm/config", ANY_TIME, NO_BODY, pvh_api_get_vm_config},
     {"PATCH", "/vm", AFTER_BOOT, JSON_BODY, patch_vm},
-    {"PUT", "/network-interfaces/", BEFORE_BOOT, NO_BODY, not_built},
-    {"PATCH", "/network-interfaces/", AFTER_BOOT, NO_BODY, not_built},
+    {"PUT", "/network-interfaces/", BEFORE_BOOT, JSON_BODY, put_net},
+    {"PATCH", "/network-interfaces/", AFTER_BOOT, JSON_BODY, patch_net},
     {"PUT", "/vsock", BEFORE_BOOT, NO_BODY, not_built},
     {"PUT", "/balloon", BEFORE_BOOT, NO_BODY, not_built},
     {"PUT", "/mmds", ANY_TIME, NO_BODY, not_built},

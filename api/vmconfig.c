@@ -30,10 +30,19 @@ void pvh_api_drive_free(struct pvh_api_drive *d)
     memset(d, 0, sizeof(*d));
 }
 
+void pvh_api_net_free(struct pvh_api_net *n)
+{
+    free(n->id);
+    free(n->tap);
+    memset(n, 0, sizeof(*n));
+}
+
 void pvh_api_fini(struct pvh_api *api)
 {
     for (size_t i = 0; i < api->ndrives; i++)
         pvh_api_drive_free(&api->drives[i]);
+    for (size_t i = 0; i < api->nnets; i++)
+        pvh_api_net_free(&api->nets[i]);
     free(api->kernel);
     free(api->boot_args);
     free(api->initrd);
@@ -116,6 +125,22 @@ static json_t *drives_json(const struct pvh_api *api)
     return a;
 }
 
+static json_t *nets_json(const struct pvh_api *api)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < api->nnets; i++) {
+        const struct pvh_api_net *n = &api->nets[i];
+        json_t *o = json_pack("{s:s, s:s}", "iface_id", n->id, "host_dev_name", n->tap);
+        char mac[18];
+        snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1], n->mac[2], n->mac[3],
+                 n->mac[4], n->mac[5]);
+        if (o && n->has_mac)
+            json_object_set_new(o, "guest_mac", json_string(mac));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static json_t *logger_json(const struct pvh_api *api)
 {
     if (!api->log_level)
@@ -135,7 +160,7 @@ void pvh_api_get_vm_config(struct pvh_api *api, const char *id, json_t *b, struc
         json_object_set_new(o, "boot-source", boot_source_json(api));
         json_object_set_new(o, "machine-config", machine_json(&api->cfg));
         json_object_set_new(o, "drives", drives_json(api));
-        json_object_set_new(o, "network-interfaces", json_array());
+        json_object_set_new(o, "network-interfaces", nets_json(api));
         json_object_set_new(o, "vsock", json_null());
         json_object_set_new(o, "entropy", api->entropy ? json_pack("{}") : json_null());
         json_object_set_new(o, "logger", logger_json(api));
@@ -178,19 +203,21 @@ static int put_member(struct pvh_api *api, const char *path, json_t *value, cons
     return rc;
 }
 
-static int put_drives(struct pvh_api *api, json_t *drives, struct pvh_error *err)
+/* An array member ("drives", "network-interfaces"): each element PUT to
+ * /name/<its id_key>. */
+static int put_array(struct pvh_api *api, const char *name, const char *id_key, json_t *items, struct pvh_error *err)
 {
     size_t i;
     json_t *d;
-    if (!json_is_array(drives))
-        return pvh_fail(err, PVH_E_INPUT, "drives: expected an array of drive objects");
-    json_array_foreach(drives, i, d) {
-        const char *id = json_string_value(json_object_get(d, "drive_id"));
-        char path[64], member[32];
-        if (!json_is_object(d) || !id || strlen(id) > 32 || strchr(id, '/'))
-            return pvh_fail(err, PVH_E_INPUT, "drives[%zu]: expected an object with a drive_id", i);
-        snprintf(path, sizeof(path), "/drives/%s", id);
-        snprintf(member, sizeof(member), "drives[%zu]", i);
+    if (!json_is_array(items))
+        return pvh_fail(err, PVH_E_INPUT, "%s: expected an array of objects", name);
+    json_array_foreach(items, i, d) {
+        const char *id = json_string_value(json_object_get(d, id_key));
+        char path[128], member[48];
+        if (!json_is_object(d) || !id || strlen(id) > 64 || strchr(id, '/') || strchr(id, '?'))
+            return pvh_fail(err, PVH_E_INPUT, "%s[%zu]: expected an object with its %s", name, i, id_key);
+        snprintf(path, sizeof(path), "/%s/%s", name, id);
+        snprintf(member, sizeof(member), "%s[%zu]", name, i);
         if (put_member(api, path, d, member, err))
             return -1;
     }
@@ -220,10 +247,10 @@ static int check_members(json_t *root, struct pvh_error *err)
     json_object_foreach(root, key, v) {
         if (!known_member(key))
             return pvh_fail(err, PVH_E_INPUT, "unknown member '%.64s' (members: boot-source, machine-config, "
-                            "drives, entropy, logger, metrics)", key);
+                            "drives, network-interfaces, entropy, logger, metrics)", key);
         if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
             continue;
-        if (!strcmp(key, "network-interfaces") || !strcmp(key, "vsock") || !strcmp(key, "balloon") ||
+        if (!strcmp(key, "vsock") || !strcmp(key, "balloon") ||
             !strcmp(key, "mmds-config") || !strcmp(key, "cpu-config"))
             return pvh_fail(err, PVH_E_INPUT, "%s: not built yet in pvhboot (docs/api.md)", key);
     }
@@ -245,9 +272,11 @@ int pvh_api_load_config(struct pvh_api *api, const char *json, size_t len, struc
         if (v && !json_is_null(v))
             rc = put_member(api, path, v, config_members[i], err);
     }
-    json_t *drives = json_object_get(root, "drives");
+    json_t *drives = json_object_get(root, "drives"), *nets = json_object_get(root, "network-interfaces");
     if (!rc && drives && !json_is_null(drives))
-        rc = put_drives(api, drives, err);
+        rc = put_array(api, "drives", "drive_id", drives, err);
+    if (!rc && nets && !json_is_null(nets))
+        rc = put_array(api, "network-interfaces", "iface_id", nets, err);
     json_decref(root);
     return rc;
 }
@@ -297,6 +326,23 @@ static int build_drives(struct pvh_api *api, struct pvh_vm_config *out, struct p
     return 0;
 }
 
+/* The API's NICs after the command line's (eth0 is the first given). */
+static int build_nets(const struct pvh_api *api, struct pvh_vm_config *out, struct pvh_error *err)
+{
+    if (out->nnets + api->nnets > PVH_MAX_NETS)
+        return pvh_fail(err, PVH_E_INPUT, "more than %d network interfaces", PVH_MAX_NETS);
+    for (size_t i = 0; i < api->nnets; i++) {
+        const struct pvh_api_net *n = &api->nets[i];
+        for (size_t k = 0; k < out->nnets; k++)
+            if (!strcmp(out->nets[k].tap, n->tap))
+                return pvh_fail(err, PVH_E_INPUT, "TAP %s from both the command line and network-interfaces", n->tap);
+        struct pvh_vm_net *o = &out->nets[out->nnets++];
+        *o = (struct pvh_vm_net){.tap = n->tap, .has_mac = n->has_mac};
+        memcpy(o->mac, n->mac, sizeof(o->mac));
+    }
+    return 0;
+}
+
 int pvh_api_build_config(struct pvh_api *api, struct pvh_vm_config *out, struct pvh_error *err)
 {
     *out = api->cfg;
@@ -315,5 +361,5 @@ int pvh_api_build_config(struct pvh_api *api, struct pvh_vm_config *out, struct 
         out->modules[0] = (struct pvh_vm_module){api->initrd, NULL};
         out->nmodules = 1;
     }
-    return build_drives(api, out, err);
+    return build_nets(api, out, err) ? -1 : build_drives(api, out, err);
 }

@@ -47,14 +47,17 @@ check '[ "$(c api.sock PUT /boot-source "{\"kernel_image_path\":\"$kernel\",\"bo
 check '[ "$(c api.sock PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"root.img\",\"is_root_device\":true,\"is_read_only\":false}" | tail -1)" = 204 ]' "PUT /drives/rootfs: 204"
 out=$(c api.sock PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"nothere.img\",\"is_root_device\":true}")
 check '[ "$(tail -1 <<<"$out")" = 400 ] && grep -q "\"fault_message\":\"drives: path_on_host: nothere.img: No such file or directory\"" <<<"$out"' "a drive that is not there: 400 with a fault_message"
-out=$(c api.sock PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\"}")
-check '[ "$(tail -1 <<<"$out")" = 400 ] && grep -q "not built yet" <<<"$out"' "network interfaces: 400, not built yet"
+check '[ "$(c api.sock PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"pvhsrv0\",\"guest_mac\":\"06:00:ac:10:00:02\"}" | tail -1)" = 204 ]' "PUT /network-interfaces/eth0: 204"
+out=$(c api.sock PUT /vsock "{\"guest_cid\":3,\"uds_path\":\"v.sock\"}")
+check '[ "$(tail -1 <<<"$out")" = 400 ] && grep -q "not built yet" <<<"$out"' "vsock: 400, not built yet"
 check '[ "$(c api.sock PUT /entropy "{}" | tail -1)" = 204 ]' "PUT /entropy: 204"
 check '[ "$(c api.sock PUT /actions "{\"action_type\":\"InstanceStart\"}" | tail -1)" = 204 ]' "InstanceStart: 204"
 wait "$srv"; rc=$?
 check '[ $rc -eq 0 ]' "the server ends with the dry run's exit status 0 (got $rc)"
 "$bin" run "$kernel" --cmdline "console=ttyS0 quiet root=/dev/vda rw" --initrd initrd --drive root.img,id=rootfs \
-    --mem 256 --cpus 2 --rng --dry-run >run.out 2>&1
+    --mem 256 --cpus 2 --rng --net tap=pvhsrv0,mac=06:00:ac:10:00:02 --dry-run >run.out 2>&1
+"$bin" run "$kernel" --cmdline "console=ttyS0 quiet root=/dev/vda rw" --initrd initrd --drive root.img,id=rootfs \
+    --mem 256 --cpus 2 --rng --dry-run >run-nonet.out 2>&1
 check 'cmp -s walk.out run.out' "the plan InstanceStart set up is run --dry-run's for the same VM"
 diff walk.out run.out | head -5 | sed 's/^/# /'
 check '! grep -q . walk.err' "nothing on the server's stderr"
@@ -106,7 +109,7 @@ printf '{"boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0 
  "drives": [{"drive_id": "rootfs", "path_on_host": "root.img", "is_root_device": true, "is_read_only": false}],
  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}, "entropy": {}}\n' "$kernel" >vm.json
 timeout 30 "$bin" serve --api-sock cf.sock --config-file vm.json --dry-run >cf.out 2>cf.err; rc=$?
-check '[ $rc -eq 0 ] && cmp -s cf.out run.out' "serve --config-file boots at once: the plan is run's (exit $rc)"
+check '[ $rc -eq 0 ] && cmp -s cf.out run-nonet.out' "serve --config-file boots at once: the plan is run's (exit $rc)"
 echo '{"machine-config": {"vcpu_count": 2}}' >bad.json
 timeout 30 "$bin" serve --api-sock cf.sock --config-file bad.json --dry-run >cf.out 2>cf.err; rc=$?
 check '[ $rc -eq 2 ] && grep -q "bad.json: machine-config: missing field .mem_size_mib." cf.err' "serve --config-file with a bad file: exit 2 naming the field (exit $rc)"

@@ -3,7 +3,8 @@
 # needed (ASan+UBSan build, --dry-run): the plan a config file gives is
 # byte for byte the plan of the equivalent command line (guest RAM, vCPUs,
 # kernel, command line with the root drive's root=, initrd, drives in
-# Firecracker's order with the root drive first, entropy); and each bad
+# Firecracker's order with the root drive first, network interfaces after
+# the command line's, entropy); and each bad
 # file is refused with exit status 2 and one line naming the member.
 set -u
 cd "$(dirname "$0")/../.."
@@ -50,6 +51,11 @@ same_plan "root drive, second drive, initrd, boot_args, entropy" \
       \"network-interfaces\": [], \"vsock\": null}" \
     -- "$kernel" --cmdline "console=ttyS0 quiet root=/dev/vda rw" --initrd initrd --mem 256 --cpus 2 --rng \
     --drive root.img,id=rootfs --drive data.img,ro,id=data
+same_plan "two network interfaces after a --net" \
+    "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"},
+      \"network-interfaces\": [{\"iface_id\": \"eth1\", \"host_dev_name\": \"pvhcf1\", \"guest_mac\": \"06:00:ac:10:00:02\"},
+                               {\"iface_id\": \"eth2\", \"host_dev_name\": \"pvhcf2\"}]}" --net tap=pvhcf0 \
+    -- "$kernel" --net tap=pvhcf0 --net tap=pvhcf1,mac=06:00:ac:10:00:02 --net tap=pvhcf2
 same_plan "read-only root with a partuuid" \
     "{\"boot-source\": {\"kernel_image_path\": \"$kernel\", \"boot_args\": \"console=ttyS0\"},
       \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"root.img\", \"is_root_device\": true, \"is_read_only\": true,
@@ -85,8 +91,10 @@ refuses "a CPU template" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}
     "machine-config: cpu_template: pvhboot has no CPU templates"
 refuses "a rate limiter" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"drives\": [{\"drive_id\": \"r\", \"path_on_host\": \"root.img\", \"is_root_device\": true, \"rate_limiter\": {\"ops\": {\"size\": 100, \"refill_time\": 1000}}}]}" \
     "drives[0]: rate_limiter: pvhboot has no rate limiters"
-refuses "a network interface (not built yet)" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}]}" \
-    "network-interfaces: not built yet"
+refuses "vsock (not built yet)" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v.sock\"}}" \
+    "vsock: not built yet"
+refuses "a network interface's rate limiter" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 1}}}]}" \
+    "network-interfaces[0]: rx_rate_limiter, tx_rate_limiter: pvhboot has no rate limiters"
 refuses "metrics (the API flushes them)" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"metrics\": {\"metrics_path\": \"m.json\"}}" \
     "metrics: flushed through the API only"
 refuses "invalid JSON" '{"boot-source": ' "--config-file bad.json: line 2"

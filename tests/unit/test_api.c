@@ -167,7 +167,27 @@ static const struct row pre_boot[] = {
     {"PUT", "/actions", "{}", 400, "missing field 'action_type'"},
     {"PATCH", "/vm", "{\"state\":\"Paused\"}", 400, "only after InstanceStart"},
     /* not built yet, unknown paths, wrong methods */
-    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\"}", 400, "not built yet"},
+    /* network interfaces */
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\"}", 204, NULL},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":"
+                                        "\"06:00:AC:10:00:02\",\"rx_rate_limiter\":null,\"tx_rate_limiter\":{}}", 204, NULL},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap0\"}", 400,
+     "differs from iface_id"},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\"}", 400, "missing field 'host_dev_name'"},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"a/b\"}", 400, "a TAP's name"},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0123456789abc\"}", 400,
+     "a TAP's name"},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":"
+                                        "\"01:00:00:00:00:01\"}", 400, "guest_mac"},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":"
+                                        "\"02:00:00:00:00\"}", 400, "guest_mac"},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"rx_rate_limiter\":"
+                                        "{\"bandwidth\":{\"size\":1,\"refill_time\":1}}}", 400, "rate limiters"},
+    {"PUT", "/network-interfaces/eth-0", "{\"iface_id\":\"eth-0\",\"host_dev_name\":\"tap0\"}", 400,
+     "letters, digits and '_' only"},
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"mtu\":9000}", 400,
+     "unknown field 'mtu'"},
+    {"PATCH", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\"}", 400, "only after InstanceStart"},
     {"PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"v.sock\"}", 400, "not built yet"},
     {"PUT", "/snapshot/create", "{}", 400, "not built yet"},
     {"GET", "/nothing", NULL, 400, "Invalid request method and/or path: GET /nothing"},
@@ -221,6 +241,10 @@ static void put_boot_config(struct fixture *f)
     assert_int_equal(call(f, "PUT", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"root.ext4\","
                                                       "\"is_root_device\":true,\"is_read_only\":false}"), 204);
     assert_int_equal(call(f, "PUT", "/entropy", "{}"), 204);
+    assert_int_equal(call(f, "PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":"
+                                                                "\"tap0\",\"guest_mac\":\"02:fc:00:00:00:05\"}"), 204);
+    assert_int_equal(call(f, "PUT", "/network-interfaces/eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":"
+                                                                "\"tap0\"}"), 400); /* one NIC per TAP */
 }
 
 /* InstanceStart hands the VMM the config the calls described: the root
@@ -246,6 +270,11 @@ static void instance_start_hands_over_the_config(void **state)
     assert_true(c->drives[1].read_only);
     assert_int_equal(c->rng, PVH_RNG_ON);
     assert_true(c->sandbox);
+    assert_int_equal(c->nnets, 1);
+    assert_string_equal(c->nets[0].tap, "tap0");
+    assert_true(c->nets[0].has_mac);
+    assert_int_equal(c->nets[0].mac[1], 0xfc);
+    assert_int_equal(c->nets[0].mac[5], 0x05);
 }
 
 static const struct row after_boot[] = {
@@ -265,6 +294,13 @@ static const struct row after_boot[] = {
     {"PATCH", "/vm", "{\"state\":1}", 400, "must be a string"},
     {"GET", "/", NULL, 200, "\"state\":\"Running\""},
     {"GET", "/vm/config", NULL, 200, "\"path_on_host\":\"root.ext4\""},
+    {"GET", "/vm/config", NULL, 200, "\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":\"02:fc:00:00:00:05\""},
+    {"PATCH", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"rx_rate_limiter\":null}", 204, NULL},
+    {"PATCH", "/network-interfaces/eth9", "{\"iface_id\":\"eth9\"}", 400, "no interface 'eth9'"},
+    {"PATCH", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"tx_rate_limiter\":{\"ops\":{}}}", 400,
+     "rate limiters"},
+    {"PUT", "/network-interfaces/eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\"}", 400,
+     "only before InstanceStart"},
     {"PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 204, NULL},
     {"PATCH", "/drives/data", "{\"drive_id\":\"data\",\"path_on_host\":\"other.img\"}", 204, NULL},
     {"PATCH", "/vm", "{\"state\":\"Paused\"}", 204, NULL},
@@ -327,7 +363,7 @@ static void vm_config_shows_what_was_put(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "machine-config"), "vcpu_count")), 2);
     assert_int_equal(json_array_size(json_object_get(o, "drives")), 2);
     assert_true(json_is_object(json_object_get(o, "entropy")));
-    assert_int_equal(json_array_size(json_object_get(o, "network-interfaces")), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "network-interfaces")), 1);
     json_decref(o);
 }
 
@@ -440,7 +476,7 @@ static void config_file_through_the_endpoints(void **state)
         " \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.ext4\", \"is_root_device\": true,"
         " \"is_read_only\": true}],\n"
         " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 1024},\n"
-        " \"network-interfaces\": [], \"vsock\": null}\n";
+        " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap7\"}], \"vsock\": null}\n";
     struct pvh_error err = {0};
     struct pvh_vm_config c;
     assert_int_equal(pvh_api_load_config(&f->api, file, strlen(file), &err), 0);
@@ -451,6 +487,9 @@ static void config_file_through_the_endpoints(void **state)
     assert_int_equal(c.ram_size, 1024ull << 20);
     assert_int_equal(c.ndrives, 1);
     assert_true(c.drives[0].read_only);
+    assert_int_equal(c.nnets, 1);
+    assert_string_equal(c.nets[0].tap, "tap7");
+    assert_false(c.nets[0].has_mac);
 }
 
 struct bad_file {
@@ -462,11 +501,13 @@ static const struct bad_file bad_files[] = {
      "machine-config: missing field 'mem_size_mib'"},
     {"{\"boot-source\": {\"kernel_image_path\": \"vmlinux\", \"initrd\": \"x\"}}", "unknown field 'initrd'"},
     {"{\"boot\": {}}", "unknown member 'boot'"},
-    {"{\"drives\": {}}", "drives: expected an array"},
-    {"{\"drives\": [{\"path_on_host\": \"x\"}]}", "drives[0]: expected an object with a drive_id"},
+    {"{\"drives\": {}}", "drives: expected an array of objects"},
+    {"{\"drives\": [{\"path_on_host\": \"x\"}]}", "drives[0]: expected an object with its drive_id"},
     {"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": true},"
      " {\"drive_id\": \"b\", \"path_on_host\": \"y\", \"is_root_device\": true}]}", "drives[1]:"},
-    {"{\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}", "network-interfaces: not built yet"},
+    {"{\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}", "network-interfaces[0]: missing field 'host_dev_name'"},
+    {"{\"network-interfaces\": [{\"host_dev_name\": \"tap0\"}]}", "network-interfaces[0]: expected an object with its iface_id"},
+    {"{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v.sock\"}}", "vsock: not built yet"},
     {"[]", "expected a JSON object"},
     {"{\"machine-config\": ", "line 1"},
 };
