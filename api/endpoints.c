@@ -348,7 +348,7 @@ static int parse_guest_mac(const char *v, uint8_t mac[6], struct pvh_api_respons
     for (int i = 0; good && i < 6; i++) {
         int hi = hex_digit(v[3 * i]), lo = hex_digit(v[3 * i + 1]);
         good = hi >= 0 && lo >= 0 && (i == 5 || v[3 * i + 2] == ':');
-        mac[i] = (uint8_t)(hi << 4 | lo);
+        mac[i] = good ? (uint8_t)(hi << 4 | lo) : 0;
         zero = zero && mac[i] == 0;
     }
     if (!good || zero || (mac[0] & 1))

@@ -181,6 +181,9 @@ static const struct row pre_boot[] = {
                                         "\"01:00:00:00:00:01\"}", 400, "guest_mac"},
     {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":"
                                         "\"02:00:00:00:00\"}", 400, "guest_mac"},
+    /* 17 characters, not hex (found by fuzz_api: a shift of -1 before the check) */
+    {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":"
+                                        "\"zz:00:00:00:00:01\"}", 400, "guest_mac 'zz:00:00:00:00:01'"},
     {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"rx_rate_limiter\":"
                                         "{\"bandwidth\":{\"size\":1,\"refill_time\":1}}}", 400, "rate limiters"},
     {"PUT", "/network-interfaces/eth-0", "{\"iface_id\":\"eth-0\",\"host_dev_name\":\"tap0\"}", 400,
