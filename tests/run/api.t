@@ -3,9 +3,10 @@
 # machine with KVM, driven over its socket by tests/api/apiclient.c (static;
 # the machine has no curl) through Firecracker's getting-started sequence:
 # machine-config (2 vCPUs, 256 MiB), boot-source (Debian's 6.1 kernel, a
-# busybox initramfs, boot_args), a read-only root drive holding a file,
-# InstanceStart. The guest's /init runs and sees what was configured (2
-# CPUs, the memory, the drive's file); GET / says Running; PATCH /vm Paused
+# busybox initramfs, boot_args), a read-only root drive holding a file, a
+# network interface on a TAP with a guest_mac, InstanceStart. The guest's
+# /init runs and sees what was configured (2 CPUs, the memory, the drive's
+# file, eth0's MAC); GET / says Running; PATCH /vm Paused
 # stops its ticking on the serial console (not one line in 3 s) and
 # Resumed starts it again; after boot, PUT /machine-config and a second
 # InstanceStart get 400 with a fault_message; GET /vm/config shows the
@@ -15,6 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
 k61=$(tests/lib/debian-kernel.sh) || fail_all "cannot fetch Debian's 6.1 cloud kernel"
+[ -s "$k61/modules/tun.ko" ] || fail_all "$k61/modules/tun.ko missing (tests/lib/debian-kernel.sh)"
 command -v mkfs.ext4 >/dev/null || fail_all "e2fsprogs missing (tests/lib/install-deps.sh)"
 gcc -static -O2 -o "$work/apiclient" tests/api/apiclient.c 2>"$work/cc.txt" || fail_all "cannot build apiclient: $(head -3 "$work/cc.txt")"
 mkdir -p "$work/rootdir"
@@ -26,6 +28,7 @@ cat >"$work/api-init" <<'TEST'
 echo "API-INIT-REACHED"
 echo "API-CPUS $(grep -c ^processor /proc/cpuinfo)"
 echo "API-MEM $(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+echo "API-MAC $(cat /sys/class/net/eth0/address 2>/dev/null)"
 mkdir -p /mnt && mount -t ext4 -o ro /dev/vda /mnt && echo "API-READ $(cat /mnt/hello.txt)"
 i=0
 while [ $i -lt 40 ]; do echo "API-TICK $i $(cut -d' ' -f1 /proc/uptime)"; sleep 1; i=$((i + 1)); done
@@ -34,6 +37,7 @@ tests/lib/virtio-initramfs.sh "$k61" "$work/api.cpio" --init "$work/api-init" >/
     fail_all "cannot build the initramfs"
 
 cat >"$work/cases.sh" <<'CASES'
+insmod tun.ko || echo "TUN-INSMOD-FAIL"
 ./pvhboot serve --api-sock api.sock --id kvm1 --serial file:serial.log --timeout 400 >serve.out 2>&1 &
 srv=$!
 ./apiclient api.sock --wait || echo "NO-SOCKET"
@@ -41,6 +45,7 @@ C() { echo "CALL $1 $2 -> $(./apiclient api.sock "$@")"; }
 C PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
 C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet","initrd_path":"api.cpio"}'
 C PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK0\",\"is_root_device\":true,\"is_read_only\":true}"
+C PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"pvhapi0","guest_mac":"06:00:ac:10:00:02"}'
 C PUT /actions '{"action_type":"InstanceStart"}'
 i=0
 while ! grep -q 'API-TICK 2' serial.log 2>/dev/null && [ $i -lt 600 ]; do busybox sleep 0.5; i=$((i + 1)); done
@@ -63,7 +68,7 @@ CASES
 
 start=$(date +%s)
 tests/kvm/with-kvm.sh --mem 1024 --cpus 2 --file build/static/pvhboot --file "$k61/vmlinux" --file "$work/api.cpio" \
-    --file "$work/apiclient" --file "$work/cases.sh" --disk "$work/root.img" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
+    --file "$work/apiclient" --file "$work/cases.sh" --file "$k61/modules/tun.ko" --disk "$work/root.img" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
 rc=$?
 echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# kvm:' "$work/err.txt")"
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
@@ -74,12 +79,13 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 check() { if eval "$1"; then ok "$2"; else notok "$2"; fi; }
 call() { grep -m1 -F "CALL $1 $2 -> " "$out" | sed 's/^CALL [A-Z]* [^ ]* -> //'; }
-check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 4 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive and InstanceStart: 204 each"
+check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 5 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive, a network interface and InstanceStart: 204 each"
 check 'grep -q "^API-INIT-REACHED" "$out"' "the guest reached /init"
 check 'grep -q "^API-CPUS 2$" "$out"' "it has the 2 vCPUs machine-config asked for"
 mem=$(sed -n 's/^API-MEM \([0-9]*\)/\1/p' "$out")
 check '[ -n "$mem" ] && [ "$mem" -gt 200000 ] && [ "$mem" -le 262144 ]' "and about the 256 MiB ($mem KiB MemTotal)"
 check 'grep -q "^API-READ hello from the API.s root drive" "$out"' "it read the file on the root drive"
+check 'grep -q "^API-MAC 06:00:ac:10:00:02$" "$out"' "its eth0 has the guest_mac given (on the TAP pvhboot made)"
 check 'grep -q "CALL GET / -> 200 .*\"id\":\"kvm1\",\"state\":\"Running\"" "$out"' "GET /: Running"
 read -r _ pa pb < <(grep -m1 '^PAUSED-TICKS' "$out")
 check '[ -n "$pa" ] && [ "$pa" = "$pb" ] && [ "$(call PATCH /vm)" = "204 " ]' "Paused: no tick in 3 s ($pa then $pb)"
