@@ -7,7 +7,8 @@
  * line's options are the base config the API calls build on (the same
  * struct `run` fills); InstanceStart runs it on a VM thread through
  * run_config, exactly as `run` would, and waits until the guest runs or
- * its setup failed. The process ends with the VM, with run's exit status. */
+ * its setup failed; SendCtrlAltDel types on the VM's i8042, PATCH /vm pauses
+ * it (vmm/control.c). The process ends with the VM, with run's exit status. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -151,6 +152,12 @@ static int op_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error
     }
     return pvh_fail(err, PVH_E_INPUT, "the VM could not start (exit status %d; pvhboot's stderr says why)",
                     s->vm_status);
+}
+
+static int op_ctrl_alt_del(void *ctx, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    return pvh_vm_ctrl_alt_del(s->control, err);
 }
 
 static int op_pause(void *ctx, bool paused, struct pvh_error *err)
@@ -418,7 +425,7 @@ static int serve_with(struct server *s, struct run_args *a, const struct serve_o
     struct sigaction ignore = {.sa_handler = SIG_IGN};
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, NULL); /* a client that left: its writes fail with EPIPE */
-    s->ops = (struct pvh_api_ops){.ctx = s, .start = op_start, .pause = op_pause,
+    s->ops = (struct pvh_api_ops){.ctx = s, .start = op_start, .ctrl_alt_del = op_ctrl_alt_del, .pause = op_pause,
                                   .open_output = api_host_open_output, .flush_metrics = op_flush_metrics,
                                   .check_file = api_host_check_file};
     pvh_api_init(&s->api, &a->cfg, &s->ops, cli_version(), id);

@@ -72,6 +72,21 @@ int pvh_vm_control_wait_running(struct pvh_vm_control *c)
     return rc;
 }
 
+int pvh_vm_ctrl_alt_del(struct pvh_vm_control *c, struct pvh_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->state != CONTROL_RUNNING) {
+        pthread_mutex_unlock(&c->lock);
+        return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
+    }
+    struct pvh_i8042 *k = &c->vm->dev.i8042;
+    pthread_mutex_lock(&k->lock);
+    pvh_i8042_ctrl_alt_del(k);
+    pthread_mutex_unlock(&k->lock);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
 int pvh_vm_pause(struct pvh_vm_control *c, bool paused, struct pvh_error *err)
 {
     pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed meanwhile */

@@ -156,5 +156,7 @@ void pvh_vm_control_end(struct pvh_vm_control *c);
 /* Paused: every vCPU stopped outside KVM_RUN (returns once they are);
  * resumed: they go on. -1 with err when the VM is not running. */
 int pvh_vm_pause(struct pvh_vm_control *c, bool paused, struct pvh_error *err);
+/* Ctrl-Alt-Del typed on the i8042's keyboard (IRQ 1); -1 when not running. */
+int pvh_vm_ctrl_alt_del(struct pvh_vm_control *c, struct pvh_error *err);
 
 #endif

@@ -10,8 +10,10 @@
 # stops its ticking on the serial console (not one line in 3 s) and
 # Resumed starts it again; after boot, PUT /machine-config and a second
 # InstanceStart get 400 with a fault_message; GET /vm/config shows the
-# drive; the guest powers off and serve exits 0. The guest's uptime does
-# not jump over the 3 s pause (kvmclock stopped and set back).
+# drive; SendCtrlAltDel reaches Linux through the i8042 (boot_args carry
+# Firecracker's i8042.nopnp: the FADT announces no 8042) and it restarts,
+# which ends the VM; serve exits 0. The guest's uptime does not jump over
+# the 3 s pause (kvmclock stopped and set back).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -43,7 +45,7 @@ srv=$!
 ./apiclient api.sock --wait || echo "NO-SOCKET"
 C() { echo "CALL $1 $2 -> $(./apiclient api.sock "$@")"; }
 C PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
-C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet","initrd_path":"api.cpio"}'
+C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet i8042.noaux i8042.nomux i8042.nopnp","initrd_path":"api.cpio"}'
 C PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK0\",\"is_root_device\":true,\"is_read_only\":true}"
 C PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"pvhapi0","guest_mac":"06:00:ac:10:00:02"}'
 C PUT /actions '{"action_type":"InstanceStart"}'
@@ -60,6 +62,7 @@ echo "RESUMED-TICKS $b $c"
 C PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}'
 C PUT /actions '{"action_type":"InstanceStart"}'
 C GET /vm/config
+echo "CAD $(./apiclient api.sock PUT /actions '{"action_type":"SendCtrlAltDel"}')"
 wait $srv
 echo "SERVE-EXIT $?"
 echo "=== serial"; cat serial.log
@@ -110,6 +113,9 @@ check '[ -n "$rc2" ] && [ "$rc2" -gt "$rb" ]' "Resumed: it ticks again ($rb then
 check 'grep -q "CALL PUT /machine-config -> 400 {\"fault_message\":\"PUT /machine-config: only before InstanceStart" "$out"' "PUT /machine-config after boot: 400"
 check 'grep -q "CALL PUT /actions -> 400 {\"fault_message\":\"InstanceStart: the microVM is already running\"}" "$out"' "a second InstanceStart: 400"
 check 'grep -q "CALL GET /vm/config -> 200 .*\"drive_id\":\"rootfs\"" "$out"' "GET /vm/config shows the root drive"
-check 'grep -q "^SERVE-EXIT 0$" "$out" && grep -q "VIRTIO-INITRAMFS-DONE status=0" "$out"' "the guest powered off; serve exited 0"
+check 'grep -q "^CAD 204 $" "$out"' "SendCtrlAltDel: 204"
+check 'grep -q "reboot: Restarting system" "$out" && ! grep -q "VIRTIO-INITRAMFS-DONE" "$out" && ! grep -q "API-TICK 39" "$out"' \
+    "Linux took Ctrl-Alt-Del from the i8042 and restarted, before its init's 40 ticks were done"
+check 'grep -q "^SERVE-EXIT 0$" "$out"' "the VM ended with the restart; serve exited 0"
 check '! grep -qE "Sanitizer|Segmentation fault|forbidden system call" "$out"' "no crash, no forbidden system call"
 echo "1..$n"
