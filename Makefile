@@ -101,12 +101,18 @@ $(OUT)/bench/%: $(OUT)/obj/bench/%.o $(LIBS_ALL)
 guest:
 	$(MAKE) -C guest
 
-# libFuzzer harnesses: clang, ASan+UBSan, library sources compiled in.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# libFuzzer harnesses: clang, ASan+UBSan, every library source compiled in
+# (once, instrumented for the fuzzer: build/fuzz/obj/, shared by the harnesses).
+FUZZ_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -MMD -MP
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(EXTRACT_SRC) $(VMM_SRC) $(API_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(EXTRACT_SRC) $(VMM_SRC) $(API_SRC)
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(EXTRACT_SRC) $(VMM_SRC) $(API_SRC) $(EXTRACT_LIBS) $(API_LIBS) -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_FLAGS) -c $< -o $@
+.SECONDARY: $(FUZZ_OBJS) $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_SRC))
+build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(FUZZ_OBJS)
+	clang -fsanitize=fuzzer $(FUZZ_FLAGS) -o $@ $^ $(EXTRACT_LIBS) $(API_LIBS) -lpthread
 fuzz-build: $(FUZZERS)
 FUZZ_SECONDS ?= 600
 fuzz: fuzz-build

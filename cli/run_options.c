@@ -272,6 +272,8 @@ static int opt_qemu_device(struct run_args *a, const char *opt, char *v)
         return a->cfg.rng = PVH_RNG_ON, 0;
     if (!strcmp(model, "virtio-net-device") || !strcmp(model, "virtio-net-pci"))
         return qemu_net_device(a, opt, model, &save);
+    if (!strncmp(model, "vhost-vsock", 11) || !strncmp(model, "vhost-user-vsock", 16))
+        return bad("%s %s: pvhboot serves vsock itself, Firecracker's way: --vsock cid=N,uds=PATH", opt, model);
     if (strcmp(model, "virtio-blk-device") && strcmp(model, "virtio-blk-pci"))
         return bad("%s %s: not a device pvhboot has (it has virtio-blk-device, virtio-net-device, virtio-rng-device)",
                    opt, model);
@@ -497,6 +499,43 @@ static int opt_qemu_nic(struct run_args *a, const char *opt, char *v)
     if (!n.tap)
         return bad("%s tap: ifname=NAME is missing (pvhboot opens the TAP by its name)", opt);
     return add_net(a, opt, &n);
+}
+
+/* ---- vsock ------------------------------------------------------------------- */
+
+/* cid=N,uds=PATH (Firecracker's guest_cid and uds_path spell too). */
+static int vsock_key(const char *opt, char *tok, struct pvh_vm_vsock *vs)
+{
+    char *eq = strchr(tok, '=');
+    if (!eq)
+        return bad("%s: '%s': expected cid=N or uds=PATH", opt, tok);
+    *eq = '\0';
+    const char *v = eq + 1;
+    if (!strcmp(tok, "cid") || !strcmp(tok, "guest-cid") || !strcmp(tok, "guest_cid")) {
+        unsigned long cid;
+        if (parse_uint(v, 0xfffffffeul, &cid) || cid < 3)
+            return bad("%s: cid=%s: expected 3 to 4294967294 (0-2 are reserved; 2 is the host)", opt, v);
+        vs->cid = cid;
+        return 0;
+    }
+    if (!strcmp(tok, "uds") || !strcmp(tok, "uds_path") || !strcmp(tok, "uds-path"))
+        return *v ? (vs->uds_path = v, 0) : bad("%s: uds=: expected the path of the host's UNIX socket", opt);
+    return bad("%s: '%s=%s' is not supported (pvhboot: --vsock cid=N,uds=PATH)", opt, tok, v);
+}
+
+static int opt_vsock(struct run_args *a, const char *opt, char *v)
+{
+    struct pvh_vm_vsock vs = {0};
+    if (a->cfg.vsock.uds_path)
+        return bad("%s: one vsock device only (it serves every port)", opt);
+    char *save;
+    for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (vsock_key(opt, tok, &vs))
+            return PVH_EXIT_BAD_INPUT;
+    if (!vs.cid || !vs.uds_path)
+        return bad("%s: expected cid=N,uds=PATH (the guest's CID, 3 or more, and the host's UNIX socket)", opt);
+    a->cfg.vsock = vs;
+    return 0;
 }
 
 /* ---- the other options ------------------------------------------------------ */
@@ -856,6 +895,7 @@ static const struct run_option options[] = {
     {"-drive", NULL, true, opt_qemu_drive},
     {"-device", NULL, true, opt_qemu_device},
     {"--console", NULL, true, opt_console},
+    {"--vsock", NULL, true, opt_vsock},
     {"--serial", "-serial", true, opt_serial},
     {"--debugcon", "-debugcon", true, opt_debugcon},
     {"--timeout", NULL, true, opt_timeout},
@@ -1042,6 +1082,8 @@ void run_usage(FILE *f)
             "  --rng, --no-rng        virtio-rng (default: on when the machine has another virtio device)\n"
             "                         (-device virtio-rng-device)\n"
             "  --console serial|virtio  where stdin/stdout go: COM1 (default) or virtio-console (hvc0)\n"
+            "  --vsock cid=N,uds=PATH virtio-vsock: host programs connect to PATH and send \"CONNECT <port>\\n\";\n"
+            "                         guest connections to CID 2 port P reach PATH_P (docs/vsock.md)\n"
             "  --serial stdio|file:PATH|none   where COM1 goes (default stdio; Ctrl-A x quits)  (-serial)\n"
             "  --debugcon stdio|file:PATH|none  the debug console on port 0xe9 (default none: no device)  (-debugcon)\n"
             "  --gdb tcp:PORT|unix:PATH  a gdb stub on 127.0.0.1:PORT or a UNIX socket (docs/gdb.md)\n"

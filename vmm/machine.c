@@ -1,5 +1,5 @@
 /* The machine's devices: which virtio devices the configuration asks for
- * (in slot order: drives, NICs, the console, the rng), the legacy devices and
+ * (in slot order: drives, NICs, the console, the rng, vsock), the legacy devices and
  * their hooks (the RTC told the RAM sizes, its timer a timerfd), each
  * virtio device created on its planned slot and attached (vdev.c), and the
  * I/O thread they run on (with the gdb stub's socket). */
@@ -15,6 +15,8 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
+#include "pvhboot/sandbox.h"
 #include "vm.h"
 
 size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_device_spec *specs)
@@ -26,9 +28,11 @@ size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_devi
         specs[n++] = (struct pvh_device_spec){PVH_VIRTIO_ID_NET, cfg->nets[i].tap};
     if (cfg->console == PVH_CONSOLE_VIRTIO && n < PVH_MAX_VIRTIO_DEVICES)
         specs[n++] = (struct pvh_device_spec){PVH_VIRTIO_ID_CONSOLE, "console"};
-    bool rng = cfg->rng == PVH_RNG_ON || (cfg->rng == PVH_RNG_AUTO && n > 0);
+    bool rng = cfg->rng == PVH_RNG_ON || (cfg->rng == PVH_RNG_AUTO && (n > 0 || cfg->vsock.uds_path));
     if (rng && n < PVH_MAX_VIRTIO_DEVICES)
         specs[n++] = (struct pvh_device_spec){PVH_VIRTIO_ID_RNG, "rng"};
+    if (cfg->vsock.uds_path && n < PVH_MAX_VIRTIO_DEVICES)
+        specs[n++] = (struct pvh_device_spec){PVH_VIRTIO_ID_VSOCK, "vsock"};
     return n;
 }
 
@@ -50,6 +54,31 @@ static int create_rng(struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot,
         return -1;
     }
     v->dev = &r->dev, v->impl = r, v->destroy = destroy_rng;
+    return 0;
+}
+
+static void destroy_vsock(void *impl)
+{
+    pvh_vsock_destroy(impl);
+    free(impl);
+}
+
+/* vsock's UNIX socket is bound now, before the sandbox; accepting on it and
+ * connecting to <uds>_<port> happen inside it (pvh_sandbox_allow_unix_sockets). */
+static int create_vsock(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct pvh_mmio_device *slot,
+                        const struct pvh_virtio_env *env, struct pvh_error *err)
+{
+    struct pvh_vsock *s = malloc(sizeof(*s)); /* pvh_vsock_init sets every field */
+    struct pvh_vsock_config cfg = {.guest_cid = vm->cfg->vsock.cid, .uds_path = vm->cfg->vsock.uds_path,
+                                   .listen = !vm->cfg->dry_run};
+    if (!s)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (pvh_vsock_init(s, &cfg, env, slot->base, slot->gsi, err)) {
+        free(s);
+        return -1;
+    }
+    v->dev = &s->dev, v->impl = s, v->destroy = destroy_vsock;
+    pvh_sandbox_allow_unix_sockets();
     return 0;
 }
 
@@ -154,6 +183,7 @@ static int create_virtio(struct pvh_vm *vm, struct pvh_vm_vdev *v, const struct 
     case PVH_VIRTIO_ID_NET: return create_nic(v, &vm->cfg->nets[nic], slot, env, err);
     case PVH_VIRTIO_ID_RNG: return create_rng(v, slot, env, err);
     case PVH_VIRTIO_ID_CONSOLE: return create_vconsole(vm, v, slot, env, err);
+    case PVH_VIRTIO_ID_VSOCK: return create_vsock(vm, v, slot, env, err);
     default:
         return pvh_fail(err, PVH_E_INPUT, "%s: not available in this build", pvh_virtio_id_name(slot->virtio_id));
     }

@@ -5,7 +5,8 @@
  * sanitizer runtimes make; mmap/mprotect may never ask for executable pages,
  * and tgkill may only signal this process's own threads. A part of the VMM
  * that is configured (the gdb stub) adds the calls it needs at run time
- * through pvh_sandbox_enter_with; without it they stay forbidden. */
+ * through pvh_sandbox_enter_with, virtio-vsock its host sockets through
+ * pvh_sandbox_allow_unix_sockets; without them they stay forbidden. */
 #include "pvhboot/sandbox.h"
 #include "pvhboot/seccomp.h"
 
@@ -19,6 +20,7 @@
 #include <linux/seccomp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -56,6 +59,26 @@ static const struct syscall_name allowed_syscalls[] = {
      * thread; frames themselves move with readv/writev) */
     SYSCALL(epoll_ctl),
 };
+
+/* virtio-vsock's host sockets, at run time (pvh_sandbox_allow_unix_sockets):
+ * accepting host connections on its socket, connecting guest connections to
+ * <uds>_<port>, moving bytes (sendmsg without SIGPIPE, recvfrom for the
+ * peeked CONNECT line; read/readv/close are allowed anyway), half-closing,
+ * and watching each new socket on the I/O thread (epoll_ctl). Binding,
+ * listening, replacing a stale socket file (unlink) and raising the fd limit
+ * happen before the sandbox; socket() gets its own rule (AF_UNIX streams
+ * only). What stays possible: connecting to any UNIX stream socket the user
+ * may reach (seccomp cannot read a path): run with --user to narrow that. */
+static const struct syscall_name unix_socket_syscalls[] = {
+    SYSCALL(accept4), SYSCALL(connect), SYSCALL(shutdown), SYSCALL(sendmsg), SYSCALL(recvfrom),
+    SYSCALL(epoll_ctl),
+};
+static bool unix_sockets;
+
+void pvh_sandbox_allow_unix_sockets(void)
+{
+    unix_sockets = true;
+}
 
 /* Named for the message only: refused, or allowed only with some arguments. */
 static const struct syscall_name other_names[] = {
@@ -108,10 +131,12 @@ const struct pvh_sandbox_extra pvh_sandbox_api_calls = {
 };
 
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))
+#define NUNIX (sizeof(unix_socket_syscalls) / sizeof(unix_socket_syscalls[0]))
 #define NIOCTLS (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))
 /* header (4) + per syscall (2) + mmap, mprotect and tgkill blocks (5 each) +
  * reloads of nr (3) + ioctl block (4 + 2 per request) */
-#define MAX_FILTER (4 + 2 * (NALLOWED + PVH_SANDBOX_MAX_EXTRA) + 15 + 3 + 4 + 2 * (NIOCTLS + PVH_SANDBOX_MAX_EXTRA))
+#define MAX_FILTER                                                                                                    \
+    (4 + 2 * (NALLOWED + PVH_SANDBOX_MAX_EXTRA) + 15 + 3 + 4 + 2 * (NIOCTLS + PVH_SANDBOX_MAX_EXTRA) + 2 * NUNIX + 7)
 
 #define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
 #define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
@@ -122,6 +147,9 @@ static const char *syscall_name(int nr)
     for (size_t i = 0; i < NALLOWED; i++)
         if (allowed_syscalls[i].nr == nr)
             return allowed_syscalls[i].name;
+    for (size_t i = 0; i < NUNIX; i++)
+        if (unix_socket_syscalls[i].nr == nr)
+            return unix_socket_syscalls[i].name;
     for (size_t i = 0; i < sizeof(other_names) / sizeof(other_names[0]); i++)
         if (other_names[i].nr == nr)
             return other_names[i].name;
@@ -153,6 +181,19 @@ static void on_forbidden_syscall(int sig, siginfo_t *info, void *ucontext)
     raise(sig);
 }
 
+/* socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ...) only (7). */
+static size_t allow_unix_stream_socket(struct sock_filter *f, size_t n)
+{
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 6);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 3);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 1);
+    f[n++] = (struct sock_filter)ALLOW;
+    f[n++] = (struct sock_filter)TRAP;
+    return n;
+}
+
 static size_t build_filter(struct sock_filter *f, pid_t pid, const struct pvh_sandbox_extra *extra)
 {
     size_t n = 0;
@@ -162,6 +203,10 @@ static size_t build_filter(struct sock_filter *f, pid_t pid, const struct pvh_sa
     f[n++] = (struct sock_filter)LOAD(nr);
     for (size_t i = 0; i < NALLOWED; i++)
         n = pvh_bpf_allow_if(f, n, (uint32_t)allowed_syscalls[i].nr);
+    for (size_t i = 0; unix_sockets && i < NUNIX; i++)
+        n = pvh_bpf_allow_if(f, n, (uint32_t)unix_socket_syscalls[i].nr);
+    if (unix_sockets)
+        n = allow_unix_stream_socket(f, n);
     for (size_t i = 0; extra && i < extra->nsyscalls; i++)
         n = pvh_bpf_allow_if(f, n, (uint32_t)extra->syscalls[i]);
     n = pvh_bpf_allow_no_exec(f, n, SYS_mmap, 2);

@@ -55,11 +55,19 @@ static int env_watch_enable(void *ctx, int fd, bool on)
     return k->loop ? pvh_eventloop_enable(k->loop, fd, on) : -1;
 }
 
+static void env_unwatch(void *ctx, int fd)
+{
+    struct pvh_vdev_kvm *k = ctx;
+    if (k->loop)
+        pvh_eventloop_unwatch(k->loop, fd);
+}
+
 struct pvh_virtio_env pvh_vdev_env(struct pvh_vdev_kvm *k, const struct pvh_guestmem *mem)
 {
     return (struct pvh_virtio_env){
         .ctx = k, .mem = mem, .interrupt = env_interrupt, .kick = env_kick, .watch = env_watch,
         .watch_enable = env_watch_enable,
+        .unwatch = env_unwatch,
     };
 }
 

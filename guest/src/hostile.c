@@ -32,12 +32,16 @@
  *   net          every virtio-net transmit rule broken against the NIC in
  *                slot 0, a 64 MiB chain, a flood of malformed frames during
  *                which the rng in slot 1 must still be served, then a few
- *                well-formed frames (hostile_net.c) */
+ *                well-formed frames (hostile_net.c)
+ *   vsock        every vsock protocol rule broken against --vsock: floods,
+ *                garbage, credit ignored (hostile_vsock.c), then a proper
+ *                connection */
 #include "pvh_guest.h"
 
 void guest_main(uint32_t start_info_paddr);
 void attack_virtio(void); /* hostile_virtio.c */
 void attack_net(void);    /* hostile_net.c */
+void attack_vsock(void);  /* hostile_vsock.c */
 
 #define NO_RAM 0xf0000000u /* in the MMIO hole below 4 GiB: neither RAM nor a device */
 
@@ -249,6 +253,7 @@ static const struct {
     {"attack=read-module", "read-module", attack_read_module},
     {"attack=virtio", "virtio", attack_virtio},
     {"attack=net", "net", attack_net},
+    {"attack=vsock", "vsock", attack_vsock},
 };
 
 void guest_main(uint32_t start_info_paddr)

@@ -13,6 +13,12 @@
  * on stderr and kills the process with SIGSYS. */
 int pvh_sandbox_enter(struct pvh_error *err);
 
+/* Before pvh_sandbox_enter: the allow-list also gets what virtio-vsock's
+ * host sockets need at run time (accept4, connect, shutdown, sendmsg,
+ * recvfrom, epoll_ctl, and socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+ * SOCK_CLOEXEC) only). Without vsock none of these is allowed. */
+void pvh_sandbox_allow_unix_sockets(void);
+
 /* Calls a part of the VMM needs only when it is configured (the gdb stub
  * with --gdb): allowed on top of the list, at most PVH_SANDBOX_MAX_EXTRA
  * of each kind (more: an error). */

@@ -39,6 +39,12 @@ struct pvh_vm_net {
     unsigned mtu;                  /* 0: the TAP's own; else the TAP's MTU is set to it */
 };
 #define PVH_MAX_NETS 8
+/* virtio-vsock (--vsock cid=N,uds=PATH): Firecracker's hybrid vsock, the
+ * guest's CID and the host's UNIX socket (uds_path NULL: no device). */
+struct pvh_vm_vsock {
+    uint64_t cid;
+    const char *uds_path;
+};
 
 /* virtio-rng: on by default when the machine has any other virtio device. */
 enum pvh_rng_mode { PVH_RNG_AUTO, PVH_RNG_ON, PVH_RNG_OFF };
@@ -61,6 +67,7 @@ struct pvh_vm_config {
     struct pvh_vm_net nets[PVH_MAX_NETS];
     enum pvh_rng_mode rng;
     enum pvh_console_mode console;
+    struct pvh_vm_vsock vsock;
     uint64_t ram_size;
     unsigned ncpus;
     enum pvh_serial_mode serial;

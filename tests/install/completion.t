@@ -28,7 +28,8 @@ cases=(
   "--console's values|serial virtio |pvhboot|run|k|--console|"
   "--load's values|copy map |pvhboot|run|k|--load|"
   "serve's options|--api-sock |pvhboot|serve|--api"
-  "top-level options from --v|--verbose --version |pvhboot|--v"
+  "top-level options from --ve|--verbose --version |pvhboot|--ve"
+  "run's --vsock from --vs|--vsock |pvhboot|run|k|--vs"
   "a kernel file after run|$tmp/vmlinuz-test |pvhboot|run|$tmp/vmlin"
   "a file after --initrd|$tmp/initrd-test.img |pvhboot|run|k|--initrd|$tmp/initrd-t"
 )

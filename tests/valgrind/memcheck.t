@@ -6,8 +6,8 @@
 # bzImage through the cache; Multiboot 1 images) must finish with 0 memcheck errors and no
 # definite or indirect leak.
 # test_runloop and every test_*_sandbox (test_sandbox, test_extract_sandbox,
-# test_gdb_sandbox, test_net_sandbox) are left out: their children install a
-# seccomp filter, which traps valgrind's own system calls
+# test_gdb_sandbox, test_net_sandbox, test_vsock_sandbox) are left out: their
+# children install a seccomp filter, which traps valgrind's own system calls
 # (the ASan run covers them). The vmlinuz decoder child leaves its filter out
 # under valgrind (extract/child.c), so the extraction itself is checked here.
 # So is test_mapguard: its children die by SIGBUS on purpose (valgrind reports

@@ -40,6 +40,9 @@ struct pvh_virtio_env {
      * TAP's while the guest has no buffer for its frames. On the I/O thread
      * only (from a watch's or a queue's handler). NULL where watch is. */
     int (*watch_enable)(void *ctx, int fd, bool on);
+    /* Stop watching fd: only from a watch callback on the I/O thread (a
+     * device closing a socket there). NULL where there is no I/O thread. */
+    void (*unwatch)(void *ctx, int fd);
 };
 
 /* A device type. */
