@@ -65,6 +65,8 @@ struct pvh_api {
     struct pvh_api_drive drives[PVH_MAX_DRIVES];
     size_t nnets;                           /* in PUT order: eth0 first */
     struct pvh_api_net nets[PVH_MAX_NETS];
+    uint64_t vsock_cid;                     /* PUT /vsock; vsock_uds NULL: none */
+    char *vsock_uds;
     bool entropy;
     char *log_path, *log_level;
     bool log_show_level, log_show_origin;

@@ -417,6 +417,38 @@ static void patch_net(struct pvh_api *api, const char *id, json_t *b, struct pvh
     no_content(r);
 }
 
+/* ---- vsock ----------------------------------------------------------------------- */
+
+static const struct pvh_field vsock_fields[] = {
+    {"guest_cid", PVH_FIELD_INT, true},
+    {"uds_path", PVH_FIELD_STRING, true},
+    {"vsock_id", PVH_FIELD_STRING, false}, /* deprecated in Firecracker; any value */
+};
+
+/* Firecracker's hybrid vsock (--vsock cid=N,uds=PATH; docs/vsock.md). */
+static void put_vsock(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
+{
+    (void)id;
+    if (pvh_fields_check(b, "vsock", vsock_fields, COUNT(vsock_fields), r))
+        return;
+    long long cid = pvh_field_int(b, "guest_cid", 0);
+    const char *uds = pvh_field_string(b, "uds_path", "");
+    if (cid < 3 || cid > 0xfffffffell) {
+        pvh_api_fault(r, 400, "vsock: guest_cid %lld: from 3 to 4294967294 (0-2 are reserved; 2 is the host)", cid);
+        return;
+    }
+    if (!uds[0]) {
+        pvh_api_fault(r, 400, "vsock: uds_path: the path of the host's UNIX socket");
+        return;
+    }
+    if (!pvh_set_string(&api->vsock_uds, uds)) {
+        out_of_memory(r);
+        return;
+    }
+    api->vsock_cid = (uint64_t)cid;
+    no_content(r);
+}
+
 /* ---- entropy, logger, metrics --------------------------------------------------- */
 
 static const struct pvh_field entropy_fields[] = {{"rate_limiter", PVH_FIELD_OBJECT, false}};
@@ -659,7 +691,7 @@ static const struct route routes[] = {
     {"PATCH", "/vm", AFTER_BOOT, JSON_BODY, patch_vm},
     {"PUT", "/network-interfaces/", BEFORE_BOOT, JSON_BODY, put_net},
     {"PATCH", "/network-interfaces/", AFTER_BOOT, JSON_BODY, patch_net},
-    {"PUT", "/vsock", BEFORE_BOOT, NO_BODY, not_built},
+    {"PUT", "/vsock", BEFORE_BOOT, JSON_BODY, put_vsock},
     {"PUT", "/balloon", BEFORE_BOOT, NO_BODY, not_built},
     {"PUT", "/mmds", ANY_TIME, NO_BODY, not_built},
     {"PUT", "/mmds/config", BEFORE_BOOT, NO_BODY, not_built},

@@ -49,6 +49,7 @@ void pvh_api_fini(struct pvh_api *api)
     free(api->log_path);
     free(api->log_level);
     free(api->metrics_path);
+    free(api->vsock_uds);
     free(api->started_cmdline);
     if (api->log_fd >= 0)
         close(api->log_fd);
@@ -161,7 +162,8 @@ void pvh_api_get_vm_config(struct pvh_api *api, const char *id, json_t *b, struc
         json_object_set_new(o, "machine-config", machine_json(&api->cfg));
         json_object_set_new(o, "drives", drives_json(api));
         json_object_set_new(o, "network-interfaces", nets_json(api));
-        json_object_set_new(o, "vsock", json_null());
+        json_object_set_new(o, "vsock", api->vsock_uds ? json_pack("{s:I, s:s}", "guest_cid", (json_int_t)api->vsock_cid,
+                                                                   "uds_path", api->vsock_uds) : json_null());
         json_object_set_new(o, "entropy", api->entropy ? json_pack("{}") : json_null());
         json_object_set_new(o, "logger", logger_json(api));
         json_object_set_new(o, "metrics",
@@ -225,7 +227,7 @@ static int put_array(struct pvh_api *api, const char *name, const char *id_key, 
 }
 
 /* The members in the order a boot needs them; each a PUT body. */
-static const char *const config_members[] = {"machine-config", "boot-source", "entropy", "logger", "metrics"};
+static const char *const config_members[] = {"machine-config", "boot-source", "entropy", "vsock", "logger", "metrics"};
 
 static int known_member(const char *key)
 {
@@ -247,10 +249,10 @@ static int check_members(json_t *root, struct pvh_error *err)
     json_object_foreach(root, key, v) {
         if (!known_member(key))
             return pvh_fail(err, PVH_E_INPUT, "unknown member '%.64s' (members: boot-source, machine-config, "
-                            "drives, network-interfaces, entropy, logger, metrics)", key);
+                            "drives, network-interfaces, vsock, entropy, logger, metrics)", key);
         if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
             continue;
-        if (!strcmp(key, "vsock") || !strcmp(key, "balloon") ||
+        if (!strcmp(key, "balloon") ||
             !strcmp(key, "mmds-config") || !strcmp(key, "cpu-config"))
             return pvh_fail(err, PVH_E_INPUT, "%s: not built yet in pvhboot (docs/api.md)", key);
     }
@@ -355,6 +357,11 @@ int pvh_api_build_config(struct pvh_api *api, struct pvh_vm_config *out, struct 
         return pvh_fail(err, PVH_E_INPUT, "boot arguments from both the command line and boot-source's boot_args");
     if (api->kernel)
         out->kernel = api->kernel;
+    if (api->vsock_uds) {
+        if (out->vsock.uds_path)
+            return pvh_fail(err, PVH_E_INPUT, "a vsock from both the command line (--vsock) and PUT /vsock");
+        out->vsock = (struct pvh_vm_vsock){.cid = api->vsock_cid, .uds_path = api->vsock_uds};
+    }
     if (api->initrd) {
         if (out->nmodules)
             return pvh_fail(err, PVH_E_INPUT, "an initrd from both the command line and boot-source's initrd_path");

@@ -48,8 +48,8 @@ check '[ "$(c api.sock PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_ho
 out=$(c api.sock PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"nothere.img\",\"is_root_device\":true}")
 check '[ "$(tail -1 <<<"$out")" = 400 ] && grep -q "\"fault_message\":\"drives: path_on_host: nothere.img: No such file or directory\"" <<<"$out"' "a drive that is not there: 400 with a fault_message"
 check '[ "$(c api.sock PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"pvhsrv0\",\"guest_mac\":\"06:00:ac:10:00:02\"}" | tail -1)" = 204 ]' "PUT /network-interfaces/eth0: 204"
-out=$(c api.sock PUT /vsock "{\"guest_cid\":3,\"uds_path\":\"v.sock\"}")
-check '[ "$(tail -1 <<<"$out")" = 400 ] && grep -q "not built yet" <<<"$out"' "vsock: 400, not built yet"
+out=$(c api.sock PUT /balloon "{\"amount_mib\":0,\"deflate_on_oom\":false}")
+check '[ "$(tail -1 <<<"$out")" = 400 ] && grep -q "not built yet" <<<"$out"' "balloon: 400, not built yet"
 check '[ "$(c api.sock PUT /entropy "{}" | tail -1)" = 204 ]' "PUT /entropy: 204"
 check '[ "$(c api.sock PUT /actions "{\"action_type\":\"InstanceStart\"}" | tail -1)" = 204 ]' "InstanceStart: 204"
 wait "$srv"; rc=$?

@@ -56,6 +56,9 @@ same_plan "two network interfaces after a --net" \
       \"network-interfaces\": [{\"iface_id\": \"eth1\", \"host_dev_name\": \"pvhcf1\", \"guest_mac\": \"06:00:ac:10:00:02\"},
                                {\"iface_id\": \"eth2\", \"host_dev_name\": \"pvhcf2\"}]}" --net tap=pvhcf0 \
     -- "$kernel" --net tap=pvhcf0 --net tap=pvhcf1,mac=06:00:ac:10:00:02 --net tap=pvhcf2
+same_plan "a vsock" \
+    "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"vsock\": {\"guest_cid\": 52, \"uds_path\": \"v.sock\"}}" \
+    -- "$kernel" --vsock cid=52,uds=v.sock
 same_plan "read-only root with a partuuid" \
     "{\"boot-source\": {\"kernel_image_path\": \"$kernel\", \"boot_args\": \"console=ttyS0\"},
       \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"root.img\", \"is_root_device\": true, \"is_read_only\": true,
@@ -91,8 +94,10 @@ refuses "a CPU template" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}
     "machine-config: cpu_template: pvhboot has no CPU templates"
 refuses "a rate limiter" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"drives\": [{\"drive_id\": \"r\", \"path_on_host\": \"root.img\", \"is_root_device\": true, \"rate_limiter\": {\"ops\": {\"size\": 100, \"refill_time\": 1000}}}]}" \
     "drives[0]: rate_limiter: pvhboot has no rate limiters"
-refuses "vsock (not built yet)" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v.sock\"}}" \
-    "vsock: not built yet"
+refuses "a balloon (not built yet)" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"balloon\": {\"amount_mib\": 0, \"deflate_on_oom\": false}}" \
+    "balloon: not built yet"
+refuses "a vsock beside --vsock" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v.sock\"}}" \
+    "a vsock from both the command line (--vsock) and PUT /vsock" --vsock cid=4,uds=w.sock
 refuses "a network interface's rate limiter" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 1}}}]}" \
     "network-interfaces[0]: rx_rate_limiter, tx_rate_limiter: pvhboot has no rate limiters"
 refuses "metrics (the API flushes them)" "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"metrics\": {\"metrics_path\": \"m.json\"}}" \

@@ -191,7 +191,15 @@ static const struct row pre_boot[] = {
     {"PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"mtu\":9000}", 400,
      "unknown field 'mtu'"},
     {"PATCH", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\"}", 400, "only after InstanceStart"},
-    {"PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"v.sock\"}", 400, "not built yet"},
+    /* vsock */
+    {"PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"v.sock\"}", 204, NULL},
+    {"PUT", "/vsock", "{\"vsock_id\":\"vsock0\",\"guest_cid\":4294967294,\"uds_path\":\"v.sock\"}", 204, NULL},
+    {"PUT", "/vsock", "{\"guest_cid\":2,\"uds_path\":\"v.sock\"}", 400, "guest_cid 2"},
+    {"PUT", "/vsock", "{\"guest_cid\":4294967295,\"uds_path\":\"v.sock\"}", 400, "guest_cid 4294967295"},
+    {"PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"\"}", 400, "uds_path"},
+    {"PUT", "/vsock", "{\"guest_cid\":3}", 400, "missing field 'uds_path'"},
+    {"PUT", "/vsock", "{\"guest_cid\":\"3\",\"uds_path\":\"v.sock\"}", 400, "'guest_cid' must be an integer"},
+    {"PUT", "/balloon", "{\"amount_mib\":0,\"deflate_on_oom\":false}", 400, "not built yet"},
     {"PUT", "/snapshot/create", "{}", 400, "not built yet"},
     {"GET", "/nothing", NULL, 400, "Invalid request method and/or path: GET /nothing"},
     /* not UTF-8: the fault is still JSON (found by fuzz_api: a 500 without a body) */
@@ -244,6 +252,7 @@ static void put_boot_config(struct fixture *f)
     assert_int_equal(call(f, "PUT", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"root.ext4\","
                                                       "\"is_root_device\":true,\"is_read_only\":false}"), 204);
     assert_int_equal(call(f, "PUT", "/entropy", "{}"), 204);
+    assert_int_equal(call(f, "PUT", "/vsock", "{\"guest_cid\":7,\"uds_path\":\"/run/v.sock\"}"), 204);
     assert_int_equal(call(f, "PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":"
                                                                 "\"tap0\",\"guest_mac\":\"02:fc:00:00:00:05\"}"), 204);
     assert_int_equal(call(f, "PUT", "/network-interfaces/eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":"
@@ -273,6 +282,8 @@ static void instance_start_hands_over_the_config(void **state)
     assert_true(c->drives[1].read_only);
     assert_int_equal(c->rng, PVH_RNG_ON);
     assert_true(c->sandbox);
+    assert_int_equal(c->vsock.cid, 7);
+    assert_string_equal(c->vsock.uds_path, "/run/v.sock");
     assert_int_equal(c->nnets, 1);
     assert_string_equal(c->nets[0].tap, "tap0");
     assert_true(c->nets[0].has_mac);
@@ -304,6 +315,8 @@ static const struct row after_boot[] = {
      "rate limiters"},
     {"PUT", "/network-interfaces/eth1", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\"}", 400,
      "only before InstanceStart"},
+    {"PUT", "/vsock", "{\"guest_cid\":3,\"uds_path\":\"v.sock\"}", 400, "only before InstanceStart"},
+    {"GET", "/vm/config", NULL, 200, "\"vsock\":{\"guest_cid\":7,\"uds_path\":\"/run/v.sock\"}"},
     {"PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 204, NULL},
     {"PATCH", "/drives/data", "{\"drive_id\":\"data\",\"path_on_host\":\"other.img\"}", 204, NULL},
     {"PATCH", "/vm", "{\"state\":\"Paused\"}", 204, NULL},
@@ -510,7 +523,8 @@ static const struct bad_file bad_files[] = {
      " {\"drive_id\": \"b\", \"path_on_host\": \"y\", \"is_root_device\": true}]}", "drives[1]:"},
     {"{\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}", "network-interfaces[0]: missing field 'host_dev_name'"},
     {"{\"network-interfaces\": [{\"host_dev_name\": \"tap0\"}]}", "network-interfaces[0]: expected an object with its iface_id"},
-    {"{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v.sock\"}}", "vsock: not built yet"},
+    {"{\"vsock\": {\"guest_cid\": 1, \"uds_path\": \"v.sock\"}}", "vsock: guest_cid 1"},
+    {"{\"balloon\": {\"amount_mib\": 0, \"deflate_on_oom\": false}}", "balloon: not built yet"},
     {"[]", "expected a JSON object"},
     {"{\"machine-config\": ", "line 1"},
 };
