@@ -4,9 +4,9 @@
 # the machine has no curl) through Firecracker's getting-started sequence:
 # machine-config (2 vCPUs, 256 MiB), boot-source (Debian's 6.1 kernel, a
 # busybox initramfs, boot_args), a read-only root drive holding a file, a
-# network interface on a TAP with a guest_mac, InstanceStart. The guest's
-# /init runs and sees what was configured (2 CPUs, the memory, the drive's
-# file, eth0's MAC); GET / says Running; PATCH /vm Paused
+# network interface on a TAP with a guest_mac, a vsock, InstanceStart. The
+# guest's /init runs and sees what was configured (2 CPUs, the memory, the
+# drive's file, eth0's MAC, the vsock device); GET / says Running; PATCH /vm Paused
 # stops its ticking on the serial console (not one line in 3 s) and
 # Resumed starts it again; after boot, PUT /machine-config and a second
 # InstanceStart get 400 with a fault_message; GET /vm/config shows the
@@ -31,6 +31,7 @@ echo "API-INIT-REACHED"
 echo "API-CPUS $(grep -c ^processor /proc/cpuinfo)"
 echo "API-MEM $(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 echo "API-MAC $(cat /sys/class/net/eth0/address 2>/dev/null)"
+echo "API-VSOCK $(cat /sys/bus/virtio/devices/*/device | grep -c 0x0013) $(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport 2>/dev/null | grep -c virtio)"
 mkdir -p /mnt && mount -t ext4 -o ro /dev/vda /mnt && echo "API-READ $(cat /mnt/hello.txt)"
 i=0
 while [ $i -lt 40 ]; do echo "API-TICK $i $(cut -d' ' -f1 /proc/uptime)"; sleep 1; i=$((i + 1)); done
@@ -48,6 +49,7 @@ C PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
 C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet i8042.noaux i8042.nomux i8042.nopnp","initrd_path":"api.cpio"}'
 C PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK0\",\"is_root_device\":true,\"is_read_only\":true}"
 C PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"pvhapi0","guest_mac":"06:00:ac:10:00:02"}'
+C PUT /vsock '{"guest_cid":3,"uds_path":"v.sock"}'
 C PUT /actions '{"action_type":"InstanceStart"}'
 i=0
 while ! grep -q 'API-TICK 2' serial.log 2>/dev/null && [ $i -lt 600 ]; do busybox sleep 0.5; i=$((i + 1)); done
@@ -82,13 +84,14 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 check() { if eval "$1"; then ok "$2"; else notok "$2"; fi; }
 call() { grep -m1 -F "CALL $1 $2 -> " "$out" | sed 's/^CALL [A-Z]* [^ ]* -> //'; }
-check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 5 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive, a network interface and InstanceStart: 204 each"
+check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 6 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive, a network interface, vsock and InstanceStart: 204 each"
 check 'grep -q "^API-INIT-REACHED" "$out"' "the guest reached /init"
 check 'grep -q "^API-CPUS 2$" "$out"' "it has the 2 vCPUs machine-config asked for"
 mem=$(sed -n 's/^API-MEM \([0-9]*\)/\1/p' "$out")
 check '[ -n "$mem" ] && [ "$mem" -gt 200000 ] && [ "$mem" -le 262144 ]' "and about the 256 MiB ($mem KiB MemTotal)"
 check 'grep -q "^API-READ hello from the API.s root drive" "$out"' "it read the file on the root drive"
 check 'grep -q "^API-MAC 06:00:ac:10:00:02$" "$out"' "its eth0 has the guest_mac given (on the TAP pvhboot made)"
+check 'grep -q "^API-VSOCK 1 1$" "$out"' "it has a virtio-vsock device, bound by Linux's vsock transport ($(grep -m1 "^API-VSOCK" "$out"))"
 check 'grep -q "CALL GET / -> 200 .*\"id\":\"kvm1\",\"state\":\"Running\"" "$out"' "GET /: Running"
 read -r _ pa pb < <(grep -m1 '^PAUSED-TICKS' "$out")
 check '[ -n "$pa" ] && [ "$pa" = "$pb" ] && [ "$(call PATCH /vm)" = "204 " ]' "Paused: no tick in 3 s ($pa then $pb)"
