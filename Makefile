@@ -1,5 +1,5 @@
 # pvhboot build. Sources are found by wildcard: adding a file under lib/,
-# vmm/, vmm/dev/, vmm/virtio/, cli/, tests/unit/ or tests/fuzz/ needs no edit here.
+# vmm/, vmm/dev/, vmm/virtio/, api/, cli/, tests/unit/ or tests/fuzz/ needs no edit here.
 #
 #   make            build/release/pvhboot (+ the guest SDK images)
 #   make demo       boot the bundled hello64 guest (host KVM, else the emulated machine)
@@ -36,6 +36,8 @@ LIB_SRC  := $(wildcard lib/*.c)
 EXTRACT_SRC := $(wildcard extract/*.c)
 EXTRACT_LIBS := -lz -llzma -llz4 -lzstd -lbz2 -llzo2
 VMM_SRC  := $(wildcard vmm/*.c vmm/dev/*.c vmm/virtio/*.c)
+API_SRC  := $(wildcard api/*.c)
+API_LIBS := -ljansson -lhttp_parser
 CLI_SRC  := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -46,6 +48,7 @@ obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 LIBPVH  := $(OUT)/libpvhboot.a
 LIBVMM  := $(OUT)/libpvhvmm.a
 LIBEXT  := $(OUT)/libpvhextract.a
+LIBAPI  := $(OUT)/libpvhapi.a
 PVHBOOT := $(OUT)/pvhboot
 UNITS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 BENCHES := $(patsubst bench/%.c,$(OUT)/bench/%,$(BENCH_SRC))
@@ -77,8 +80,12 @@ $(LIBEXT): $(call obj,$(EXTRACT_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-LIBS_ALL := $(LIBEXT) $(LIBVMM) $(LIBPVH)
-LDLIBS  += $(EXTRACT_LIBS) -lpthread
+$(LIBAPI): $(call obj,$(API_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+LIBS_ALL := $(LIBAPI) $(LIBEXT) $(LIBVMM) $(LIBPVH)
+LDLIBS  += $(EXTRACT_LIBS) $(API_LIBS) -lpthread
 
 $(PVHBOOT): $(call obj,$(CLI_SRC)) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -98,14 +105,14 @@ guest:
 # (once, instrumented for the fuzzer: build/fuzz/obj/, shared by the harnesses).
 FUZZ_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -MMD -MP
-FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(EXTRACT_SRC) $(VMM_SRC))
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(EXTRACT_SRC) $(VMM_SRC) $(API_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_FLAGS) -c $< -o $@
 .SECONDARY: $(FUZZ_OBJS) $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_SRC))
 build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(FUZZ_OBJS)
-	clang -fsanitize=fuzzer $(FUZZ_FLAGS) -o $@ $^ $(EXTRACT_LIBS) -lpthread
+	clang -fsanitize=fuzzer $(FUZZ_FLAGS) -o $@ $^ $(EXTRACT_LIBS) $(API_LIBS) -lpthread
 fuzz-build: $(FUZZERS)
 FUZZ_SECONDS ?= 600
 fuzz: fuzz-build

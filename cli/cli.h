@@ -11,6 +11,12 @@
 
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+struct pvh_vm_config;
+/* run.c: boots cfg (a bzImage extracted, the default command line) and
+ * returns run's exit status; what went wrong is printed. */
+int run_config(const struct pvh_vm_config *cfg);
 
 /* Prints "pvhboot: <msg>" on stderr and returns the exit status for err. */
 int cli_report(const struct pvh_error *err);

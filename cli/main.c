@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_host.h"
 #include "cli.h"
 
 #ifndef PVHBOOT_VERSION
@@ -18,7 +19,13 @@ static void usage(FILE *out)
             "usage: pvhboot run KERNEL [options]     boot a kernel on KVM (see pvhboot run --help)\n"
             "       pvhboot [options] -kernel KERNEL [options]   the same, in QEMU's spelling\n"
             "       pvhboot inspect KERNEL [--json]  describe a kernel image and whether run can boot it\n"
+            "       pvhboot serve --api-sock PATH [--id NAME] [options]   Firecracker's API (docs/api.md)\n"
             "       pvhboot --version | --help       (manual: man pvhboot)\n");
+}
+
+const char *cli_version(void)
+{
+    return PVHBOOT_VERSION;
 }
 
 int cli_report(const struct pvh_error *err)
@@ -56,6 +63,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(verb, "inspect"))
         return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(verb, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     if (is_help(verb)) {
         usage(stdout);
         return 0;
@@ -64,6 +73,10 @@ int main(int argc, char **argv)
         printf("pvhboot %s\n", PVHBOOT_VERSION);
         return 0;
     }
+    /* Firecracker's start: `pvhboot --api-sock PATH [...]` serves the API. */
+    for (int i = 1; verb[0] == '-' && i < argc; i++)
+        if (!strcmp(argv[i], "--api-sock"))
+            return cmd_serve(argc, argv);
     /* QEMU habit: options first, in any order (`pvhboot -m 1G -kernel vmlinux`) means run. */
     if (verb[0] == '-')
         return cmd_run(argc, argv);

@@ -194,35 +194,44 @@ static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_resu
     }
 }
 
+/* The run itself, from a filled config: `run`'s, and `serve`'s at InstanceStart. */
+int run_config(const struct pvh_vm_config *cfg_in)
+{
+    struct pvh_vm_config run_cfg = *cfg_in, *cfg = &run_cfg; /* the kernel and command line change below */
+    int rc = 0;
+    if (!cfg->cmdline)
+        cfg->cmdline = cfg->console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
+    char elf_path[PATH_MAX];
+    if ((rc = resolve_kernel(cfg, elf_path, sizeof(elf_path))) != 0)
+        return rc;
+    char *cmdline = guest_cmdline(cfg->cmdline, guest_is_linux(cfg));
+    if (!cmdline)
+        return PVH_EXIT_VMM_ERROR;
+    cfg->cmdline = cmdline;
+    struct pvh_error err = {0};
+    struct pvh_vm_result res;
+    if (pvh_vm_run(cfg, &res, &err) != 0) {
+        free(cmdline);
+        return report_setup_error(cfg, &err);
+    }
+    fflush(stdout);
+    if (res.end == PVH_END_DRY_RUN)
+        rc = print_dry_run(cfg, &res);
+    else if (cfg->verbose)
+        print_stats(&res);
+    rc = rc ? rc : exit_status(cfg, &res, &err);
+    free(cmdline);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_args a = {.cfg = {.ram_size = DEFAULT_MEM, .ncpus = 1, .serial = PVH_SERIAL_STDIO, .sandbox = true,
                                  .start_ns = process_start_ns}};
     a.cfg.seed = process_start_ns ^ (uint64_t)clock();
     int rc = run_parse_args(&a, argc, argv);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    if (!a.cfg.cmdline)
-        a.cfg.cmdline = a.cfg.console == PVH_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_VIRTIO_CONSOLE : DEFAULT_CMDLINE;
-    char elf_path[PATH_MAX];
-    if ((rc = resolve_kernel(&a.cfg, elf_path, sizeof(elf_path))) != 0)
-        return rc;
-    char *cmdline = guest_cmdline(a.cfg.cmdline, guest_is_linux(&a.cfg));
-    if (!cmdline)
-        return PVH_EXIT_VMM_ERROR;
-    a.cfg.cmdline = cmdline;
-    struct pvh_error err = {0};
-    struct pvh_vm_result res;
-    if (pvh_vm_run(&a.cfg, &res, &err) != 0) {
-        free(cmdline);
-        return report_setup_error(&a.cfg, &err);
-    }
-    fflush(stdout);
-    if (res.end == PVH_END_DRY_RUN)
-        rc = print_dry_run(&a.cfg, &res);
-    else if (a.cfg.verbose)
-        print_stats(&res);
-    rc = rc ? rc : exit_status(&a.cfg, &res, &err);
-    free(cmdline);
-    return rc;
+    if (rc == 0)
+        rc = run_config(&a.cfg);
+    run_args_fini(&a);
+    return rc < 0 ? 0 : rc;
 }

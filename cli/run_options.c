@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 
+#include "api_host.h"
 #include "cli.h"
 #include "pvhboot/sandbox.h"
 
@@ -824,6 +825,51 @@ static int opt_gdb_default(struct run_args *a, const char *o, char *v)
 
 static int opt_gdb_wait(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.gdb_wait = true, 0; }
 
+/* ---- --config-file: Firecracker's JSON, through the API's endpoints ---------------- */
+
+static int opt_config_file(struct run_args *a, const char *o, char *v)
+{
+    if (a->config_file)
+        return bad("%s %s: one config file only", o, v);
+    a->config_file = v;
+    return 0;
+}
+
+static const struct pvh_api_ops config_file_ops = {
+    .check_file = api_host_check_file,
+    .open_output = api_host_open_output,
+};
+
+/* The file's objects go through the same endpoints as the API's PUTs, onto
+ * the config the options filled; what both name (kernel, boot arguments,
+ * initrd) is refused. */
+static int apply_config_file(struct run_args *a)
+{
+    struct pvh_error err = {0};
+    if (!a->config_file)
+        return 0;
+    a->api = malloc(sizeof(*a->api));
+    if (!a->api)
+        return bad("%s", "out of memory");
+    pvh_api_init(a->api, &a->cfg, &config_file_ops, cli_version(), NULL);
+    if (api_host_load_config_file(a->api, a->config_file, &err))
+        return cli_report(&err);
+    if (a->api->metrics_path)
+        return bad("--config-file %s: metrics: flushed through the API only (pvhboot serve); leave it out for run",
+                   a->config_file);
+    if (pvh_api_build_config(a->api, &a->cfg, &err))
+        return bad("--config-file %s: %s", a->config_file, err.msg);
+    return 0;
+}
+
+void run_args_fini(struct run_args *a)
+{
+    if (a->api)
+        pvh_api_fini(a->api);
+    free(a->api);
+    a->api = NULL;
+}
+
 struct run_option {
     const char *name, *alias; /* ours, and QEMU's (or another) spelling */
     bool takes_value;
@@ -876,6 +922,7 @@ static const struct run_option options[] = {
     {"--gdb", "-gdb", true, opt_gdb},
     {"-s", NULL, false, opt_gdb_default},
     {"--gdb-wait", "-S", false, opt_gdb_wait},
+    {"--config-file", NULL, true, opt_config_file},
 };
 
 /* The spelling of o that arg uses ("--mem" or "-m"), with the value inline
@@ -955,7 +1002,7 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
             return bad("unexpected argument '%s' (one kernel only)", argv[i]);
         }
     }
-    if (!a->cfg.kernel) {
+    if (!a->cfg.kernel && !a->config_file && !a->kernel_later) {
         run_usage(stderr);
         return PVH_EXIT_BAD_INPUT;
     }
@@ -967,7 +1014,8 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
     if (a->cfg.gdb != PVH_GDB_OFF && a->cfg.dry_run)
         return bad("%s", "--gdb and --dry-run: a dry run never starts the guest");
     int rc = finish_modules(a);
-    return rc ? rc : finish_drives(a);
+    rc = rc ? rc : finish_drives(a);
+    return rc ? rc : apply_config_file(a);
 }
 
 /* Words wrapped at 78 columns, each line indented by four spaces. */
@@ -1049,6 +1097,8 @@ void run_usage(FILE *f)
             "  --dry-run              no KVM: set the guest up, print its layout and memory map, exit 0\n"
             "  --verbose, -v          timings, VM exits, device counters and unhandled accesses at the end\n"
             "  --kvm-device PATH      the KVM device (default /dev/kvm)\n"
+            "  --config-file FILE     Firecracker's JSON config (boot-source, machine-config, drives,\n"
+            "                         entropy, logger): KERNEL may then be left out (docs/api.md)\n"
             "  --help, -h             this text\n"
             "QEMU flags:\n");
     print_qemu_flags(f, "accepted, changing nothing (pvhboot never draws, always uses KVM, ends on a reset):", true);

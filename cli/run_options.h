@@ -7,6 +7,8 @@
 
 #include "pvhboot/vmm.h"
 
+struct pvh_api;
+
 /* QEMU's -drive ...,if=none waits for the -device that names its id. */
 struct pending_drive {
     struct pvh_vm_drive drive;
@@ -31,9 +33,13 @@ struct run_args {
     struct pending_net pending_nets[PVH_MAX_NETS];
     size_t npending_nets;
     const char *seed;          /* --seed's value, NULL when not given */
+    const char *config_file;   /* --config-file: Firecracker's JSON config */
+    struct pvh_api *api;       /* the config file's state: cfg's strings point into it */
+    bool kernel_later;         /* serve: the API names the kernel (boot-source) */
 };
 
 void run_usage(FILE *f);
+void run_args_fini(struct run_args *a); /* what --config-file allocated */
 
 /* Fills a->cfg from argv. 0 on success; -1 when --help was printed; else
  * the exit status (2) after one line on stderr. */

@@ -257,10 +257,27 @@ static void let_threads_go(struct pvh_vm *vm)
     pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* PATCH /vm Paused: this vCPU waits outside KVM_RUN until resumed or the end. */
+static void park_paused(struct pvh_vcpu *v)
+{
+    struct pvh_vm *vm = v->vm;
+    pthread_mutex_lock(&vm->end_lock);
+    v->parked = true;
+    pthread_cond_broadcast(&vm->end_cond); /* the pauser counts parked vCPUs */
+    while (atomic_load(&vm->paused) && !atomic_load(&vm->ending))
+        pthread_cond_wait(&vm->end_cond, &vm->end_lock);
+    v->parked = false;
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
 static void run_vcpu(struct pvh_vcpu *v)
 {
     struct pvh_vm *vm = v->vm;
     while (!atomic_load(&vm->ending)) {
+        if (atomic_load(&vm->paused)) {
+            park_paused(v);
+            continue;
+        }
         if (vm->gdb && pvh_gdb_must_park(vm->gdb, v->id)) {
             pvh_gdb_park(vm->gdb, v->id);
             continue;
@@ -412,6 +429,54 @@ void pvh_vm_kick_vcpus(struct pvh_vm *vm)
     pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* Under end_lock: every vCPU still in its loop is parked. */
+static bool vcpus_parked(const struct pvh_vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpu[i].started && !vm->vcpu[i].done && !vm->vcpu[i].parked)
+            return false;
+    return true;
+}
+
+/* Every vCPU parked: the guest's clock stops with it (kvmclock saved, each
+ * vCPU told it was stopped so its watchdogs do not bark on resume). */
+static void stop_guest_clock(struct pvh_vm *vm)
+{
+    vm->clock_saved = ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->paused_clock) == 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->vcpu[i].fd >= 0)
+            (void)ioctl(vm->vcpu[i].fd, KVM_KVMCLOCK_CTRL, 0); /* EINVAL when the guest has no kvmclock */
+}
+
+/* Before the vCPUs go on: kvmclock where it stopped, so guest time does not
+ * jump by the pause. */
+static void restart_guest_clock(struct pvh_vm *vm)
+{
+    if (!vm->clock_saved)
+        return;
+    struct kvm_clock_data d = {.clock = vm->paused_clock.clock};
+    (void)ioctl(vm->vm_fd, KVM_SET_CLOCK, &d);
+    vm->clock_saved = false;
+}
+
+void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
+{
+    pthread_mutex_lock(&vm->end_lock);
+    if (!paused && atomic_load(&vm->paused))
+        restart_guest_clock(vm);
+    bool was_paused = atomic_load(&vm->paused);
+    atomic_store(&vm->paused, paused);
+    pthread_cond_broadcast(&vm->end_cond); /* resumed: parked vCPUs go on */
+    while (paused && !vcpus_parked(vm) && !atomic_load(&vm->ending)) {
+        kick_running(vm);
+        struct timespec deadline = monotonic_after(KICK_INTERVAL_NS);
+        pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline);
+    }
+    if (paused && !was_paused && !atomic_load(&vm->ending))
+        stop_guest_clock(vm);
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
 static bool vcpus_done(const struct pvh_vm *vm)
 {
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -439,6 +504,26 @@ static void stop_vcpus(struct pvh_vm *vm)
             pthread_join(vm->vcpu[i].thread, NULL);
 }
 
+/* What the configured parts add to the allow-list: the gdb stub's, the API
+ * server's, or both (their union, into the buffers given). */
+static const struct pvh_sandbox_extra *sandbox_extras(const struct pvh_vm *vm, struct pvh_sandbox_extra *both,
+                                                      int *calls, unsigned long *ioctls)
+{
+    const struct pvh_sandbox_extra *gdb = vm->gdb ? &pvh_sandbox_gdb_calls : NULL;
+    const struct pvh_sandbox_extra *api = vm->cfg->api_server ? &pvh_sandbox_api_calls : NULL;
+    if (!gdb || !api)
+        return gdb ? gdb : api;
+    *both = (struct pvh_sandbox_extra){calls, 0, ioctls, 0};
+    const struct pvh_sandbox_extra *parts[] = {gdb, api};
+    for (int p = 0; p < 2; p++) {
+        for (size_t i = 0; i < parts[p]->nsyscalls && both->nsyscalls < PVH_SANDBOX_MAX_EXTRA; i++)
+            calls[both->nsyscalls++] = parts[p]->syscalls[i]; /* a call twice in the filter is harmless */
+        for (size_t i = 0; i < parts[p]->nioctls && both->nioctls < PVH_SANDBOX_MAX_EXTRA; i++)
+            ioctls[both->nioctls++] = parts[p]->ioctls[i];
+    }
+    return both;
+}
+
 int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
 {
     pthread_t input;
@@ -455,13 +540,21 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
     int rc = pvh_machine_start_io(vm, err);
     if (rc == 0)
         rc = start_threads(vm, &input, &has_input, &in, err);
-    if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter_with(vm->gdb ? &pvh_sandbox_gdb_calls : NULL, err) != 0)
+    struct pvh_sandbox_extra both;
+    int both_calls[PVH_SANDBOX_MAX_EXTRA];
+    unsigned long both_ioctls[PVH_SANDBOX_MAX_EXTRA];
+    const struct pvh_sandbox_extra *extra = sandbox_extras(vm, &both, both_calls, both_ioctls);
+    if (rc == 0 && vm->cfg->sandbox && pvh_sandbox_enter_with(extra, err) != 0)
         rc = -1;
     if (rc != 0)
         claim_end(vm, PVH_END_ERROR, 1); /* before the go: the threads end without a KVM_RUN */
     let_threads_go(vm);
+    if (rc == 0 && vm->cfg->control)
+        pvh_vm_control_attach(vm->cfg->control, vm);
     if (rc == 0)
         wait_for_end(vm);
+    if (vm->cfg->control)
+        pvh_vm_control_detach(vm->cfg->control);
     stop_vcpus(vm);
     if (has_input)
         pthread_join(input, NULL);

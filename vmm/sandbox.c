@@ -118,6 +118,18 @@ const struct pvh_sandbox_extra pvh_sandbox_gdb_calls = {
     gdb_ioctls, sizeof(gdb_ioctls) / sizeof(gdb_ioctls[0]),
 };
 
+/* The API server (cli/serve.c, pvhboot serve): its epoll loop accepts
+ * clients on the socket made before the sandbox (accept4) and watches and
+ * drops them (epoll_ctl); it reads and writes with read and write. Its
+ * PATCH /vm Paused stops the guest's clock (KVM_GET_CLOCK, each vCPU's
+ * KVM_KVMCLOCK_CTRL) and Resumed sets it back (KVM_SET_CLOCK). */
+static const int api_syscalls[] = {SYS_accept4, SYS_epoll_ctl};
+static const unsigned long api_ioctls[] = {KVM_GET_CLOCK, KVM_SET_CLOCK, KVM_KVMCLOCK_CTRL};
+const struct pvh_sandbox_extra pvh_sandbox_api_calls = {
+    api_syscalls, sizeof(api_syscalls) / sizeof(api_syscalls[0]),
+    api_ioctls, sizeof(api_ioctls) / sizeof(api_ioctls[0]),
+};
+
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))
 #define NUNIX (sizeof(unix_socket_syscalls) / sizeof(unix_socket_syscalls[0]))
 #define NIOCTLS (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))

@@ -85,6 +85,8 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
     pvh_console_close(vm);
     pvh_vcpus_destroy(vm);
     pvh_kvm_close(vm);
+    if (cfg->control)
+        pvh_vm_control_detach(cfg->control); /* a setup that failed: whoever waits learns it */
     pvh_vm_fini(vm);
     free(vm);
     free(in);

@@ -32,6 +32,7 @@ struct pvh_vcpu {
     pthread_t thread;
     bool started;   /* main only: the thread exists (only main kicks and joins it) */
     bool done;      /* under end_lock: the thread has left its run loop for good */
+    bool parked;    /* under end_lock: stopped outside KVM_RUN while the VM is paused */
 };
 
 /* A virtio device of this machine: the device type's state (impl, which
@@ -77,6 +78,9 @@ struct pvh_vm {
     pthread_cond_t go_cond;         /* the threads wait here until main lets them run */
     bool go;                        /* under end_lock: set once the sandbox is on (or setup failed) */
     atomic_bool ending;
+    atomic_bool paused;             /* PATCH /vm Paused: vCPUs park at the top of their loop (on end_cond) */
+    struct kvm_clock_data paused_clock; /* kvmclock when paused: set back on resume */
+    bool clock_saved;
     struct {
         enum pvh_vm_end end;
         int status;
@@ -152,5 +156,10 @@ void pvh_vm_fini(struct pvh_vm *vm);                                   /* the lo
 void pvh_vm_end(void *ctx, enum pvh_vm_end end, int status);
 int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err);
 void pvh_vm_kick_vcpus(struct pvh_vm *vm); /* out of KVM_RUN, those still in their loop (the gdb stub) */
+void pvh_vm_set_paused(struct pvh_vm *vm, bool paused); /* returns once every vCPU is parked (or the VM ends) */
+
+/* control.c: the API server's handle follows the VM's life */
+void pvh_vm_control_attach(struct pvh_vm_control *c, struct pvh_vm *vm); /* the guest runs */
+void pvh_vm_control_detach(struct pvh_vm_control *c);                   /* it ended, or never ran (vmm.h: pvh_vm_control_end) */
 
 #endif

@@ -31,6 +31,8 @@ struct pvh_sandbox_extra {
 };
 /* The gdb stub's calls (vmm/gdb.c), allowed with --gdb only. */
 extern const struct pvh_sandbox_extra pvh_sandbox_gdb_calls;
+/* The API server's (cli/serve.c): accept4 and epoll_ctl, with an API socket only. */
+extern const struct pvh_sandbox_extra pvh_sandbox_api_calls;
 /* pvh_sandbox_enter with extra (NULL: none) allowed as well. */
 int pvh_sandbox_enter_with(const struct pvh_sandbox_extra *extra, struct pvh_error *err);
 

@@ -53,6 +53,8 @@ enum pvh_console_mode { PVH_CONSOLE_SERIAL, PVH_CONSOLE_VIRTIO };
 /* --gdb: the gdb stub's socket (docs/gdb.md). */
 enum pvh_gdb_transport { PVH_GDB_OFF, PVH_GDB_TCP, PVH_GDB_UNIX };
 
+struct pvh_vm_control; /* a running VM, controlled from another thread (below) */
+
 struct pvh_vm_config {
     const char *kernel;            /* a PVH ELF (a bzImage is extracted by the caller) */
     const char *kernel_name;       /* for messages: what the user named */
@@ -87,6 +89,8 @@ struct pvh_vm_config {
     uint16_t gdb_port;             /* PVH_GDB_TCP */
     const char *gdb_path;          /* PVH_GDB_UNIX */
     bool gdb_wait;                 /* --gdb-wait: every vCPU stopped before its first instruction */
+    struct pvh_vm_control *control; /* the API server's handle on the VM; NULL: none */
+    bool api_server;               /* an API server shares the process: its socket calls stay allowed */
 };
 
 enum pvh_vm_end {
@@ -147,5 +151,19 @@ struct pvh_vm_result {
  * which, err holds the reason for PVH_END_ERROR), -1 when it could not be
  * set up (err says why). */
 int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struct pvh_error *err);
+
+/* The handle another thread (the API server) holds while pvh_vm_run runs
+ * the VM whose cfg->control it is (vmm/control.c). */
+struct pvh_vm_control *pvh_vm_control_new(void);
+void pvh_vm_control_free(struct pvh_vm_control *c);
+/* Blocks until that VM's guest runs (0), or its setup failed or it ended (-1). */
+int pvh_vm_control_wait_running(struct pvh_vm_control *c);
+/* The caller of pvh_vm_run says it is over (also when it never got there). */
+void pvh_vm_control_end(struct pvh_vm_control *c);
+/* Paused: every vCPU stopped outside KVM_RUN (returns once they are);
+ * resumed: they go on. -1 with err when the VM is not running. */
+int pvh_vm_pause(struct pvh_vm_control *c, bool paused, struct pvh_error *err);
+/* Ctrl-Alt-Del typed on the i8042's keyboard (IRQ 1); -1 when not running. */
+int pvh_vm_ctrl_alt_del(struct pvh_vm_control *c, struct pvh_error *err);
 
 #endif

@@ -29,7 +29,8 @@ struct recorder {
 static void on_irq(void *ctx, unsigned irq, int level)
 {
     struct recorder *r = ctx;
-    check((irq == PVH_COM1_IRQ || irq == PVH_RTC_IRQ) && (level == 0 || level == 1) && level != r->irq_level[irq]);
+    check((irq == PVH_COM1_IRQ || irq == PVH_RTC_IRQ || irq == PVH_I8042_IRQ) && (level == 0 || level == 1) &&
+          level != r->irq_level[irq]);
     r->irq_level[irq] = level;
 }
 

@@ -18,15 +18,16 @@ complete_words() {
     bash -c '. completion/pvhboot; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _pvhboot; printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' _ "$@"
 }
 cases=(
-  "the verbs|inspect run |pvhboot|"
+  "the verbs|inspect run serve |pvhboot|"
   "a verb from its start|run |pvhboot|r"
   "run's options from --me|--mem |pvhboot|run|k|--me"
-  "run's options after -kernel|--console |pvhboot|-kernel|k|--con"
+  "run's options after -kernel|--config-file --console |pvhboot|-kernel|k|--con"
   "QEMU spelling -app|-append |pvhboot|-kernel|k|-app"
   "inspect's options|--help --json |pvhboot|inspect|--"
   "--serial's values|file: none stdio |pvhboot|run|k|--serial|"
   "--console's values|serial virtio |pvhboot|run|k|--console|"
   "--load's values|copy map |pvhboot|run|k|--load|"
+  "serve's options|--api-sock |pvhboot|serve|--api"
   "top-level options from --ve|--verbose --version |pvhboot|--ve"
   "run's --vsock from --vs|--vsock |pvhboot|run|k|--vs"
   "a kernel file after run|$tmp/vmlinuz-test |pvhboot|run|$tmp/vmlin"

@@ -178,6 +178,48 @@ static void test_i8042_reset(void **state)
     assert_int_equal(f->m.status, 0);
 }
 
+/* What Linux's i8042 and atkbd drivers do at probe, answered; Ctrl-Alt-Del
+ * typed from outside arrives in set 1, one IRQ 1 edge per byte. */
+static void test_i8042_probe_and_ctrl_alt_del(void **state)
+{
+    struct fixture *f = *state;
+    outb(f, 0x64, 0xaa); /* controller self-test */
+    assert_int_equal(inb(f, 0x64) & 0x09, 0x09); /* output full; the last write was a command */
+    assert_int_equal(inb(f, 0x60), 0x55);
+    assert_int_equal(inb(f, 0x64) & 0x01, 0);
+    outb(f, 0x64, 0x20); /* read the command byte: translating, keyboard interrupt on */
+    assert_int_equal(inb(f, 0x60), 0x65);
+    outb(f, 0x64, 0x60); /* write it: interrupts off */
+    outb(f, 0x60, 0x44);
+    outb(f, 0x64, 0x20);
+    assert_int_equal(inb(f, 0x60), 0x44);
+    outb(f, 0x64, 0xab); /* keyboard port test */
+    assert_int_equal(inb(f, 0x60), 0x00);
+    outb(f, 0x60, 0xf2); /* the keyboard's ID */
+    assert_int_equal(inb(f, 0x60), 0xfa);
+    assert_int_equal(inb(f, 0x60), 0xab);
+    assert_int_equal(inb(f, 0x60), 0x41);
+    outb(f, 0x60, 0xf4); /* enable: ACK */
+    assert_int_equal(inb(f, 0x60), 0xfa);
+    int before = f->m.irq_changes; /* none since the interrupts went off */
+    assert_int_equal(f->m.irq_level, 0);
+    outb(f, 0x64, 0x60);
+    outb(f, 0x60, 0x45); /* keyboard interrupt on */
+    pthread_mutex_lock(&f->d.i8042.lock);
+    pvh_i8042_ctrl_alt_del(&f->d.i8042);
+    pthread_mutex_unlock(&f->d.i8042.lock);
+    static const uint8_t keys[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+    for (size_t i = 0; i < sizeof(keys); i++) {
+        assert_int_equal(f->m.irq, 1);
+        assert_int_equal(f->m.irq_level, 1); /* raised for this byte */
+        assert_int_equal(inb(f, 0x60), keys[i]);
+    }
+    assert_int_equal(f->m.irq_level, 0);
+    assert_int_equal(f->m.irq_changes - before, 2 * (int)sizeof(keys)); /* an edge per byte */
+    assert_int_equal(inb(f, 0x64) & 0x01, 0);
+    assert_int_equal(f->m.ended, 0);
+}
+
 static void test_debug_exit(void **state)
 {
     struct fixture *f = *state;
@@ -338,6 +380,7 @@ int main(void)
         cmocka_unit_test_setup(test_uart_receive_fifo, setup),
         cmocka_unit_test_setup(test_uart_loopback, setup),
         cmocka_unit_test_setup(test_i8042_reset, setup),
+        cmocka_unit_test_setup(test_i8042_probe_and_ctrl_alt_del, setup),
         cmocka_unit_test_setup(test_debug_exit, setup),
         cmocka_unit_test_setup(test_acpi_poweroff, setup),
         cmocka_unit_test_setup(test_acpi_other_sleep_state_ignored, setup),

@@ -37,6 +37,16 @@ cases+=(
     "inspect mb1hello.bin (Multiboot a.out kludge)|inspect $mb/mb1hello.bin|0"
     "run --dry-run mb1hello (Multiboot ELF32, a module)|run $mb/mb1hello --initrd $mb/hello32 --cmdline x=1 --dry-run|0"
     "run --dry-run mb1hello.bin (a.out kludge)|run $mb/mb1hello.bin --dry-run --load copy|0")
+# Firecracker's config file through the API's endpoints (jansson's allocations freed)
+cfgdir=$(mktemp -d); trap 'rm -rf "$cfgdir"' EXIT
+head -c 1M /dev/zero >"$cfgdir/root.img"
+printf '{"boot-source": {"kernel_image_path": "%s", "boot_args": "console=ttyS0", "initrd_path": "%s"},
+ "drives": [{"drive_id": "rootfs", "path_on_host": "%s", "is_root_device": true}],
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 64}, "entropy": {}}\n' \
+    "$PWD/$mb/hello64" "$PWD/$mb/hello32" "$cfgdir/root.img" >"$cfgdir/vm.json"
+echo '{"machine-config": {"vcpu_count": "2"}}' >"$cfgdir/bad.json"
+cases+=("run --config-file --dry-run|run --config-file $cfgdir/vm.json --dry-run|0"
+    "run --config-file with a bad body|run --config-file $cfgdir/bad.json --dry-run|2")
 echo "1..$(( ${#units[@]} + ${#cases[@]} ))"
 n=0
 for t in "${units[@]}"; do

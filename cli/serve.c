@@ -1,0 +1,476 @@
+/* `pvhboot serve --api-sock PATH [--id NAME] [run's options]` (and
+ * `pvhboot --api-sock PATH ...`, Firecracker's way): the control API
+ * (api/, docs/api.md) on a UNIX socket. One thread serves every client
+ * from an epoll loop with non-blocking sockets, so a client that sends
+ * slowly or never reads only holds its own slot (and loses it after
+ * REQUEST_TIMEOUT_S for one request, IDLE_TIMEOUT_S idle). The command
+ * line's options are the base config the API calls build on (the same
+ * struct `run` fills); InstanceStart runs it on a VM thread through
+ * run_config, exactly as `run` would, and waits until the guest runs or
+ * its setup failed; SendCtrlAltDel types on the VM's i8042, PATCH /vm pauses
+ * it (vmm/control.c). The process ends with the VM, with run's exit status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api_host.h"
+#include "cli.h"
+#include "run_options.h"
+
+#define MAX_CLIENTS 256
+#define REQUEST_TIMEOUT_S 10 /* from a request's first byte to its last */
+#define IDLE_TIMEOUT_S 60
+#define API_DEFAULT_MEM (128ull << 20) /* Firecracker's default machine-config */
+
+struct client {
+    int fd;
+    struct pvh_api_conn conn;
+    bool receiving;          /* a request has begun */
+    time_t since;            /* its first byte, or the last answer */
+    char *out;               /* response bytes not yet written */
+    size_t out_len, out_at;
+    bool close_after;        /* answered a refused request: close once written */
+};
+
+struct server {
+    int listen_fd, epoll_fd, end_fd;
+    struct client *clients[MAX_CLIENTS];
+    struct pvh_api api;
+    struct pvh_api_ops ops;
+    /* the VM */
+    struct pvh_vm_control *control;
+    pthread_t vm_thread;
+    bool vm_thread_started;
+    struct pvh_vm_config vm_cfg;   /* the VM thread's copy */
+    int vm_status;
+    unsigned long requests, faults;
+};
+
+/* ---- the socket ---------------------------------------------------------------- */
+
+/* A socket file nobody listens on (connect refused) is replaced; anything
+ * else at PATH is left alone. */
+static int clear_stale_socket(const char *path, struct pvh_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : pvh_fail(err, PVH_E_INPUT, "--api-sock %s: %s", path, strerror(errno));
+    if (!S_ISSOCK(st.st_mode))
+        return pvh_fail(err, PVH_E_INPUT, "--api-sock %s: exists and is not a socket; remove it or pick another path",
+                        path);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "socket: %s", strerror(errno));
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    if (rc == 0)
+        return pvh_fail(err, PVH_E_INPUT, "--api-sock %s: another process listens on it", path);
+    if (e != ECONNREFUSED)
+        return pvh_fail(err, PVH_E_INPUT, "--api-sock %s: %s", path, strerror(e));
+    if (unlink(path) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "--api-sock %s: stale socket: %s", path, strerror(errno));
+    return 0;
+}
+
+static int listen_on(const char *path, struct pvh_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return pvh_fail(err, PVH_E_INPUT, "--api-sock %s: longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
+    if (clear_stale_socket(path, err))
+        return -1;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "socket: %s", strerror(errno));
+    mode_t old = umask(0177); /* the socket: 0600, its owner's only */
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (rc != 0 || listen(fd, 128) != 0) {
+        pvh_fail(err, PVH_E_INPUT, "--api-sock %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- the VM --------------------------------------------------------------------- */
+
+static void *vm_thread(void *arg)
+{
+    struct server *s = arg;
+    s->vm_status = run_config(&s->vm_cfg);
+    pvh_vm_control_end(s->control); /* also when it never reached the guest */
+    uint64_t one = 1;
+    if (write(s->end_fd, &one, sizeof(one)) < 0) {
+        /* the loop also sees the control's end at its next tick */
+    }
+    return NULL;
+}
+
+static int op_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    if (s->vm_thread_started) { /* a start that failed before: its thread is over */
+        pthread_join(s->vm_thread, NULL);
+        s->vm_thread_started = false;
+        pvh_vm_control_free(s->control);
+    }
+    s->control = pvh_vm_control_new();
+    if (!s->control)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    s->vm_cfg = *cfg;
+    s->vm_cfg.control = s->control;
+    s->vm_cfg.api_server = true;
+    int rc = pthread_create(&s->vm_thread, NULL, vm_thread, s);
+    if (rc)
+        return pvh_fail(err, PVH_E_SYSTEM, "cannot start the VM's thread: %s", strerror(rc));
+    s->vm_thread_started = true;
+    if (pvh_vm_control_wait_running(s->control) == 0)
+        return 0;
+    pthread_join(s->vm_thread, NULL);
+    if (s->vm_cfg.dry_run && s->vm_status == 0)
+        return 0; /* --dry-run: the plan is printed and the server ends, as run --dry-run does */
+    s->vm_thread_started = false;
+    uint64_t drop;
+    if (read(s->end_fd, &drop, sizeof(drop)) < 0) {
+        /* nothing was pending */
+    }
+    return pvh_fail(err, PVH_E_INPUT, "the VM could not start (exit status %d; pvhboot's stderr says why)",
+                    s->vm_status);
+}
+
+static int op_ctrl_alt_del(void *ctx, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    return pvh_vm_ctrl_alt_del(s->control, err);
+}
+
+static int op_pause(void *ctx, bool paused, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    return pvh_vm_pause(s->control, paused, err);
+}
+
+/* One JSON line: what the API server counted and the VM's state. */
+static int op_flush_metrics(void *ctx, int fd, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char line[256];
+    int n = snprintf(line, sizeof(line),
+                     "{\"utc_timestamp_ms\":%llu,\"api_server\":{\"requests\":%lu,\"faults\":%lu},\"vmm\":{\"state\":\"%s\"}}\n",
+                     (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000, s->requests,
+                     s->faults, s->api.state == PVH_API_PAUSED ? "Paused" : s->api.state == PVH_API_RUNNING ? "Running"
+                                                                                                    : "Not started");
+    if (write(fd, line, (size_t)n) != n)
+        return pvh_fail(err, PVH_E_SYSTEM, "metrics: %s", errno ? strerror(errno) : "short write");
+    return 0;
+}
+
+/* ---- clients -------------------------------------------------------------------- */
+
+static void drop_client(struct server *s, int slot)
+{
+    struct client *c = s->clients[slot];
+    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    pvh_api_conn_fini(&c->conn);
+    free(c->out);
+    free(c);
+    s->clients[slot] = NULL;
+}
+
+static void accept_clients(struct server *s)
+{
+    for (;;) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        int slot = 0;
+        while (slot < MAX_CLIENTS && s->clients[slot])
+            slot++;
+        struct client *c = slot < MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
+        if (!c || epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            free(c);
+            close(fd); /* full: the client retries */
+            continue;
+        }
+        c->fd = fd;
+        c->since = time(NULL);
+        pvh_api_conn_init(&c->conn);
+        s->clients[slot] = c;
+    }
+}
+
+/* Writes what is pending; false when the client is gone. */
+static bool flush_client(struct server *s, int slot)
+{
+    struct client *c = s->clients[slot];
+    while (c->out_at < c->out_len) {
+        ssize_t n = write(c->fd, c->out + c->out_at, c->out_len - c->out_at);
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0)
+            return false;
+        c->out_at += (size_t)n;
+    }
+    bool pending = c->out_at < c->out_len;
+    struct epoll_event ev = {.events = pending ? EPOLLOUT : EPOLLIN, .data.u32 = (uint32_t)slot};
+    epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+    return pending || !c->close_after;
+}
+
+static void answer(struct server *s, struct client *c)
+{
+    struct pvh_api_response r = {0};
+    pvh_api_conn_answer(&s->api, &c->conn, &r);
+    s->requests++;
+    s->faults += r.status >= 400;
+    bool keep = c->conn.keep_alive && !c->conn.error_status;
+    size_t n;
+    char *bytes = pvh_api_format(&r, keep, &n);
+    pvh_api_response_free(&r);
+    char *grown = bytes ? realloc(c->out, c->out_len - c->out_at + n) : NULL;
+    if (grown) {
+        memmove(grown, grown + c->out_at, c->out_len - c->out_at);
+        memcpy(grown + c->out_len - c->out_at, bytes, n);
+        c->out = grown;
+        c->out_len = c->out_len - c->out_at + n;
+        c->out_at = 0;
+    }
+    free(bytes);
+    c->close_after = !keep || !grown;
+    pvh_api_conn_fini(&c->conn);
+    pvh_api_conn_init(&c->conn);
+    c->receiving = false;
+    c->since = time(NULL);
+}
+
+/* Reads what the client sent and answers each complete request; a client
+ * with answers not yet taken is not read (it cannot pile them up). */
+static void read_client(struct server *s, int slot)
+{
+    struct client *c = s->clients[slot];
+    char buf[4096];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n <= 0) {
+        if (n == 0 || errno != EAGAIN)
+            drop_client(s, slot);
+        return;
+    }
+    size_t at = 0;
+    if (!c->receiving)
+        c->receiving = true, c->since = time(NULL);
+    while (at < (size_t)n && !c->close_after) {
+        size_t used;
+        bool done = pvh_api_conn_feed(&c->conn, buf + at, (size_t)n - at, &used);
+        at += used;
+        if (!done)
+            break;
+        answer(s, c);
+        if (at < (size_t)n)
+            c->receiving = true;
+    }
+    if (!flush_client(s, slot))
+        drop_client(s, slot);
+}
+
+static void expire_clients(struct server *s)
+{
+    time_t now = time(NULL);
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        struct client *c = s->clients[i];
+        if (c && now - c->since > (c->receiving ? REQUEST_TIMEOUT_S : IDLE_TIMEOUT_S))
+            drop_client(s, i);
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+#define LISTEN_TAG 0xfffffffeu
+#define END_TAG 0xffffffffu
+
+static int serve_loop(struct server *s)
+{
+    struct epoll_event evs[32];
+    for (;;) {
+        int n = epoll_wait(s->epoll_fd, evs, 32, 1000);
+        if (n < 0 && errno != EINTR)
+            return PVH_EXIT_VMM_ERROR;
+        for (int i = 0; i < n; i++) {
+            uint32_t tag = evs[i].data.u32;
+            if (tag == END_TAG && s->api.state != PVH_API_NOT_STARTED)
+                return s->vm_status;
+            if (tag == LISTEN_TAG)
+                accept_clients(s);
+            else if (tag < MAX_CLIENTS && s->clients[tag] && (evs[i].events & EPOLLOUT)) {
+                if (!flush_client(s, (int)tag))
+                    drop_client(s, (int)tag);
+            } else if (tag < MAX_CLIENTS && s->clients[tag]) {
+                read_client(s, (int)tag);
+            }
+        }
+        expire_clients(s);
+    }
+}
+
+static int watch(struct server *s, int fd, uint32_t tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+    return epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* ---- the verb ------------------------------------------------------------------- */
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f, "usage: pvhboot serve --api-sock PATH [--id NAME] [--config-file FILE] [run's options, KERNEL optional]\n"
+               "       pvhboot --api-sock PATH [--id NAME] [options]   (Firecracker's way of starting)\n"
+               "  the Firecracker-compatible API on a UNIX socket (mode 0600): the VM is configured\n"
+               "  through it and booted by PUT /actions {\"action_type\": \"InstanceStart\"}; run's options\n"
+               "  (--serial, --timeout, --user, --no-sandbox, ...) are the config the calls build on.\n"
+               "  --config-file FILE: Firecracker's JSON config through the same endpoints, then\n"
+               "  InstanceStart at once; the API stays up.\n"
+               "  The process ends with the VM, with run's exit status.  Manual: docs/api.md\n");
+}
+
+struct serve_options {
+    const char *sock, *id, *config_file;
+};
+
+/* Takes --api-sock, --id and --config-file out of argv (the rest is run's). */
+static int take_serve_options(int *argc, char **argv, struct serve_options *o)
+{
+    int out = 1;
+    const char **sock = &o->sock, **id = &o->id;
+    for (int i = 1; i < *argc; i++) {
+        const char **dst = !strcmp(argv[i], "--api-sock") ? sock : !strcmp(argv[i], "--id") ? id
+                           : !strcmp(argv[i], "--config-file") ? &o->config_file : NULL;
+        if (!dst) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "pvhboot: serve: %s: missing value\n", argv[i]);
+            return PVH_EXIT_BAD_INPUT;
+        }
+        *dst = argv[++i];
+    }
+    *argc = out;
+    if (!*sock) {
+        serve_usage(stderr);
+        return PVH_EXIT_BAD_INPUT;
+    }
+    size_t n = *id ? strlen(*id) : 1;
+    for (size_t i = 0; *id && i < n; i++)
+        if ((*id)[i] < 0x21 || (*id)[i] > 0x7e)
+            n = 0;
+    if (n == 0 || n > PVH_API_MAX_ID) {
+        fprintf(stderr, "pvhboot: serve: --id %s: 1 to %d printable characters, no spaces\n", *id, PVH_API_MAX_ID);
+        return PVH_EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+static int setup_server(struct server *s, const char *sock, struct pvh_error *err)
+{
+    s->listen_fd = listen_on(sock, err);
+    if (s->listen_fd < 0)
+        return -1;
+    s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    s->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->epoll_fd < 0 || s->end_fd < 0 || watch(s, s->listen_fd, LISTEN_TAG) || watch(s, s->end_fd, END_TAG))
+        return pvh_fail(err, PVH_E_SYSTEM, "epoll: %s", strerror(errno));
+    return 0;
+}
+
+/* --config-file: the file through the server's own endpoints, then
+ * InstanceStart at once, as Firecracker does; the API stays up. */
+static int boot_from_file(struct server *s, const char *path)
+{
+    struct pvh_error err = {0};
+    struct pvh_api_response r = {0};
+    static const char start[] = "{\"action_type\": \"InstanceStart\"}";
+    if (api_host_load_config_file(&s->api, path, &err))
+        return cli_report(&err);
+    pvh_api_call(&s->api, "PUT", "/actions", start, sizeof(start) - 1, &r);
+    int rc = r.status == 204 ? 0 : PVH_EXIT_BAD_INPUT;
+    if (rc)
+        fprintf(stderr, "pvhboot: serve: --config-file %s: %s\n", path, r.body ? r.body : "InstanceStart refused");
+    pvh_api_response_free(&r);
+    return rc;
+}
+
+static int serve_with(struct server *s, struct run_args *a, const struct serve_options *o)
+{
+    const char *sock = o->sock, *id = o->id;
+    struct pvh_error err = {0};
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, NULL); /* a client that left: its writes fail with EPIPE */
+    s->ops = (struct pvh_api_ops){.ctx = s, .start = op_start, .ctrl_alt_del = op_ctrl_alt_del, .pause = op_pause,
+                                  .open_output = api_host_open_output, .flush_metrics = op_flush_metrics,
+                                  .check_file = api_host_check_file};
+    pvh_api_init(&s->api, &a->cfg, &s->ops, cli_version(), id);
+    if (setup_server(s, sock, &err))
+        return cli_report(&err);
+    if (o->config_file) {
+        int rc = boot_from_file(s, o->config_file);
+        if (rc)
+            return rc;
+    }
+    return serve_loop(s);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct serve_options o = {0};
+    int rc = take_serve_options(&argc, argv, &o);
+    if (rc)
+        return rc;
+    struct run_args a = {.cfg = {.ram_size = API_DEFAULT_MEM, .ncpus = 1, .serial = PVH_SERIAL_STDIO,
+                                 .sandbox = true}, .kernel_later = true};
+    a.cfg.seed = (uint64_t)time(NULL) ^ (uint64_t)clock();
+    rc = run_parse_args(&a, argc, argv);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    struct server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return PVH_EXIT_VMM_ERROR;
+    s->listen_fd = s->epoll_fd = s->end_fd = -1;
+    rc = serve_with(s, &a, &o);
+    /* the VM has ended (or never ran): its thread is done or never was */
+    if (s->vm_thread_started)
+        pthread_join(s->vm_thread, NULL);
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (s->clients[i])
+            drop_client(s, i);
+    pvh_vm_control_free(s->control);
+    pvh_api_fini(&s->api);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->epoll_fd >= 0)
+        close(s->epoll_fd);
+    if (s->end_fd >= 0)
+        close(s->end_fd);
+    free(s);
+    run_args_fini(&a);
+    return rc;
+}

@@ -1,0 +1,86 @@
+/* A fake VMM and host for the API's tests and its fuzzer (api/api.h's
+ * ops): it records what the endpoints asked for; files whose path holds
+ * "missing" do not exist, outputs go to /dev/null. */
+#ifndef PVHBOOT_TESTS_API_FAKE_H
+#define PVHBOOT_TESTS_API_FAKE_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../api/api.h"
+
+struct api_fake {
+    unsigned starts, ctrl_alt_dels, pauses, resumes, flushes, swaps;
+    struct pvh_vm_config started;
+    char swapped[64];
+    bool fail_start;
+};
+
+static int fake_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error *err)
+{
+    struct api_fake *f = ctx;
+    if (f->fail_start)
+        return pvh_fail(err, PVH_E_SYSTEM, "/dev/kvm: no such device");
+    f->starts++;
+    f->started = *cfg;
+    return 0;
+}
+
+static int fake_ctrl_alt_del(void *ctx, struct pvh_error *err)
+{
+    (void)err;
+    ((struct api_fake *)ctx)->ctrl_alt_dels++;
+    return 0;
+}
+
+static int fake_pause(void *ctx, bool paused, struct pvh_error *err)
+{
+    (void)err;
+    struct api_fake *f = ctx;
+    if (paused)
+        f->pauses++;
+    else
+        f->resumes++;
+    return 0;
+}
+
+static int fake_open_output(void *ctx, const char *path, struct pvh_error *err)
+{
+    (void)ctx;
+    if (strstr(path, "missing"))
+        return pvh_fail(err, PVH_E_INPUT, "%s: no such file or directory", path);
+    return open("/dev/null", O_WRONLY | O_CLOEXEC);
+}
+
+static int fake_flush(void *ctx, int fd, struct pvh_error *err)
+{
+    (void)fd, (void)err;
+    ((struct api_fake *)ctx)->flushes++;
+    return 0;
+}
+
+static int fake_swap(void *ctx, const char *id, const char *path, struct pvh_error *err)
+{
+    struct api_fake *f = ctx;
+    if (strstr(path, "missing"))
+        return pvh_fail(err, PVH_E_INPUT, "%s: no such file or directory", path);
+    f->swaps++;
+    snprintf(f->swapped, sizeof(f->swapped), "%s=%s", id, path);
+    return 0;
+}
+
+static int fake_check_file(void *ctx, const char *path, bool want_write, struct pvh_error *err)
+{
+    (void)ctx, (void)want_write;
+    return strstr(path, "missing") ? pvh_fail(err, PVH_E_INPUT, "%s: no such file or directory", path) : 0;
+}
+
+static inline struct pvh_api_ops api_fake_ops(struct api_fake *f)
+{
+    return (struct pvh_api_ops){f, fake_start, fake_ctrl_alt_del, fake_pause, fake_open_output, fake_flush,
+                                fake_swap, fake_check_file};
+}
+
+#endif

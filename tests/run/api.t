@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The control API with KVM (tests/kvm/with-kvm.sh): `pvhboot serve` in the
+# machine with KVM, driven over its socket by tests/api/apiclient.c (static;
+# the machine has no curl) through Firecracker's getting-started sequence:
+# machine-config (2 vCPUs, 256 MiB), boot-source (Debian's 6.1 kernel, a
+# busybox initramfs, boot_args), a read-only root drive holding a file, a
+# network interface on a TAP with a guest_mac, a vsock, InstanceStart. The
+# guest's /init runs and sees what was configured (2 CPUs, the memory, the
+# drive's file, eth0's MAC, the vsock device); GET / says Running; PATCH /vm Paused
+# stops its ticking on the serial console (not one line in 3 s) and
+# Resumed starts it again; after boot, PUT /machine-config and a second
+# InstanceStart get 400 with a fault_message; GET /vm/config shows the
+# drive; SendCtrlAltDel reaches Linux through the i8042 (boot_args carry
+# Firecracker's i8042.nopnp: the FADT announces no 8042) and it restarts,
+# which ends the VM; serve exits 0. The guest's uptime does not jump over
+# the 3 s pause (kvmclock stopped and set back).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/kvm-suite.sh
+k61=$(tests/lib/debian-kernel.sh) || fail_all "cannot fetch Debian's 6.1 cloud kernel"
+[ -s "$k61/modules/tun.ko" ] || fail_all "$k61/modules/tun.ko missing (tests/lib/debian-kernel.sh)"
+command -v mkfs.ext4 >/dev/null || fail_all "e2fsprogs missing (tests/lib/install-deps.sh)"
+gcc -static -O2 -o "$work/apiclient" tests/api/apiclient.c 2>"$work/cc.txt" || fail_all "cannot build apiclient: $(head -3 "$work/cc.txt")"
+mkdir -p "$work/rootdir"
+echo "hello from the API's root drive" >"$work/rootdir/hello.txt"
+truncate -s 16M "$work/root.img"
+mkfs.ext4 -q -F -d "$work/rootdir" "$work/root.img" || fail_all "mkfs.ext4 -d failed"
+cat >"$work/api-init" <<'TEST'
+#!/bin/sh
+echo "API-INIT-REACHED"
+echo "API-CPUS $(grep -c ^processor /proc/cpuinfo)"
+echo "API-MEM $(sed -n 's/MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+echo "API-MAC $(cat /sys/class/net/eth0/address 2>/dev/null)"
+echo "API-VSOCK $(cat /sys/bus/virtio/devices/*/device | grep -c 0x0013) $(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport 2>/dev/null | grep -c virtio)"
+mkdir -p /mnt && mount -t ext4 -o ro /dev/vda /mnt && echo "API-READ $(cat /mnt/hello.txt)"
+i=0
+while [ $i -lt 40 ]; do echo "API-TICK $i $(cut -d' ' -f1 /proc/uptime)"; sleep 1; i=$((i + 1)); done
+TEST
+tests/lib/virtio-initramfs.sh "$k61" "$work/api.cpio" --init "$work/api-init" >/dev/null ||
+    fail_all "cannot build the initramfs"
+
+cat >"$work/cases.sh" <<'CASES'
+insmod tun.ko || echo "TUN-INSMOD-FAIL"
+./pvhboot serve --api-sock api.sock --id kvm1 --serial file:serial.log --timeout 400 >serve.out 2>&1 &
+srv=$!
+./apiclient api.sock --wait || echo "NO-SOCKET"
+C() { echo "CALL $1 $2 -> $(./apiclient api.sock "$@")"; }
+C PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
+C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet i8042.noaux i8042.nomux i8042.nopnp","initrd_path":"api.cpio"}'
+C PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK0\",\"is_root_device\":true,\"is_read_only\":true}"
+C PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"pvhapi0","guest_mac":"06:00:ac:10:00:02"}'
+C PUT /vsock '{"guest_cid":3,"uds_path":"v.sock"}'
+C PUT /actions '{"action_type":"InstanceStart"}'
+i=0
+while ! grep -q 'API-TICK 2' serial.log 2>/dev/null && [ $i -lt 600 ]; do busybox sleep 0.5; i=$((i + 1)); done
+C GET /
+C PATCH /vm '{"state":"Paused"}'
+a=$(grep -c API-TICK serial.log); busybox sleep 3; b=$(grep -c API-TICK serial.log)
+echo "PAUSED-TICKS $a $b"
+C GET /
+C PATCH /vm '{"state":"Resumed"}'
+busybox sleep 4; c=$(grep -c API-TICK serial.log)
+echo "RESUMED-TICKS $b $c"
+C PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}'
+C PUT /actions '{"action_type":"InstanceStart"}'
+C GET /vm/config
+echo "CAD $(./apiclient api.sock PUT /actions '{"action_type":"SendCtrlAltDel"}')"
+wait $srv
+echo "SERVE-EXIT $?"
+echo "=== serial"; cat serial.log
+echo "=== serve"; cat serve.out
+CASES
+
+start=$(date +%s)
+tests/kvm/with-kvm.sh --mem 1024 --cpus 2 --file build/static/pvhboot --file "$k61/vmlinux" --file "$work/api.cpio" \
+    --file "$work/apiclient" --file "$work/cases.sh" --file "$k61/modules/tun.ko" --disk "$work/root.img" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
+rc=$?
+echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# kvm:' "$work/err.txt")"
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
+tr -d '\r' <"$work/out.txt" >"$work/out.lf" # the serial log's lines end in CR LF
+out=$work/out.lf
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); echo "not ok $n - $*"; }
+check() { if eval "$1"; then ok "$2"; else notok "$2"; fi; }
+call() { grep -m1 -F "CALL $1 $2 -> " "$out" | sed 's/^CALL [A-Z]* [^ ]* -> //'; }
+check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 6 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive, a network interface, vsock and InstanceStart: 204 each"
+check 'grep -q "^API-INIT-REACHED" "$out"' "the guest reached /init"
+check 'grep -q "^API-CPUS 2$" "$out"' "it has the 2 vCPUs machine-config asked for"
+mem=$(sed -n 's/^API-MEM \([0-9]*\)/\1/p' "$out")
+check '[ -n "$mem" ] && [ "$mem" -gt 200000 ] && [ "$mem" -le 262144 ]' "and about the 256 MiB ($mem KiB MemTotal)"
+check 'grep -q "^API-READ hello from the API.s root drive" "$out"' "it read the file on the root drive"
+check 'grep -q "^API-MAC 06:00:ac:10:00:02$" "$out"' "its eth0 has the guest_mac given (on the TAP pvhboot made)"
+check 'grep -q "^API-VSOCK 1 1$" "$out"' "it has a virtio-vsock device, bound by Linux's vsock transport ($(grep -m1 "^API-VSOCK" "$out"))"
+check 'grep -q "CALL GET / -> 200 .*\"id\":\"kvm1\",\"state\":\"Running\"" "$out"' "GET /: Running"
+read -r _ pa pb < <(grep -m1 '^PAUSED-TICKS' "$out")
+check '[ -n "$pa" ] && [ "$pa" = "$pb" ] && [ "$(call PATCH /vm)" = "204 " ]' "Paused: no tick in 3 s ($pa then $pb)"
+check 'grep -q "\"state\":\"Paused\"" "$out"' "GET / while paused: Paused"
+# the guest's uptime between the tick before the pause and the one after: a
+# gap like the others (kvmclock set back on resume), not 3 s more
+clock=$(PAUSED_AT="$pa" python3 - "$out" <<'PY'
+import os, re, sys
+up = [float(u) for u in re.findall(r"^API-TICK \d+ ([0-9.]+)$", open(sys.argv[1]).read(), re.M)]
+a = int(os.environ["PAUSED_AT"] or 0)
+gaps = [b - x for x, b in zip(up, up[1:])]
+if a < 1 or a >= len(up):
+    print("bad no ticks around the pause"); sys.exit()
+across, others = gaps[a - 1], gaps[:a - 1] + gaps[a:]
+print(("good" if others and across < max(others) + 1.5 else "bad") +
+      f" across the pause {across:.2f} s, the other gaps at most {max(others or [0]):.2f} s")
+PY
+)
+check '[ "${clock%% *}" = good ]' "the guest's clock does not jump over the pause (${clock#* })"
+read -r _ rb rc2 < <(grep -m1 '^RESUMED-TICKS' "$out")
+check '[ -n "$rc2" ] && [ "$rc2" -gt "$rb" ]' "Resumed: it ticks again ($rb then $rc2)"
+check 'grep -q "CALL PUT /machine-config -> 400 {\"fault_message\":\"PUT /machine-config: only before InstanceStart" "$out"' "PUT /machine-config after boot: 400"
+check 'grep -q "CALL PUT /actions -> 400 {\"fault_message\":\"InstanceStart: the microVM is already running\"}" "$out"' "a second InstanceStart: 400"
+check 'grep -q "CALL GET /vm/config -> 200 .*\"drive_id\":\"rootfs\"" "$out"' "GET /vm/config shows the root drive"
+check 'grep -q "^CAD 204 $" "$out"' "SendCtrlAltDel: 204"
+check 'grep -q "reboot: Restarting system" "$out" && ! grep -q "VIRTIO-INITRAMFS-DONE" "$out" && ! grep -q "API-TICK 39" "$out"' \
+    "Linux took Ctrl-Alt-Del from the i8042 and restarted, before its init's 40 ticks were done"
+check 'grep -q "^SERVE-EXIT 0$" "$out"' "the VM ended with the restart; serve exited 0"
+check '! grep -qE "Sanitizer|Segmentation fault|forbidden system call" "$out"' "no crash, no forbidden system call"
+echo "1..$n"

@@ -1,0 +1,100 @@
+/* The API server's handle on a VM (struct pvh_vm_control): pvh_vm_run
+ * attaches the VM once its guest runs and detaches it before the VM is
+ * torn down, so a pause from the server's thread reaches a live VM or is
+ * refused, never a freed one; the server waits here for InstanceStart's
+ * outcome. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "vm.h"
+
+enum control_state { CONTROL_WAITING, CONTROL_RUNNING, CONTROL_OVER };
+
+struct pvh_vm_control {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    enum control_state state;
+    struct pvh_vm *vm; /* while CONTROL_RUNNING */
+};
+
+struct pvh_vm_control *pvh_vm_control_new(void)
+{
+    struct pvh_vm_control *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    return c;
+}
+
+void pvh_vm_control_free(struct pvh_vm_control *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->changed);
+    free(c);
+}
+
+static void set_state(struct pvh_vm_control *c, enum control_state state, struct pvh_vm *vm)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->state != CONTROL_OVER) {
+        c->state = state;
+        c->vm = vm;
+    }
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void pvh_vm_control_attach(struct pvh_vm_control *c, struct pvh_vm *vm)
+{
+    set_state(c, CONTROL_RUNNING, vm);
+}
+
+void pvh_vm_control_detach(struct pvh_vm_control *c)
+{
+    set_state(c, CONTROL_OVER, NULL);
+}
+
+void pvh_vm_control_end(struct pvh_vm_control *c)
+{
+    set_state(c, CONTROL_OVER, NULL);
+}
+
+int pvh_vm_control_wait_running(struct pvh_vm_control *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->state == CONTROL_WAITING)
+        pthread_cond_wait(&c->changed, &c->lock);
+    int rc = c->state == CONTROL_RUNNING ? 0 : -1;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int pvh_vm_ctrl_alt_del(struct pvh_vm_control *c, struct pvh_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->state != CONTROL_RUNNING) {
+        pthread_mutex_unlock(&c->lock);
+        return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
+    }
+    struct pvh_i8042 *k = &c->vm->dev.i8042;
+    pthread_mutex_lock(&k->lock);
+    pvh_i8042_ctrl_alt_del(k);
+    pthread_mutex_unlock(&k->lock);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+int pvh_vm_pause(struct pvh_vm_control *c, bool paused, struct pvh_error *err)
+{
+    pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed meanwhile */
+    if (c->state != CONTROL_RUNNING) {
+        pthread_mutex_unlock(&c->lock);
+        return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
+    }
+    pvh_vm_set_paused(c->vm, paused);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
