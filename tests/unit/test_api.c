@@ -80,7 +80,8 @@ static const struct row pre_boot[] = {
     {"GET", "/", NULL, 200, "\"state\":\"Not started\""},
     {"GET", "/version", NULL, 200, "\"firecracker_version\":\"0.1.0\""},
     {"GET", "/machine-config", NULL, 200, "\"mem_size_mib\":128"},
-    {"GET", "/vm/config", NULL, 200, "\"boot-source\":null"},
+    /* nothing configured is left out, not null (Firecracker's schema: an object or absent) */
+    {"GET", "/vm/config", NULL, 200, "{\"machine-config\":{"},
     /* machine-config */
     {"PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":256}", 204, NULL},
     {"PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,\"track_dirty_pages\":false,"
