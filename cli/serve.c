@@ -166,19 +166,28 @@ static int op_pause(void *ctx, bool paused, struct pvh_error *err)
     return pvh_vm_pause(s->control, paused, err);
 }
 
-/* One JSON line: what the API server counted and the VM's state. */
+/* One JSON line (api/metrics.c): what the API server counted, the VM's
+ * state and, while it runs, its counters (--verbose's). */
 static int op_flush_metrics(void *ctx, int fd, struct pvh_error *err)
 {
     struct server *s = ctx;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char line[256];
-    int n = snprintf(line, sizeof(line),
-                     "{\"utc_timestamp_ms\":%llu,\"api_server\":{\"requests\":%lu,\"faults\":%lu},\"vmm\":{\"state\":\"%s\"}}\n",
-                     (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000, s->requests,
-                     s->faults, s->api.state == PVH_API_PAUSED ? "Paused" : s->api.state == PVH_API_RUNNING ? "Running"
-                                                                                                    : "Not started");
-    if (write(fd, line, (size_t)n) != n)
+    struct pvh_vm_stats st = {0};
+    struct pvh_error not_running = {0};
+    bool live = s->control && s->api.state != PVH_API_NOT_STARTED &&
+                pvh_vm_counters(s->control, &st, &not_running) == 0;
+    struct pvh_api_metrics m = {.utc_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+                                .requests = s->requests, .faults = s->faults, .state = s->api.state,
+                                .vm = live ? &st : NULL};
+    char *line = pvh_api_metrics_line(&m);
+    if (!line)
+        return pvh_fail(err, PVH_E_SYSTEM, "metrics: out of memory");
+    size_t n = strlen(line);
+    errno = 0;
+    ssize_t w = write(fd, line, n);
+    free(line);
+    if (w != (ssize_t)n)
         return pvh_fail(err, PVH_E_SYSTEM, "metrics: %s", errno ? strerror(errno) : "short write");
     return 0;
 }

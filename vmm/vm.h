@@ -137,6 +137,9 @@ void pvh_proc_files_open(struct pvh_proc_files *pf);
 void pvh_proc_files_open_pagemap(const struct pvh_vm_config *cfg, struct pvh_proc_files *pf);
 void pvh_proc_files_close(struct pvh_proc_files *pf);
 void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st);
+/* Only the counters (devices, VM exits, serial bytes, unclaimed accesses),
+ * safe while the VM runs: each is read under its own lock or atomically. */
+void pvh_stats_counters(struct pvh_vm *vm, struct pvh_vm_stats *st);
 
 /* kvm.c */
 int pvh_kvm_open(struct pvh_vm *vm, struct pvh_error *err);
