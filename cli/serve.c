@@ -166,6 +166,12 @@ static int op_pause(void *ctx, bool paused, struct pvh_error *err)
     return pvh_vm_pause(s->control, paused, err);
 }
 
+static int op_swap_drive(void *ctx, const char *drive_id, const char *path, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    return pvh_vm_swap_drive(s->control, drive_id, path, err);
+}
+
 /* One JSON line (api/metrics.c): what the API server counted, the VM's
  * state and, while it runs, its counters (--verbose's). */
 static int op_flush_metrics(void *ctx, int fd, struct pvh_error *err)
@@ -436,7 +442,7 @@ static int serve_with(struct server *s, struct run_args *a, const struct serve_o
     sigaction(SIGPIPE, &ignore, NULL); /* a client that left: its writes fail with EPIPE */
     s->ops = (struct pvh_api_ops){.ctx = s, .start = op_start, .ctrl_alt_del = op_ctrl_alt_del, .pause = op_pause,
                                   .open_output = api_host_open_output, .flush_metrics = op_flush_metrics,
-                                  .check_file = api_host_check_file};
+                                  .swap_drive = op_swap_drive, .check_file = api_host_check_file};
     pvh_api_init(&s->api, &a->cfg, &s->ops, cli_version(), id);
     if (setup_server(s, sock, &err))
         return cli_report(&err);

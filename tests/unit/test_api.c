@@ -320,6 +320,7 @@ static const struct row after_boot[] = {
     {"GET", "/vm/config", NULL, 200, "\"vsock\":{\"guest_cid\":7,\"uds_path\":\"/run/v.sock\"}"},
     {"PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 204, NULL},
     {"PATCH", "/drives/data", "{\"drive_id\":\"data\",\"path_on_host\":\"other.img\"}", 204, NULL},
+    {"GET", "/vm/config", NULL, 200, "\"path_on_host\":\"other.img\""},
     {"PATCH", "/vm", "{\"state\":\"Paused\"}", 204, NULL},
     {"GET", "/", NULL, 200, "\"state\":\"Paused\""},
     {"PATCH", "/vm", "{\"state\":\"Resumed\"}", 204, NULL},

@@ -7,7 +7,8 @@
  * another process, and against QEMU itself), host errors (ENOSPC from a
  * 64 KiB tmpfs, EIO), cache=none with aligned and unaligned buffers, and
  * every malformed request handled as docs/virtio-blk.md says; the drive's
- * counters as FlushMetrics writes them (vmm/stats.c, api/metrics.c). */
+ * counters as FlushMetrics writes them (vmm/stats.c, api/metrics.c); the
+ * file swapped after boot (PATCH /drives/{id}). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1513,6 +1514,64 @@ static void metrics_line_has_the_drives_counters(void **state)
     free(vm);
 }
 
+/* ---- swapping the file (PATCH /drives/{id} after boot) ---- */
+
+/* The drive moves to another file: refused (the drive keeps its file) when
+ * that file is locked by another VM or missing; then its capacity and
+ * contents are the new file's, the driver told by a configuration
+ * interrupt with a new generation, the old file's locks released and the
+ * new one's held; the same file again after it grew: the new size. */
+static void swap_moves_the_drive_to_another_file(void **state)
+{
+    struct fixture *f = *state;
+    char other[160], missing[160];
+    snprintf(other, sizeof(other), "%s/new-disk.img", f->dir);
+    snprintf(missing, sizeof(missing), "%s/missing.img", f->dir);
+    make_image(f->path, MIB, 21);
+    make_image(other, 2 * MIB, 22);
+    size_t size;
+    uint8_t *a = read_file(f->path, &size), *b = read_file(other, &size);
+    start_drive(f, false);
+    static uint8_t back[4096];
+    uint32_t gen = vd_read32(&f->v, VIRTIO_MMIO_CONFIG_GENERATION);
+    struct pvh_error err = {0};
+    /* another VM holds the new file: refused, nothing changes */
+    struct holder h = hold_image(other, false);
+    assert_int_equal(pvh_blk_swap(f->blk, other, &err), -1);
+    char want[64];
+    snprintf(want, sizeof(want), "new-disk.img: locked by process %d", (int)h.pid);
+    if (!strstr(err.msg, want))
+        fail_msg("wanted \"%s\" in \"%s\"", want, err.msg);
+    release(h);
+    assert_int_equal(pvh_blk_swap(f->blk, missing, &err), -1);
+    assert_non_null(strstr(err.msg, "missing.img: No such file or directory"));
+    assert_int_equal(config64(f, VIRTIO_BLK_CFG_CAPACITY), 2048);
+    assert_int_equal(blk_read(f, 0, back, 4096), VIRTIO_BLK_S_OK);
+    assert_memory_equal(back, a, 4096);
+    assert_int_equal(vd_read32(&f->v, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+    /* swapped */
+    unsigned irqs = f->v.interrupts;
+    assert_int_equal(pvh_blk_swap(f->blk, other, &err), 0);
+    pvh_virtio_config_changed(&f->d); /* what the machine does next, under the lock */
+    assert_int_equal(pvh_blk_capacity(f->blk), 4096);
+    assert_int_equal(config64(f, VIRTIO_BLK_CFG_CAPACITY), 4096);
+    assert_string_equal(pvh_blk_name(f->blk), other);
+    assert_int_equal(vd_read32(&f->v, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
+    assert_true(vd_read32(&f->v, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_ISR_CONFIG_CHANGE);
+    assert_int_equal(f->v.interrupts, irqs + 1);
+    assert_int_equal(blk_read(f, 4000, back, 4096), VIRTIO_BLK_S_OK); /* past the old end */
+    assert_memory_equal(back, b + 4000 * 512, 4096);
+    open_succeeds(f->path, false);           /* the old file's locks went with it */
+    assert_locked_by(other, false, getpid()); /* the new one's are held */
+    /* the same file, grown on the host: its new size */
+    assert_int_equal(truncate(other, 3 * MIB), 0);
+    assert_int_equal(pvh_blk_swap(f->blk, other, &err), 0);
+    assert_int_equal(config64(f, VIRTIO_BLK_CFG_CAPACITY), 6144);
+    assert_locked_by(other, false, getpid());
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1542,6 +1601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_full_queue_in_one_kick, setup, teardown),
         cmocka_unit_test_setup_teardown(an_endless_queue_is_served_in_turns, setup, teardown),
         cmocka_unit_test_setup_teardown(metrics_line_has_the_drives_counters, setup, teardown),
+        cmocka_unit_test_setup_teardown(swap_moves_the_drive_to_another_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
