@@ -92,7 +92,7 @@ rss() { # BINARY: VmRSS and VmHWM (KiB) of serve after GET /, machine-config, bo
     curl -s --unix-socket "$work/rss.sock" -X PUT http://localhost/machine-config -d '{"vcpu_count": 1, "mem_size_mib": 512}'
     curl -s --unix-socket "$work/rss.sock" -X PUT http://localhost/boot-source -d "{\"kernel_image_path\": \"$kernel\"}"
     sleep 0.5
-    echo "$(sed -n 's/^VmRSS: *\([0-9]*\).*/\1/p' "/proc/$pid/status") $(sed -n 's/^VmHWM: *\([0-9]*\).*/\1/p' "/proc/$pid/status")"
+    echo "$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status") $(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status")"
     kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 read -r rss_static hwm_static < <(rss build/static/pvhboot)

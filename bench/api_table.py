@@ -40,15 +40,20 @@ def main():
             failed = True
             continue
         what = "first guest instruction" if case == "first" else "/init"
+        rows = [
+            ("run: process start -> " + what, [int(r[event]) for r in run]),
+            ("api: process start -> socket up", [int(r["sock_us"]) for r in api]),
+            ("api: config calls (machine-config, boot-source)",
+             [int(r["start_sent_us"]) - int(r["sock_us"]) for r in api]),
+            ("api: InstanceStart sent -> its 204", [int(r["start_answered_us"]) - int(r["start_sent_us"]) for r in api]),
+            ("api: InstanceStart sent -> " + what, [int(r[event]) - int(r["start_sent_us"]) for r in api]),
+            ("api: InstanceStart's 204 -> " + what, [int(r[event]) - int(r["start_answered_us"]) for r in api]),
+            ("run: peak RSS (KiB)", [int(r["maxrss_kib"]) for r in run]),
+            ("api: peak RSS (KiB)", [int(r["maxrss_kib"]) for r in api]),
+        ]
         print(f"\n{case} (n={len(run)}; min / median / max, us)")
-        print(f"  run: process start -> {what:24} {stats([int(r[event]) for r in run]):>36}")
-        print(f"  api: process start -> socket up {'':15} {stats([int(r['sock_us']) for r in api]):>36}")
-        print(f"  api: config calls (machine-config, boot-source) {stats([int(r['start_sent_us']) - int(r['sock_us']) for r in api]):>26}")
-        print(f"  api: InstanceStart sent -> its 204 {'':12} {stats([int(r['start_answered_us']) - int(r['start_sent_us']) for r in api]):>36}")
-        print(f"  api: InstanceStart sent -> {what:20} {stats([int(r[event]) - int(r['start_sent_us']) for r in api]):>36}")
-        print(f"  api: InstanceStart's 204 -> {what:19} {stats([int(r[event]) - int(r['start_answered_us']) for r in api]):>36}")
-        print(f"  run: peak RSS (KiB) {'':28} {stats([int(r['maxrss_kib']) for r in run]):>36}")
-        print(f"  api: peak RSS (KiB) {'':28} {stats([int(r['maxrss_kib']) for r in api]):>36}")
+        for title, values in rows:
+            print(f"  {title:52} {stats(values):>36}")
     print("\ncallgrind (static binary, env -i, hello64, 128 MiB, --dry-run: up to the first KVM_RUN; instructions)")
     print(f"  pvhboot run, whole process                        {ir_run:>12,}")
     print(f"  pvhboot serve + 3 API calls, whole process        {ir_api:>12,}")
