@@ -103,6 +103,18 @@ int pvh_api_load_config(struct pvh_api *api, const char *json, size_t len, struc
  * strings belong to api. */
 int pvh_api_build_config(struct pvh_api *api, struct pvh_vm_config *out, struct pvh_error *err);
 
+/* ---- metrics (metrics.c) ------------------------------------------------------- */
+
+/* What one FlushMetrics line says. */
+struct pvh_api_metrics {
+    uint64_t utc_ms;
+    uint64_t requests, faults;          /* the API server's */
+    enum pvh_api_state state;
+    const struct pvh_vm_stats *vm;      /* the VM's counters; NULL when it does not run */
+};
+/* The line: one JSON object and '\n' (malloc'd; NULL when out of memory). */
+char *pvh_api_metrics_line(const struct pvh_api_metrics *m);
+
 /* ---- HTTP (http.c) ---------------------------------------------------------- */
 
 /* One connection's request being received. */

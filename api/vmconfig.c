@@ -102,7 +102,7 @@ void pvh_api_get_machine(struct pvh_api *api, const char *id, json_t *b, struct 
 static json_t *boot_source_json(const struct pvh_api *api)
 {
     if (!api->kernel)
-        return json_null();
+        return NULL;
     json_t *o = json_pack("{s:s}", "kernel_image_path", api->kernel);
     if (o && api->boot_args)
         json_object_set_new(o, "boot_args", json_string(api->boot_args));
@@ -145,7 +145,7 @@ static json_t *nets_json(const struct pvh_api *api)
 static json_t *logger_json(const struct pvh_api *api)
 {
     if (!api->log_level)
-        return json_null();
+        return NULL;
     json_t *o = json_pack("{s:s, s:b, s:b}", "level", api->log_level, "show_level", api->log_show_level,
                           "show_log_origin", api->log_show_origin);
     if (o && api->log_path)
@@ -153,23 +153,29 @@ static json_t *logger_json(const struct pvh_api *api)
     return o;
 }
 
+/* Sets key to v unless v is NULL: Firecracker's schema (FullVmConfiguration)
+ * has each member an object or absent, so what is not configured is left
+ * out rather than sent as null. */
+static void set_if(json_t *o, const char *key, json_t *v)
+{
+    if (v)
+        json_object_set_new(o, key, v);
+}
+
 void pvh_api_get_vm_config(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
 {
     (void)id, (void)b;
     json_t *o = json_object();
     if (o) {
-        json_object_set_new(o, "boot-source", boot_source_json(api));
-        json_object_set_new(o, "machine-config", machine_json(&api->cfg));
-        json_object_set_new(o, "drives", drives_json(api));
-        json_object_set_new(o, "network-interfaces", nets_json(api));
-        json_object_set_new(o, "vsock", api->vsock_uds ? json_pack("{s:I, s:s}", "guest_cid", (json_int_t)api->vsock_cid,
-                                                                   "uds_path", api->vsock_uds) : json_null());
-        json_object_set_new(o, "entropy", api->entropy ? json_pack("{}") : json_null());
-        json_object_set_new(o, "logger", logger_json(api));
-        json_object_set_new(o, "metrics",
-                            api->metrics_path ? json_pack("{s:s}", "metrics_path", api->metrics_path) : json_null());
-        json_object_set_new(o, "balloon", json_null());
-        json_object_set_new(o, "mmds-config", json_null());
+        set_if(o, "boot-source", boot_source_json(api));
+        set_if(o, "machine-config", machine_json(&api->cfg));
+        set_if(o, "drives", drives_json(api));
+        set_if(o, "network-interfaces", nets_json(api));
+        set_if(o, "vsock", api->vsock_uds ? json_pack("{s:I, s:s}", "guest_cid", (json_int_t)api->vsock_cid,
+                                                      "uds_path", api->vsock_uds) : NULL);
+        set_if(o, "entropy", api->entropy ? json_object() : NULL);
+        set_if(o, "logger", logger_json(api));
+        set_if(o, "metrics", api->metrics_path ? json_pack("{s:s}", "metrics_path", api->metrics_path) : NULL);
     }
     json_reply(r, o);
 }

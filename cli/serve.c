@@ -166,19 +166,34 @@ static int op_pause(void *ctx, bool paused, struct pvh_error *err)
     return pvh_vm_pause(s->control, paused, err);
 }
 
-/* One JSON line: what the API server counted and the VM's state. */
+static int op_swap_drive(void *ctx, const char *drive_id, const char *path, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    return pvh_vm_swap_drive(s->control, drive_id, path, err);
+}
+
+/* One JSON line (api/metrics.c): what the API server counted, the VM's
+ * state and, while it runs, its counters (--verbose's). */
 static int op_flush_metrics(void *ctx, int fd, struct pvh_error *err)
 {
     struct server *s = ctx;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char line[256];
-    int n = snprintf(line, sizeof(line),
-                     "{\"utc_timestamp_ms\":%llu,\"api_server\":{\"requests\":%lu,\"faults\":%lu},\"vmm\":{\"state\":\"%s\"}}\n",
-                     (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000, s->requests,
-                     s->faults, s->api.state == PVH_API_PAUSED ? "Paused" : s->api.state == PVH_API_RUNNING ? "Running"
-                                                                                                    : "Not started");
-    if (write(fd, line, (size_t)n) != n)
+    struct pvh_vm_stats st = {0};
+    struct pvh_error not_running = {0};
+    bool live = s->control && s->api.state != PVH_API_NOT_STARTED &&
+                pvh_vm_counters(s->control, &st, &not_running) == 0;
+    struct pvh_api_metrics m = {.utc_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+                                .requests = s->requests, .faults = s->faults, .state = s->api.state,
+                                .vm = live ? &st : NULL};
+    char *line = pvh_api_metrics_line(&m);
+    if (!line)
+        return pvh_fail(err, PVH_E_SYSTEM, "metrics: out of memory");
+    size_t n = strlen(line);
+    errno = 0;
+    ssize_t w = write(fd, line, n);
+    free(line);
+    if (w != (ssize_t)n)
         return pvh_fail(err, PVH_E_SYSTEM, "metrics: %s", errno ? strerror(errno) : "short write");
     return 0;
 }
@@ -427,7 +442,7 @@ static int serve_with(struct server *s, struct run_args *a, const struct serve_o
     sigaction(SIGPIPE, &ignore, NULL); /* a client that left: its writes fail with EPIPE */
     s->ops = (struct pvh_api_ops){.ctx = s, .start = op_start, .ctrl_alt_del = op_ctrl_alt_del, .pause = op_pause,
                                   .open_output = api_host_open_output, .flush_metrics = op_flush_metrics,
-                                  .check_file = api_host_check_file};
+                                  .swap_drive = op_swap_drive, .check_file = api_host_check_file};
     pvh_api_init(&s->api, &a->cfg, &s->ops, cli_version(), id);
     if (setup_server(s, sock, &err))
         return cli_report(&err);

@@ -2,7 +2,8 @@
  * attaches the VM once its guest runs and detaches it before the VM is
  * torn down, so a pause from the server's thread reaches a live VM or is
  * refused, never a freed one; the server waits here for InstanceStart's
- * outcome. */
+ * outcome, reads the VM's counters for FlushMetrics and swaps a drive's
+ * file for PATCH /drives. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -97,4 +98,28 @@ int pvh_vm_pause(struct pvh_vm_control *c, bool paused, struct pvh_error *err)
     pvh_vm_set_paused(c->vm, paused);
     pthread_mutex_unlock(&c->lock);
     return 0;
+}
+
+int pvh_vm_counters(struct pvh_vm_control *c, struct pvh_vm_stats *st, struct pvh_error *err)
+{
+    pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed meanwhile */
+    if (c->state != CONTROL_RUNNING) {
+        pthread_mutex_unlock(&c->lock);
+        return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
+    }
+    pvh_stats_counters(c->vm, st);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+int pvh_vm_swap_drive(struct pvh_vm_control *c, const char *id, const char *path, struct pvh_error *err)
+{
+    pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed meanwhile */
+    if (c->state != CONTROL_RUNNING) {
+        pthread_mutex_unlock(&c->lock);
+        return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
+    }
+    int rc = pvh_machine_swap_drive(c->vm, id, path, err);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
 }

@@ -135,6 +135,40 @@ static int create_drive(struct pvh_vm_vdev *v, const struct pvh_vm_drive *cfg, c
     return 0;
 }
 
+/* The drive whose configured id is `id`: the k-th virtio-blk device is
+ * cfg->drives[k] (they are created in that order). NULL: none. */
+static struct vm_drive *find_drive(struct pvh_vm *vm, const char *id, struct pvh_vm_vdev **vdev)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < vm->nvdev; i++) {
+        if (vm->vdev[i].destroy != destroy_drive)
+            continue;
+        const char *cid = k < vm->cfg->ndrives ? vm->cfg->drives[k].id : NULL;
+        k++;
+        if (cid && !strcmp(cid, id)) {
+            *vdev = &vm->vdev[i];
+            return vm->vdev[i].impl;
+        }
+    }
+    return NULL;
+}
+
+int pvh_machine_swap_drive(struct pvh_vm *vm, const char *id, const char *path, struct pvh_error *err)
+{
+    struct pvh_vm_vdev *v;
+    struct vm_drive *d = find_drive(vm, id, &v);
+    if (!d)
+        return pvh_fail(err, PVH_E_INPUT, "drives: no drive '%s' in the running VM", id);
+    pthread_mutex_lock(&d->dev.lock); /* no request in flight while the file changes */
+    int rc = pvh_blk_swap(d->blk, path, err);
+    if (rc == 0) {
+        v->name = pvh_blk_name(d->blk); /* the caller's string for the old path may go */
+        pvh_virtio_config_changed(&d->dev);
+    }
+    pthread_mutex_unlock(&d->dev.lock);
+    return rc;
+}
+
 /* A NIC: its TAP opened (or created), the device on it. */
 struct vm_nic {
     struct pvh_tap tap;

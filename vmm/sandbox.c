@@ -122,9 +122,15 @@ const struct pvh_sandbox_extra pvh_sandbox_gdb_calls = {
  * clients on the socket made before the sandbox (accept4) and watches and
  * drops them (epoll_ctl); it reads and writes with read and write. Its
  * PATCH /vm Paused stops the guest's clock (KVM_GET_CLOCK, each vCPU's
- * KVM_KVMCLOCK_CTRL) and Resumed sets it back (KVM_SET_CLOCK). */
-static const int api_syscalls[] = {SYS_accept4, SYS_epoll_ctl};
-static const unsigned long api_ioctls[] = {KVM_GET_CLOCK, KVM_SET_CLOCK, KVM_KVMCLOCK_CTRL};
+ * KVM_KVMCLOCK_CTRL) and Resumed sets it back (KVM_SET_CLOCK). Its PATCH
+ * /drives/{id} opens the drive's new file (openat), sizes it (a block
+ * device: BLKGETSIZE64, BLKROGET, BLKSSZGET) and locks it (fcntl's OFD
+ * locks; on a conflict the holder is looked for in /proc: getdents64), as
+ * Firecracker's API thread may: a process serving the API can open any
+ * file its user may (seccomp cannot read a path; --user narrows it). */
+static const int api_syscalls[] = {SYS_accept4, SYS_epoll_ctl, SYS_openat, SYS_fcntl, SYS_getdents64};
+static const unsigned long api_ioctls[] = {KVM_GET_CLOCK, KVM_SET_CLOCK, KVM_KVMCLOCK_CTRL,
+                                           BLKGETSIZE64, BLKROGET, BLKSSZGET};
 const struct pvh_sandbox_extra pvh_sandbox_api_calls = {
     api_syscalls, sizeof(api_syscalls) / sizeof(api_syscalls[0]),
     api_ioctls, sizeof(api_ioctls) / sizeof(api_ioctls[0]),

@@ -1,6 +1,7 @@
 /* The statistics --verbose prints: times, VM exits, serial bytes, unclaimed
  * accesses, RSS and guest RAM touched, read through /proc files opened at
- * the right moments (status before the sandbox, pagemap after --user). */
+ * the right moments (status before the sandbox, pagemap after --user); the
+ * counters alone, each under its lock, while the VM runs (FlushMetrics). */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,21 +42,12 @@ static void collect_devices(struct pvh_vm *vm, struct pvh_vm_stats *st)
     }
 }
 
-void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st)
+/* The unclaimed accesses, under the table's lock (vCPUs add to it). */
+static void collect_unhandled(struct pvh_vm *vm, struct pvh_vm_stats *st)
 {
-    collect_devices(vm, st);
-    st->ns_first_run = since_start(vm, vm->t_first_run_ns);
-    st->ns_first_serial = since_start(vm, vm->t_first_serial_ns);
-    st->ns_end = since_start(vm, vm->t_end_ns);
-    st->exits_io = vm->exits[PVH_EXIT_IO];
-    st->exits_mmio = vm->exits[PVH_EXIT_MMIO];
-    st->exits_hlt = vm->exits[PVH_EXIT_HLT];
-    st->exits_intr = vm->exits[PVH_EXIT_INTR];
-    st->exits_shutdown = vm->exits[PVH_EXIT_SHUTDOWN];
-    st->exits_system_event = vm->exits[PVH_EXIT_SYSTEM_EVENT];
-    st->exits_other = vm->exits[PVH_EXIT_OTHER];
-    st->serial_bytes = vm->dev.uart.tx_bytes;
-    const struct pvh_unhandled *u = &vm->dev.unhandled.t;
+    struct pvh_unhandled_table *t = &vm->dev.unhandled;
+    pthread_mutex_lock(&t->lock);
+    const struct pvh_unhandled *u = &t->t;
     st->nunhandled = u->n < PVH_STATS_UNHANDLED ? u->n : PVH_STATS_UNHANDLED;
     for (size_t i = 0; i < st->nunhandled; i++) {
         st->unhandled[i].addr = u->e[i].addr;
@@ -64,6 +56,31 @@ void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struc
         st->unhandled[i].writes = u->e[i].writes;
     }
     st->unhandled_other = u->other;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void pvh_stats_counters(struct pvh_vm *vm, struct pvh_vm_stats *st)
+{
+    collect_devices(vm, st);
+    st->exits_io = vm->exits[PVH_EXIT_IO];
+    st->exits_mmio = vm->exits[PVH_EXIT_MMIO];
+    st->exits_hlt = vm->exits[PVH_EXIT_HLT];
+    st->exits_intr = vm->exits[PVH_EXIT_INTR];
+    st->exits_shutdown = vm->exits[PVH_EXIT_SHUTDOWN];
+    st->exits_system_event = vm->exits[PVH_EXIT_SYSTEM_EVENT];
+    st->exits_other = vm->exits[PVH_EXIT_OTHER];
+    pthread_mutex_lock(&vm->dev.uart.lock);
+    st->serial_bytes = vm->dev.uart.tx_bytes;
+    pthread_mutex_unlock(&vm->dev.uart.lock);
+    collect_unhandled(vm, st);
+}
+
+void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st)
+{
+    pvh_stats_counters(vm, st);
+    st->ns_first_run = since_start(vm, vm->t_first_run_ns);
+    st->ns_first_serial = since_start(vm, vm->t_first_serial_ns);
+    st->ns_end = since_start(vm, vm->t_end_ns);
     st->rss_kib = read_status_kib(pf->status, "VmRSS:");
     st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
     st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;

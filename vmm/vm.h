@@ -125,6 +125,9 @@ size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_devi
 int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err);
 int pvh_machine_start_io(struct pvh_vm *vm, struct pvh_error *err);
 void pvh_machine_devices_destroy(struct pvh_vm *vm);
+/* PATCH /drives/{id} after boot: drive `id` (cfg->drives[].id) now on
+ * `path` (pvh_blk_swap), the driver told by a configuration interrupt. */
+int pvh_machine_swap_drive(struct pvh_vm *vm, const char *id, const char *path, struct pvh_error *err);
 
 /* stats.c: /proc files opened before the sandbox; -1 when not needed or not
  * readable. pagemap only once setup is over, after --user's drop: opened as
@@ -137,6 +140,9 @@ void pvh_proc_files_open(struct pvh_proc_files *pf);
 void pvh_proc_files_open_pagemap(const struct pvh_vm_config *cfg, struct pvh_proc_files *pf);
 void pvh_proc_files_close(struct pvh_proc_files *pf);
 void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st);
+/* Only the counters (devices, VM exits, serial bytes, unclaimed accesses),
+ * safe while the VM runs: each is read under its own lock or atomically. */
+void pvh_stats_counters(struct pvh_vm *vm, struct pvh_vm_stats *st);
 
 /* kvm.c */
 int pvh_kvm_open(struct pvh_vm *vm, struct pvh_error *err);

@@ -165,5 +165,15 @@ void pvh_vm_control_end(struct pvh_vm_control *c);
 int pvh_vm_pause(struct pvh_vm_control *c, bool paused, struct pvh_error *err);
 /* Ctrl-Alt-Del typed on the i8042's keyboard (IRQ 1); -1 when not running. */
 int pvh_vm_ctrl_alt_del(struct pvh_vm_control *c, struct pvh_error *err);
+/* The counters --verbose prints, as they are now: the virtio devices', the
+ * VM exits, serial bytes, unclaimed accesses (the rest of *st untouched).
+ * -1 with err when the VM is not running. */
+int pvh_vm_counters(struct pvh_vm_control *c, struct pvh_vm_stats *st, struct pvh_error *err);
+/* PATCH /drives/{id}: the running VM's drive `id` (its pvh_vm_drive.id)
+ * on the file at path, opened and locked before the old one is let go; the
+ * guest sees a configuration change (the new capacity). -1 with err (one
+ * line) when it is not running, has no such drive, or the file cannot be
+ * used: the drive then keeps its file. */
+int pvh_vm_swap_drive(struct pvh_vm_control *c, const char *id, const char *path, struct pvh_error *err);
 
 #endif

@@ -13,7 +13,9 @@
 # drive; SendCtrlAltDel reaches Linux through the i8042 (boot_args carry
 # Firecracker's i8042.nopnp: the FADT announces no 8042) and it restarts,
 # which ends the VM; serve exits 0. The guest's uptime does not jump over
-# the 3 s pause (kvmclock stopped and set back).
+# the 3 s pause (kvmclock stopped and set back). A second drive's file is
+# swapped after boot (PATCH /drives/data, 8 MiB to 16 MiB: the guest's vdb
+# grows), and FlushMetrics writes a line with the devices' counters.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -34,13 +36,18 @@ echo "API-MAC $(cat /sys/class/net/eth0/address 2>/dev/null)"
 echo "API-VSOCK $(cat /sys/bus/virtio/devices/*/device | grep -c 0x0013) $(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport 2>/dev/null | grep -c virtio)"
 mkdir -p /mnt && mount -t ext4 -o ro /dev/vda /mnt && echo "API-READ $(cat /mnt/hello.txt)"
 i=0
-while [ $i -lt 40 ]; do echo "API-TICK $i $(cut -d' ' -f1 /proc/uptime)"; sleep 1; i=$((i + 1)); done
+while [ $i -lt 40 ]; do
+    echo "API-TICK $i $(cut -d' ' -f1 /proc/uptime)"; echo "API-VDB $(cat /sys/block/vdb/size 2>/dev/null)"
+    sleep 1; i=$((i + 1))
+done
 TEST
 tests/lib/virtio-initramfs.sh "$k61" "$work/api.cpio" --init "$work/api-init" >/dev/null ||
     fail_all "cannot build the initramfs"
 
 cat >"$work/cases.sh" <<'CASES'
 insmod tun.ko || echo "TUN-INSMOD-FAIL"
+busybox dd if=/dev/zero of=data.img bs=1M count=0 seek=8 2>/dev/null
+busybox dd if=/dev/zero of=data2.img bs=1M count=0 seek=16 2>/dev/null
 ./pvhboot serve --api-sock api.sock --id kvm1 --serial file:serial.log --timeout 400 >serve.out 2>&1 &
 srv=$!
 ./apiclient api.sock --wait || echo "NO-SOCKET"
@@ -49,7 +56,9 @@ C PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
 C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet i8042.noaux i8042.nomux i8042.nopnp","initrd_path":"api.cpio"}'
 C PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK0\",\"is_root_device\":true,\"is_read_only\":true}"
 C PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"pvhapi0","guest_mac":"06:00:ac:10:00:02"}'
+C PUT /drives/data '{"drive_id":"data","path_on_host":"data.img","is_root_device":false}'
 C PUT /vsock '{"guest_cid":3,"uds_path":"v.sock"}'
+C PUT /metrics '{"metrics_path":"metrics.json"}'
 C PUT /actions '{"action_type":"InstanceStart"}'
 i=0
 while ! grep -q 'API-TICK 2' serial.log 2>/dev/null && [ $i -lt 600 ]; do busybox sleep 0.5; i=$((i + 1)); done
@@ -63,6 +72,13 @@ busybox sleep 4; c=$(grep -c API-TICK serial.log)
 echo "RESUMED-TICKS $b $c"
 C PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}'
 C PUT /actions '{"action_type":"InstanceStart"}'
+C PATCH /drives/data '{"drive_id":"data","path_on_host":"data2.img"}'
+busybox sleep 2
+s1=$(busybox wc -c <serial.log)
+C PUT /actions '{"action_type":"FlushMetrics"}'
+s2=$(busybox wc -c <serial.log)
+echo "METRICS $(cat metrics.json)"
+echo "SERIAL-BYTES $s1 $s2"
 C GET /vm/config
 echo "CAD $(./apiclient api.sock PUT /actions '{"action_type":"SendCtrlAltDel"}')"
 wait $srv
@@ -84,7 +100,7 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 check() { if eval "$1"; then ok "$2"; else notok "$2"; fi; }
 call() { grep -m1 -F "CALL $1 $2 -> " "$out" | sed 's/^CALL [A-Z]* [^ ]* -> //'; }
-check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 6 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive, a network interface, vsock and InstanceStart: 204 each"
+check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 8 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive, a data drive, a network interface, vsock, metrics and InstanceStart: 204 each"
 check 'grep -q "^API-INIT-REACHED" "$out"' "the guest reached /init"
 check 'grep -q "^API-CPUS 2$" "$out"' "it has the 2 vCPUs machine-config asked for"
 mem=$(sed -n 's/^API-MEM \([0-9]*\)/\1/p' "$out")
@@ -116,6 +132,35 @@ check '[ -n "$rc2" ] && [ "$rc2" -gt "$rb" ]' "Resumed: it ticks again ($rb then
 check 'grep -q "CALL PUT /machine-config -> 400 {\"fault_message\":\"PUT /machine-config: only before InstanceStart" "$out"' "PUT /machine-config after boot: 400"
 check 'grep -q "CALL PUT /actions -> 400 {\"fault_message\":\"InstanceStart: the microVM is already running\"}" "$out"' "a second InstanceStart: 400"
 check 'grep -q "CALL GET /vm/config -> 200 .*\"drive_id\":\"rootfs\"" "$out"' "GET /vm/config shows the root drive"
+# PATCH /drives/data after boot: data.img (8 MiB) swapped for data2.img (16 MiB); the guest's
+# vdb reads the new capacity (in 512-byte sectors) after the configuration interrupt
+vdb=$(grep '^API-VDB' "$out" | awk 'NF > 1 {print $2}' | sort -un | tr '\n' ' ')
+check '[ "$(call PATCH /drives/data)" = "204 " ] && [ "$vdb" = "16384 32768 " ]' "PATCH /drives/data swaps its file: the guest's vdb goes from 16384 to 32768 sectors (saw: $vdb)"
+check 'grep -q "CALL GET /vm/config -> 200 .*\"path_on_host\":\"data2.img\"" "$out"' "GET /vm/config shows the new path"
+# FlushMetrics while it runs: one JSON line with the devices' and the VM exits' counters
+metrics=$(python3 - "$out" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"^METRICS (.*)$", text, re.M)
+s1, s2 = (int(x) for x in re.search(r"^SERIAL-BYTES (\d+) (\d+)$", text, re.M).groups())
+try:
+    o = json.loads(m.group(1))
+except Exception as e:
+    print("bad no JSON line (%s)" % e); sys.exit()
+devs = {d["type"] + ":" + d["name"]: d for d in o.get("devices", [])}
+blk = [d for d in o.get("devices", []) if d["type"] == "virtio-blk"]
+good = (o["vmm"]["state"] == "Running" and o["api_server"]["requests"] >= 10 and o["vcpu_exits"]["io"] > 0
+        and o["vcpu_exits"]["hlt"] + o["vcpu_exits"]["intr"] + o["vcpu_exits"]["mmio"] > 0
+        and 0 < s1 <= o["legacy"]["serial"]["tx_bytes"] <= s2 and len(blk) == 2 and blk[0]["requests"] > 0
+        and blk[0]["bytes"] > 0 and blk[0]["interrupts"] > 0 and blk[1]["name"] == "data2.img"
+        and any(d["type"] == "virtio-net" for d in o["devices"]) and any(d["type"] == "virtio-vsock" for d in o["devices"]))
+print(("good" if good else "bad") + " root drive %d requests %d bytes, exits io %d, serial %d bytes (the log: %d"
+      " before, %d after), %d devices" % (blk[0]["requests"] if blk else -1, blk[0]["bytes"] if blk else -1,
+      o["vcpu_exits"]["io"], o["legacy"]["serial"]["tx_bytes"], s1, s2, len(o.get("devices", []))))
+PY
+)
+echo "# $(grep -m1 '^METRICS' "$out")"
+check '[ "${metrics%% *}" = good ]' "FlushMetrics: a JSON line with the devices' counters and the VM exits (${metrics#* })"
 check 'grep -q "^CAD 204 $" "$out"' "SendCtrlAltDel: 204"
 check 'grep -q "reboot: Restarting system" "$out" && ! grep -q "VIRTIO-INITRAMFS-DONE" "$out" && ! grep -q "API-TICK 39" "$out"' \
     "Linux took Ctrl-Alt-Del from the i8042 and restarted, before its init's 40 ticks were done"

@@ -80,7 +80,8 @@ static const struct row pre_boot[] = {
     {"GET", "/", NULL, 200, "\"state\":\"Not started\""},
     {"GET", "/version", NULL, 200, "\"firecracker_version\":\"0.1.0\""},
     {"GET", "/machine-config", NULL, 200, "\"mem_size_mib\":128"},
-    {"GET", "/vm/config", NULL, 200, "\"boot-source\":null"},
+    /* nothing configured is left out, not null (Firecracker's schema: an object or absent) */
+    {"GET", "/vm/config", NULL, 200, "{\"machine-config\":{"},
     /* machine-config */
     {"PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":256}", 204, NULL},
     {"PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,\"track_dirty_pages\":false,"
@@ -319,6 +320,7 @@ static const struct row after_boot[] = {
     {"GET", "/vm/config", NULL, 200, "\"vsock\":{\"guest_cid\":7,\"uds_path\":\"/run/v.sock\"}"},
     {"PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", 204, NULL},
     {"PATCH", "/drives/data", "{\"drive_id\":\"data\",\"path_on_host\":\"other.img\"}", 204, NULL},
+    {"GET", "/vm/config", NULL, 200, "\"path_on_host\":\"other.img\""},
     {"PATCH", "/vm", "{\"state\":\"Paused\"}", 204, NULL},
     {"GET", "/", NULL, 200, "\"state\":\"Paused\""},
     {"PATCH", "/vm", "{\"state\":\"Resumed\"}", 204, NULL},

@@ -6,7 +6,9 @@
  * WRITE_ZEROES on the host file, read-only drives, the image locks (against
  * another process, and against QEMU itself), host errors (ENOSPC from a
  * 64 KiB tmpfs, EIO), cache=none with aligned and unaligned buffers, and
- * every malformed request handled as docs/virtio-blk.md says. */
+ * every malformed request handled as docs/virtio-blk.md says; the drive's
+ * counters as FlushMetrics writes them (vmm/stats.c, api/metrics.c); the
+ * file swapped after boot (PATCH /drives/{id}). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +36,10 @@
 #endif
 #endif
 
+#include <jansson.h>
+
+#include "../../api/api.h"
+#include "../../vmm/vm.h"
 #include "../../vmm/virtio/blk.h"
 #include "../../vmm/virtio/blk_lock.h"
 #include "../lib/virtio_driver.h"
@@ -1422,6 +1428,150 @@ static void an_endless_queue_is_served_in_turns(void **state)
     assert_false(needs_reset(f));
 }
 
+/* ---- metrics ---- */
+
+static json_int_t metric(json_t *o, const char *a, const char *b)
+{
+    json_t *v = json_object_get(json_object_get(o, a), b);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+/* FlushMetrics' line while the VM runs: the counters the drive kept for
+ * the requests it served, the VM exits and the legacy devices', read from
+ * a machine (vmm/stats.c) and written as one JSON line (api/metrics.c). */
+static void metrics_line_has_the_drives_counters(void **state)
+{
+    struct fixture *f = *state;
+    make_image(f->path, MIB, 3);
+    start_drive(f, false);
+    static uint8_t data[3072], back[3072];
+    fill_pattern(data, sizeof(data), 9);
+    assert_int_equal(blk_write(f, 8, data, 2048), VIRTIO_BLK_S_OK);
+    assert_int_equal(blk_read(f, 8, back, 3072), VIRTIO_BLK_S_OK);
+    assert_int_equal(blk_read(f, 2048, back, 512), VIRTIO_BLK_S_IOERR); /* past the end */
+    struct pvh_vm *vm = calloc(1, sizeof(*vm));
+    assert_non_null(vm);
+    pthread_mutex_init(&vm->dev.uart.lock, NULL);
+    pthread_mutex_init(&vm->dev.unhandled.lock, NULL);
+    vm->nvdev = 1;
+    vm->vdev[0] = (struct pvh_vm_vdev){.name = "disk.img", .dev = &f->d};
+    vm->exits[PVH_EXIT_IO] = 41;
+    vm->exits[PVH_EXIT_MMIO] = 9;
+    vm->exits[PVH_EXIT_HLT] = 2;
+    vm->dev.uart.tx_bytes = 1234;
+    pvh_unhandled_count(&vm->dev.unhandled.t, 0x80, 0, 1);
+    pvh_unhandled_count(&vm->dev.unhandled.t, 0x80, 0, 0);
+    pvh_unhandled_count(&vm->dev.unhandled.t, 0xfed00000, 1, 0);
+    struct pvh_vm_stats st = {0};
+    pvh_stats_counters(vm, &st);
+    struct pvh_api_metrics m = {.utc_ms = 1700000000123ull, .requests = 7, .faults = 1, .state = PVH_API_RUNNING,
+                                .vm = &st};
+    char *line = pvh_api_metrics_line(&m);
+    assert_non_null(line);
+    size_t n = strlen(line);
+    assert_true(n > 1 && line[n - 1] == '\n' && !memchr(line, '\n', n - 1)); /* one line */
+    json_error_t e;
+    json_t *o = json_loads(line, 0, &e);
+    if (!o)
+        fail_msg("not JSON: %s: %s", e.text, line);
+    assert_int_equal(json_integer_value(json_object_get(o, "utc_timestamp_ms")), 1700000000123ll);
+    assert_int_equal(metric(o, "api_server", "requests"), 7);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "vmm"), "state")), "Running");
+    assert_int_equal(metric(o, "vcpu_exits", "io"), 41);
+    assert_int_equal(metric(o, "vcpu_exits", "mmio"), 9);
+    assert_int_equal(metric(o, "vcpu_exits", "hlt"), 2);
+    assert_int_equal(metric(o, "vcpu_exits", "other"), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(o, "legacy"), "serial"),
+                                                        "tx_bytes")), 1234);
+    assert_int_equal(metric(o, "legacy", "unhandled_accesses"), 3);
+    json_t *devs = json_object_get(o, "devices");
+    assert_int_equal(json_array_size(devs), 1);
+    json_t *d = json_array_get(devs, 0);
+    assert_string_equal(json_string_value(json_object_get(d, "type")), "virtio-blk");
+    assert_string_equal(json_string_value(json_object_get(d, "name")), "disk.img");
+    /* three requests, 2048 + 3072 bytes moved, the third refused: the drive's own counts */
+    assert_int_equal(json_integer_value(json_object_get(d, "requests")), 3);
+    assert_int_equal(json_integer_value(json_object_get(d, "bytes")), 2048 + 3072);
+    assert_int_equal(json_integer_value(json_object_get(d, "notifications")), (json_int_t)f->d.stats.notifications);
+    assert_true(f->d.stats.notifications >= 3);
+    assert_int_equal(json_integer_value(json_object_get(d, "interrupts")), (json_int_t)f->d.stats.interrupts);
+    assert_true(f->d.stats.interrupts >= 1);
+    json_decref(o);
+    free(line);
+    /* not running: only the server's part */
+    m.vm = NULL;
+    m.state = PVH_API_NOT_STARTED;
+    line = pvh_api_metrics_line(&m);
+    o = json_loads(line, 0, NULL);
+    assert_non_null(o);
+    assert_null(json_object_get(o, "devices"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "vmm"), "state")), "Not started");
+    json_decref(o);
+    free(line);
+    pthread_mutex_destroy(&vm->dev.uart.lock);
+    pthread_mutex_destroy(&vm->dev.unhandled.lock);
+    free(vm);
+}
+
+/* ---- swapping the file (PATCH /drives/{id} after boot) ---- */
+
+/* The drive moves to another file: refused (the drive keeps its file) when
+ * that file is locked by another VM or missing; then its capacity and
+ * contents are the new file's, the driver told by a configuration
+ * interrupt with a new generation, the old file's locks released and the
+ * new one's held; the same file again after it grew: the new size. */
+static void swap_moves_the_drive_to_another_file(void **state)
+{
+    struct fixture *f = *state;
+    char other[160], missing[160];
+    snprintf(other, sizeof(other), "%s/new-disk.img", f->dir);
+    snprintf(missing, sizeof(missing), "%s/missing.img", f->dir);
+    make_image(f->path, MIB, 21);
+    make_image(other, 2 * MIB, 22);
+    size_t size;
+    uint8_t *a = read_file(f->path, &size), *b = read_file(other, &size);
+    start_drive(f, false);
+    static uint8_t back[4096];
+    uint32_t gen = vd_read32(&f->v, VIRTIO_MMIO_CONFIG_GENERATION);
+    struct pvh_error err = {0};
+    /* another VM holds the new file: refused, nothing changes */
+    struct holder h = hold_image(other, false);
+    assert_int_equal(pvh_blk_swap(f->blk, other, &err), -1);
+    char want[64];
+    snprintf(want, sizeof(want), "new-disk.img: locked by process %d", (int)h.pid);
+    if (!strstr(err.msg, want))
+        fail_msg("wanted \"%s\" in \"%s\"", want, err.msg);
+    release(h);
+    assert_int_equal(pvh_blk_swap(f->blk, missing, &err), -1);
+    assert_non_null(strstr(err.msg, "missing.img: No such file or directory"));
+    assert_int_equal(config64(f, VIRTIO_BLK_CFG_CAPACITY), 2048);
+    assert_int_equal(blk_read(f, 0, back, 4096), VIRTIO_BLK_S_OK);
+    assert_memory_equal(back, a, 4096);
+    assert_int_equal(vd_read32(&f->v, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+    /* swapped */
+    unsigned irqs = f->v.interrupts;
+    assert_int_equal(pvh_blk_swap(f->blk, other, &err), 0);
+    pvh_virtio_config_changed(&f->d); /* what the machine does next, under the lock */
+    assert_int_equal(pvh_blk_capacity(f->blk), 4096);
+    assert_int_equal(config64(f, VIRTIO_BLK_CFG_CAPACITY), 4096);
+    assert_string_equal(pvh_blk_name(f->blk), other);
+    assert_int_equal(vd_read32(&f->v, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
+    assert_true(vd_read32(&f->v, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_ISR_CONFIG_CHANGE);
+    assert_int_equal(f->v.interrupts, irqs + 1);
+    assert_int_equal(blk_read(f, 4000, back, 4096), VIRTIO_BLK_S_OK); /* past the old end */
+    assert_memory_equal(back, b + 4000 * 512, 4096);
+    open_succeeds(f->path, false);           /* the old file's locks went with it */
+    assert_locked_by(other, false, getpid()); /* the new one's are held */
+    /* the same file, grown on the host: its new size */
+    assert_int_equal(truncate(other, 3 * MIB), 0);
+    assert_int_equal(pvh_blk_swap(f->blk, other, &err), 0);
+    assert_int_equal(config64(f, VIRTIO_BLK_CFG_CAPACITY), 6144);
+    assert_locked_by(other, false, getpid());
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1450,6 +1600,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(malformed_requests_get_a_status, setup, teardown),
         cmocka_unit_test_setup_teardown(a_full_queue_in_one_kick, setup, teardown),
         cmocka_unit_test_setup_teardown(an_endless_queue_is_served_in_turns, setup, teardown),
+        cmocka_unit_test_setup_teardown(metrics_line_has_the_drives_counters, setup, teardown),
+        cmocka_unit_test_setup_teardown(swap_moves_the_drive_to_another_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,18 +188,25 @@ static const struct pvh_virtio_device_ops blk_ops_template = {
     .queue_notify = blk_notify,
 };
 
+/* The capacity, O_DIRECT's alignment and the configuration space for a
+ * file of `bytes`. A size that is not a multiple of 512 rounds up, as
+ * QEMU's does: the tail of the last sector reads as zeros, a write there
+ * extends the file. */
+static void set_size(struct pvh_blk *b, uint64_t bytes)
+{
+    b->capacity = bytes / PVH_BLK_SECTOR + (bytes % PVH_BLK_SECTOR != 0);
+    if (b->direct)
+        b->align = direct_alignment(b, bytes);
+    build_config(b);
+}
+
 static int setup(struct pvh_blk *b, const struct pvh_blk_config *cfg, struct pvh_error *err)
 {
     uint64_t bytes;
     if (set_id(b, cfg, err) || (b->fd = open_image(cfg, err)) < 0 || image_size(b, &bytes, err) ||
         pvh_blk_lock(b->fd, b->name, !b->read_only, &b->locked, err))
         return -1;
-    /* a size that is not a multiple of 512 rounds up, as QEMU's does: the
-     * tail of the last sector reads as zeros, a write there extends the file */
-    b->capacity = bytes / PVH_BLK_SECTOR + (bytes % PVH_BLK_SECTOR != 0);
-    if (b->direct)
-        b->align = direct_alignment(b, bytes);
-    build_config(b);
+    set_size(b, bytes);
     b->ops = blk_ops_template;
     if (b->read_only)
         b->ops.features |= 1ull << VIRTIO_BLK_F_RO;
@@ -234,6 +241,47 @@ int pvh_blk_open(struct pvh_blk **out, const struct pvh_blk_config *cfg, struct 
     *out = b;
     return 0;
 }
+
+/* Whether fds a and b are the same file (the same inode). */
+static bool same_file(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int pvh_blk_swap(struct pvh_blk *b, const char *path, struct pvh_error *err)
+{
+    struct pvh_blk_config cfg = {.path = path, .read_only = b->read_only,
+                                 .cache = b->direct ? PVH_BLK_CACHE_NONE : PVH_BLK_CACHE_WRITEBACK};
+    struct pvh_blk nb = {.fd = -1, .read_only = b->read_only, .direct = b->direct, .name = strdup(path)};
+    uint64_t bytes;
+    if (!nb.name)
+        return pvh_fail(err, PVH_E_SYSTEM, "%s: out of memory", path);
+    nb.fd = open_image(&cfg, err);
+    bool same = nb.fd >= 0 && same_file(nb.fd, b->fd); /* the file grew or shrank: its size again */
+    if (nb.fd < 0 || image_size(same ? b : &nb, &bytes, err) ||
+        (!same && pvh_blk_lock(nb.fd, nb.name, !nb.read_only, &nb.locked, err))) {
+        if (nb.fd >= 0)
+            close(nb.fd);
+        free(nb.name);
+        return -1;
+    }
+    if (same) {
+        close(nb.fd);
+        free(nb.name);
+    } else {
+        close(b->fd); /* its locks go with it */
+        free(b->name);
+        b->fd = nb.fd;
+        b->name = nb.name;
+        b->locked = nb.locked;
+        b->block_device = nb.block_device;
+    }
+    set_size(b, bytes);
+    return 0;
+}
+
+const char *pvh_blk_name(const struct pvh_blk *b) { return b->name; }
 
 void pvh_blk_close(struct pvh_blk *b)
 {

@@ -56,6 +56,20 @@ struct pvh_blk;
  * on both or stop it"), PVH_E_SYSTEM for the rest. */
 int pvh_blk_open(struct pvh_blk **out, const struct pvh_blk_config *cfg, struct pvh_error *err);
 
+/* PATCH /drives/{id} after boot: the drive's file becomes `path`, opened
+ * as the first was (read-only or not, the same cache mode), a regular file
+ * or a block device, and locked (pvh_blk_lock, against other processes);
+ * only then is the old file closed (its locks released) and the capacity
+ * and configuration space the new file's. The same file again (same
+ * inode): its size is read again (a host-side resize). On error (one line,
+ * as pvh_blk_open's) the drive keeps its file. The caller holds the
+ * device's lock, so no request is in flight, and then tells the driver
+ * (pvh_virtio_config_changed). */
+int pvh_blk_swap(struct pvh_blk *b, const char *path, struct pvh_error *err);
+
+/* The path of the drive's file, as given (the drive owns it). */
+const char *pvh_blk_name(const struct pvh_blk *b);
+
 /* Closes the file (releasing its locks) and frees the drive. NULL: nothing. */
 void pvh_blk_close(struct pvh_blk *b);
 

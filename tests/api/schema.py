@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Every endpoint of pvhboot's API with good and bad bodies, each response's
+status and body validated with jsonschema against Firecracker's response
+objects (tests/api/firecracker-schemas.json, written from Firecracker's
+firecracker.yaml). Prints TAP.
+
+  schema.py APIDRIVE SOCK
+    first the request handler through tests/api/apidrive (faked VMM): a walk
+    before boot, InstanceStart, and the calls after it; then `pvhboot serve`
+    (--dry-run) on SOCK, over its UNIX socket (real HTTP framing and the
+    CLI's host side): the calls before boot
+
+Each answer must have the status the table names; a 200 body must validate
+against the table's schema, a 204 have no body, and every 4xx/5xx body be
+Firecracker's Error ({"fault_message": "..."}).
+"""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import jsonschema
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, "firecracker-schemas.json")) as f:
+    SCHEMAS = json.load(f)
+
+
+def validator(name):
+    schema = {"$ref": "#/definitions/" + name, "definitions": SCHEMAS["definitions"]}
+    return jsonschema.Draft4Validator(schema)
+
+
+def drive(path_id, **extra):
+    body = {"drive_id": path_id, "path_on_host": "disk.img", "is_root_device": False}
+    body.update(extra)
+    return json.dumps(body)
+
+
+def mc(**kw):
+    return json.dumps(kw)
+
+
+# (method, path, body or None, status, schema of a 200 body, {field: value} the 200 body must hold)
+BEFORE = [
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Not started", "app_name": "pvhboot"}),
+    ("GET", "/version", None, 200, "FirecrackerVersion", {}),
+    ("GET", "/machine-config", None, 200, "MachineConfiguration", {"vcpu_count": 1}),
+    ("GET", "/vm/config", None, 200, "FullVmConfiguration", {}),
+    ("PUT", "/machine-config", mc(vcpu_count=2, mem_size_mib=256), 204, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count=2, mem_size_mib=256, smt=False, track_dirty_pages=False,
+                                  cpu_template="None", huge_pages="None"), 204, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count=2), 400, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count="2", mem_size_mib=256), 400, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count=0, mem_size_mib=256), 400, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count=1, mem_size_mib=128, smt=True), 400, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count=1, mem_size_mib=128, cpu_template="T2"), 400, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count=1, mem_size_mib=128, vcpus=1), 400, None, {}),
+    ("PUT", "/machine-config", '{"vcpu_count":1,', 400, None, {}),
+    ("PUT", "/machine-config", "[1,2]", 400, None, {}),
+    ("PUT", "/machine-config", None, 400, None, {}),
+    ("PATCH", "/machine-config", mc(mem_size_mib=192), 204, None, {}),
+    ("PATCH", "/machine-config", mc(huge_pages="2M"), 400, None, {}),
+    ("GET", "/machine-config", None, 200, "MachineConfiguration", {"vcpu_count": 2, "mem_size_mib": 192}),
+    ("PUT", "/boot-source", json.dumps({"kernel_image_path": "vmlinux", "boot_args": "console=ttyS0",
+                                        "initrd_path": "initrd"}), 204, None, {}),
+    ("PUT", "/boot-source", json.dumps({"boot_args": "console=ttyS0"}), 400, None, {}),
+    ("PUT", "/boot-source", json.dumps({"kernel_image_path": "missing-vmlinux"}), 400, None, {}),
+    ("PUT", "/boot-source", json.dumps({"kernel_image_path": 7}), 400, None, {}),
+    ("PUT", "/drives/rootfs", drive("rootfs", is_root_device=True, is_read_only=False), 204, None, {}),
+    ("PUT", "/drives/data", drive("data", cache_type="Writeback", io_engine="Sync", rate_limiter=None), 204, None, {}),
+    ("PUT", "/drives/rootfs", drive("other", is_root_device=True), 400, None, {}),
+    ("PUT", "/drives/rootfs", json.dumps({"drive_id": "rootfs", "path_on_host": "disk.img"}), 400, None, {}),
+    ("PUT", "/drives/rootfs", drive("rootfs", io_engine="Async"), 400, None, {}),
+    ("PUT", "/drives/rootfs", drive("rootfs", cache_type="Fast"), 400, None, {}),
+    ("PUT", "/drives/rootfs", drive("rootfs", rate_limiter={"bandwidth": {"size": 1, "refill_time": 1}}), 400, None, {}),
+    ("PUT", "/drives/rootfs", drive("rootfs", path_on_host="missing.img"), 400, None, {}),
+    ("PATCH", "/drives/rootfs", json.dumps({"drive_id": "rootfs", "path_on_host": "disk2.img"}), 400, None, {}),
+    ("PUT", "/network-interfaces/eth0", json.dumps({"iface_id": "eth0", "host_dev_name": "tap0",
+                                                    "guest_mac": "06:00:ac:10:00:02"}), 204, None, {}),
+    ("PUT", "/network-interfaces/eth0", json.dumps({"iface_id": "eth0"}), 400, None, {}),
+    ("PUT", "/network-interfaces/eth0", json.dumps({"iface_id": "eth0", "host_dev_name": "tap0",
+                                                    "guest_mac": "zz:00:00:00:00:01"}), 400, None, {}),
+    ("PATCH", "/network-interfaces/eth0", json.dumps({"iface_id": "eth0"}), 400, None, {}),
+    ("PUT", "/vsock", json.dumps({"guest_cid": 3, "uds_path": "v.sock"}), 204, None, {}),
+    ("PUT", "/vsock", json.dumps({"guest_cid": 2, "uds_path": "v.sock"}), 400, None, {}),
+    ("PUT", "/vsock", json.dumps({"guest_cid": "3", "uds_path": "v.sock"}), 400, None, {}),
+    ("PUT", "/entropy", "{}", 204, None, {}),
+    ("PUT", "/entropy", json.dumps({"rng": 1}), 400, None, {}),
+    ("PUT", "/logger", json.dumps({"log_path": "api.log", "level": "Debug", "show_level": True}), 204, None, {}),
+    ("PUT", "/logger", json.dumps({"level": "Loud"}), 400, None, {}),
+    ("PUT", "/logger", json.dumps({"module": "api_server"}), 400, None, {}),
+    ("PUT", "/metrics", json.dumps({"metrics_path": "metrics.json"}), 204, None, {}),
+    ("PUT", "/metrics", "{}", 400, None, {}),
+    ("PUT", "/actions", json.dumps({"action_type": "FlushMetrics"}), 204, None, {}),
+    ("PUT", "/actions", json.dumps({"action_type": "SendCtrlAltDel"}), 400, None, {}),
+    ("PUT", "/actions", json.dumps({"action_type": "Reboot"}), 400, None, {}),
+    ("PUT", "/actions", "{}", 400, None, {}),
+    ("PATCH", "/vm", json.dumps({"state": "Paused"}), 400, None, {}),
+    ("PUT", "/balloon", json.dumps({"amount_mib": 0, "deflate_on_oom": False}), 400, None, {}),
+    ("PUT", "/snapshot/create", "{}", 400, None, {}),
+    ("GET", "/nothing", None, 400, None, {}),
+    ("DELETE", "/machine-config", None, 400, None, {}),
+    ("GET", "/drives/rootfs", None, 400, None, {}),
+    ("GET", "/vm/config", None, 200, "FullVmConfiguration", {}),
+]
+
+START = [("PUT", "/actions", json.dumps({"action_type": "InstanceStart"}), 204, None, {})]
+
+AFTER = [
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Running"}),
+    ("PUT", "/actions", json.dumps({"action_type": "InstanceStart"}), 400, None, {}),
+    ("PUT", "/machine-config", mc(vcpu_count=1, mem_size_mib=128), 400, None, {}),
+    ("PUT", "/drives/more", drive("more"), 400, None, {}),
+    ("PATCH", "/vm", json.dumps({"state": "Paused"}), 204, None, {}),
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Paused"}),
+    ("PATCH", "/vm", json.dumps({"state": "Stopped"}), 400, None, {}),
+    ("PATCH", "/vm", json.dumps({"state": "Resumed"}), 204, None, {}),
+    ("PATCH", "/drives/data", json.dumps({"drive_id": "data", "path_on_host": "disk2.img"}), 204, None, {}),
+    ("PATCH", "/drives/data", json.dumps({"drive_id": "data", "path_on_host": "missing.img"}), 400, None, {}),
+    ("PATCH", "/drives/nodrive", json.dumps({"drive_id": "nodrive", "path_on_host": "disk2.img"}), 400, None, {}),
+    ("PATCH", "/drives/data", json.dumps({"drive_id": "data", "is_read_only": True}), 400, None, {}),
+    ("PATCH", "/network-interfaces/eth0", json.dumps({"iface_id": "eth0", "rx_rate_limiter": None}), 204, None, {}),
+    ("PUT", "/actions", json.dumps({"action_type": "FlushMetrics"}), 204, None, {}),
+    ("PUT", "/actions", json.dumps({"action_type": "SendCtrlAltDel"}), 204, None, {}),
+    ("GET", "/machine-config", None, 200, "MachineConfiguration", {"vcpu_count": 2}),
+    ("GET", "/vm/config", None, 200, "FullVmConfiguration", {}),
+    ("GET", "/version", None, 200, "FirecrackerVersion", {}),
+]
+
+
+COUNT = [0]
+
+
+def check(case, status, body):
+    """One TAP line: the status, then the body against its schema."""
+    method, path, req, want, schema, fields = case
+    name = "%s %s %s: %d" % (method, path, req if req is not None else "", want)
+    problems = []
+    if status != want:
+        problems.append("status %d" % status)
+    try:
+        doc = json.loads(body) if body else None
+    except ValueError as e:
+        doc, problems = None, problems + ["not JSON (%s): %r" % (e, body[:200])]
+    if status == 204 and body:
+        problems.append("a 204 with a body")
+    if status >= 400 or schema:
+        v = validator("Error" if status >= 400 else schema)
+        for e in v.iter_errors(doc):
+            problems.append("%s at %s" % (e.message, "/".join(str(p) for p in e.absolute_path) or "the top"))
+    for k, value in fields.items():
+        if not isinstance(doc, dict) or doc.get(k) != value:
+            problems.append("%s is not %r" % (k, value))
+    COUNT[0] += 1
+    if problems:
+        print("not ok %d - %s (%s; body %s)" % (COUNT[0], name, "; ".join(problems), body[:300]))
+        return False
+    print("ok %d - %s, body valid" % (COUNT[0], name))
+    return True
+
+
+HANDLER_CASES = BEFORE + START + AFTER
+# before boot only: InstanceStart under --dry-run ends the server
+SOCKET_CASES = [c for c in BEFORE if c[0:2] != ("PUT", "/actions") or "FlushMetrics" in (c[2] or "")]
+
+
+def run_handler(apidrive):
+    cases = HANDLER_CASES
+    script = "".join("%s\t%s\t%s\n" % (m, p, b if b is not None else "") if b is not None else "%s\t%s\n" % (m, p)
+                     for m, p, b, *_ in cases)
+    out = subprocess.run([apidrive], input=script.encode(), stdout=subprocess.PIPE, check=True).stdout.decode()
+    answers = out.splitlines()
+    good = len(answers) == len(cases)
+    for i, case in enumerate(cases):
+        status, _, body = answers[i].partition("\t") if i < len(answers) else ("0", "", "")
+        good &= check(case, int(status), body)
+    return good
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=10)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self.unix_path)
+
+
+def run_socket(sock):
+    cases = SOCKET_CASES
+    good = True
+    conn = UnixHTTPConnection(sock)
+    for i, (method, path, body, *_rest) in enumerate(cases):
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body.encode() if body is not None else None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read().decode()
+        if resp.status >= 400 and resp.getheader("Connection", "").lower() == "close":
+            conn.close()
+            conn = UnixHTTPConnection(sock)
+        good &= check(cases[i], resp.status, data)
+    conn.close()
+    return good
+
+
+if __name__ == "__main__":
+    print("1..%d" % (len(HANDLER_CASES) + len(SOCKET_CASES)))
+    ok = run_handler(sys.argv[1])
+    ok = run_socket(sys.argv[2]) and ok
+    sys.exit(0 if ok else 1)
