@@ -175,14 +175,21 @@ static int add_drive(struct run_args *a, const char *opt, const struct pvh_vm_dr
     return 0;
 }
 
+/* Splits "key=value" in place; NULL when there is no '='. */
+static const char *key_value(char *tok)
+{
+    char *eq = strchr(tok, '=');
+    if (!eq)
+        return NULL;
+    *eq = '\0';
+    return eq + 1;
+}
+
 /* One "key=value" (or bare "key") of a drive specification: ro, readonly,
  * id, cache, and QEMU's file, if, format, media, discard. */
 static int drive_key(const char *opt, char *tok, struct pvh_vm_drive *d, const char **iface)
 {
-    char *eq = strchr(tok, '=');
-    const char *v = eq ? eq + 1 : NULL;
-    if (eq)
-        *eq = '\0';
+    const char *v = key_value(tok);
     if (!strcmp(tok, "ro") && !v)
         return d->read_only = true, 0;
     if (!strcmp(tok, "readonly"))
@@ -341,16 +348,6 @@ static int add_net(struct run_args *a, const char *opt, const struct pvh_vm_net 
     return 0;
 }
 
-/* Splits "key=value" in place; NULL when there is no '='. */
-static const char *key_value(char *tok)
-{
-    char *eq = strchr(tok, '=');
-    if (!eq)
-        return NULL;
-    *eq = '\0';
-    return eq + 1;
-}
-
 /* The keys a NIC takes in any spelling: mac=, and mtu= (QEMU's host_mtu=). */
 static int nic_key(const char *opt, const char *key, const char *v, struct pvh_vm_net *n)
 {
@@ -506,11 +503,9 @@ static int opt_qemu_nic(struct run_args *a, const char *opt, char *v)
 /* cid=N,uds=PATH (Firecracker's guest_cid and uds_path spell too). */
 static int vsock_key(const char *opt, char *tok, struct pvh_vm_vsock *vs)
 {
-    char *eq = strchr(tok, '=');
-    if (!eq)
+    const char *v = key_value(tok);
+    if (!v)
         return bad("%s: '%s': expected cid=N or uds=PATH", opt, tok);
-    *eq = '\0';
-    const char *v = eq + 1;
     if (!strcmp(tok, "cid") || !strcmp(tok, "guest-cid") || !strcmp(tok, "guest_cid")) {
         unsigned long cid;
         if (parse_uint(v, 0xfffffffeul, &cid) || cid < 3)
