@@ -20,29 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/child.h"
 #include "pvhboot/sandbox.h"
-
-static void run_child(void (*fn)(void), int *status, char *err, size_t cap)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    memset(err, 0, cap);
-    size_t got = 0;
-    ssize_t n;
-    while (got < cap - 1 && (n = read(fds[0], err + got, cap - 1 - got)) > 0)
-        got += (size_t)n;
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, status, 0), pid);
-}
 
 static void enter(const struct pvh_sandbox_extra *extra)
 {
@@ -105,34 +84,31 @@ static void too_many_extras(void)
 static void test_extras_allow_the_stub(void **state)
 {
     (void)state;
-    int status;
-    char err[512];
-    run_child(with_extras, &status, err, sizeof(err));
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 7);
+    struct child_result r;
+    run_child(with_extras, &r);
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(WEXITSTATUS(r.status), 7);
 }
 
 static void test_without_extras_forbidden(void **state)
 {
     (void)state;
-    int status;
-    char err[512];
-    run_child(without_extras_translate, &status, err, sizeof(err));
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
-    assert_non_null(strstr(err, "forbidden system call ioctl"));
-    run_child(without_extras_accept, &status, err, sizeof(err));
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
-    assert_non_null(strstr(err, "forbidden system call accept4"));
+    struct child_result r;
+    run_child(without_extras_translate, &r);
+    assert_true(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSYS);
+    assert_non_null(strstr(r.err, "forbidden system call ioctl"));
+    run_child(without_extras_accept, &r);
+    assert_true(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSYS);
+    assert_non_null(strstr(r.err, "forbidden system call accept4"));
 }
 
 static void test_too_many_extras_refused(void **state)
 {
     (void)state;
-    int status;
-    char err[512];
-    run_child(too_many_extras, &status, err, sizeof(err));
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 8);
+    struct child_result r;
+    run_child(too_many_extras, &r);
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(WEXITSTATUS(r.status), 8);
 }
 
 int main(void)

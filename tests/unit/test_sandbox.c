@@ -20,35 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/child.h"
 #include "pvhboot/sandbox.h"
-
-struct child_result {
-    int status;
-    char err[512];
-};
-
-/* Runs fn in a child with stderr captured; the child exits via _exit. */
-static void run_child(void (*fn)(void), struct child_result *res)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    memset(res->err, 0, sizeof(res->err));
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof(res->err) - 1 && (n = read(fds[0], res->err + got, sizeof(res->err) - 1 - got)) > 0)
-        got += (size_t)n;
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &res->status, 0), pid);
-}
 
 static void enter_or_die(void)
 {

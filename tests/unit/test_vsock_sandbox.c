@@ -27,34 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/child.h"
 #include "pvhboot/sandbox.h"
-
-struct child_result {
-    int status;
-    char err[512];
-};
-
-static void run_child(void (*fn)(const char *), const char *arg, struct child_result *res)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    memset(res->err, 0, sizeof(res->err));
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof(res->err) - 1 && (n = read(fds[0], res->err + got, sizeof(res->err) - 1 - got)) > 0)
-        got += (size_t)n;
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &res->status, 0), pid);
-}
 
 static void enter_sandbox(bool vsock, bool gdb)
 {
@@ -183,10 +157,10 @@ static void test_vsock_calls_pass(void **state)
     struct tmp t;
     struct child_result r;
     tmp_make(&t);
-    run_child(vsock_only, t.path, &r);
+    run_child_arg(vsock_only, t.path, &r);
     if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 7)
         fail_msg("vsock's calls under the sandbox: status %#x, stderr: %s", r.status, r.err);
-    run_child(vsock_and_gdb, t.path, &r);
+    run_child_arg(vsock_and_gdb, t.path, &r);
     if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 7)
         fail_msg("vsock's and gdb's calls under the sandbox: status %#x, stderr: %s", r.status, r.err);
     tmp_remove(&t);
@@ -196,7 +170,7 @@ static void expect_killed(void (*fn)(const char *), const char *arg, const char 
 {
     struct child_result r;
     char want[64];
-    run_child(fn, arg, &r);
+    run_child_arg(fn, arg, &r);
     snprintf(want, sizeof(want), "forbidden system call %s ", call);
     if (!WIFSIGNALED(r.status) || WTERMSIG(r.status) != SIGSYS || !strstr(r.err, want))
         fail_msg("expected death by SIGSYS naming %s: status %#x, stderr: %s", call, r.status, r.err);
