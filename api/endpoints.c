@@ -282,7 +282,6 @@ static void patch_drive(struct pvh_api *api, const char *id, json_t *b, struct p
 
 /* ---- network interfaces -------------------------------------------------------- */
 
-#define MAX_TAP_NAME 15 /* IFNAMSIZ - 1 */
 
 static const struct pvh_field net_fields[] = {
     {"iface_id", PVH_FIELD_STRING, true},       {"host_dev_name", PVH_FIELD_STRING, true},
@@ -323,38 +322,24 @@ static int check_iface_id(const char *path_id, json_t *b, struct pvh_api_respons
     return 0;
 }
 
-/* A TAP's name: 1 to 15 printable characters other than / : % and spaces. */
+/* A TAP's name (pvh_tap_name_check). */
 static int check_tap(const char *name, struct pvh_api_response *r)
 {
-    size_t n = strlen(name);
-    bool good = n > 0 && n <= MAX_TAP_NAME && strcmp(name, ".") && strcmp(name, "..");
-    for (size_t i = 0; good && i < n; i++)
-        good = name[i] > ' ' && name[i] <= '~' && name[i] != '/' && name[i] != ':' && name[i] != '%';
-    if (!good)
-        pvh_api_fault(r, 400, "network-interfaces: host_dev_name '%.64s': a TAP's name, 1 to %d printable "
-                      "characters other than / : %% and spaces", name, MAX_TAP_NAME);
-    return good ? 0 : -1;
-}
-
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (pvh_tap_name_check(name) == PVH_TAP_NAME_OK)
+        return 0;
+    pvh_api_fault(r, 400, "network-interfaces: host_dev_name '%.64s': a TAP's name, 1 to %d printable "
+                  "characters other than / : %% and spaces", name, PVH_TAP_NAME_MAX);
+    return -1;
 }
 
 /* "02:00:00:00:00:01": six hex pairs, a unicast address other than zero. */
 static int parse_guest_mac(const char *v, uint8_t mac[6], struct pvh_api_response *r)
 {
-    bool good = strlen(v) == 17, zero = true;
-    for (int i = 0; good && i < 6; i++) {
-        int hi = hex_digit(v[3 * i]), lo = hex_digit(v[3 * i + 1]);
-        good = hi >= 0 && lo >= 0 && (i == 5 || v[3 * i + 2] == ':');
-        mac[i] = good ? (uint8_t)(hi << 4 | lo) : 0;
-        zero = zero && mac[i] == 0;
-    }
-    if (!good || zero || (mac[0] & 1))
-        pvh_api_fault(r, 400, "network-interfaces: guest_mac '%.32s': six hex pairs such as 02:00:00:00:00:01, "
-                      "a unicast address", v);
-    return good && !zero && !(mac[0] & 1) ? 0 : -1;
+    if (pvh_mac_parse(v, ":", mac) == PVH_MAC_OK)
+        return 0;
+    pvh_api_fault(r, 400, "network-interfaces: guest_mac '%.32s': six hex pairs such as 02:00:00:00:00:01, "
+                  "a unicast address", v);
+    return -1;
 }
 
 static int net_defaults_only(json_t *b, struct pvh_api_response *r)

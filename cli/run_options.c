@@ -17,7 +17,6 @@
 #include "pvhboot/sandbox.h"
 
 #define MAX_DRIVE_ID 20 /* virtio-blk's serial: 20 bytes */
-#define MAX_TAP_NAME 15 /* IFNAMSIZ - 1 */
 #define MIN_MTU 68      /* virtio-net's smallest (virtio 1.2, 5.1.4.1) */
 #define MAX_MTU 65535
 
@@ -294,37 +293,29 @@ static int opt_qemu_device(struct run_args *a, const char *opt, char *v)
 
 static int check_tap_name(const char *opt, const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > MAX_TAP_NAME || !strcmp(name, ".") || !strcmp(name, ".."))
-        return bad("%s: tap name '%s': 1 to %d characters", opt, name, MAX_TAP_NAME);
-    for (size_t i = 0; i < n; i++)
-        if (name[i] <= ' ' || name[i] > '~' || name[i] == '/' || name[i] == ':' || name[i] == '%')
-            return bad("%s: tap name '%s': printable characters other than / : %% and spaces only", opt, name);
-    return 0;
-}
-
-static unsigned hex_value(char c)
-{
-    return (unsigned)(isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10);
+    switch (pvh_tap_name_check(name)) {
+    case PVH_TAP_NAME_BAD_LENGTH:
+        return bad("%s: tap name '%s': 1 to %d characters", opt, name, PVH_TAP_NAME_MAX);
+    case PVH_TAP_NAME_BAD_CHAR:
+        return bad("%s: tap name '%s': printable characters other than / : %% and spaces only", opt, name);
+    default:
+        return 0;
+    }
 }
 
 /* Six pairs of hex digits separated by ':' (or '-'); a unicast address, not zero. */
 static int parse_mac(const char *opt, const char *v, uint8_t mac[6])
 {
-    bool zero = true;
-    if (strlen(v) != 17)
+    switch (pvh_mac_parse(v, ":-", mac)) {
+    case PVH_MAC_MALFORMED:
         return bad("%s: mac=%s: expected six hex pairs such as 02:00:00:00:00:01", opt, v);
-    for (int i = 0; i < 6; i++) {
-        const char *p = v + 3 * i;
-        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
-            (i < 5 && p[2] != ':' && p[2] != '-'))
-            return bad("%s: mac=%s: expected six hex pairs such as 02:00:00:00:00:01", opt, v);
-        mac[i] = (uint8_t)(hex_value(p[0]) << 4 | hex_value(p[1]));
-        zero = zero && mac[i] == 0;
-    }
-    if (mac[0] & 1)
+    case PVH_MAC_MULTICAST:
         return bad("%s: mac=%s: a multicast address (its first byte is odd); a NIC needs a unicast one", opt, v);
-    return zero ? bad("%s: mac=%s: not an address a NIC may have", opt, v) : 0;
+    case PVH_MAC_ZERO:
+        return bad("%s: mac=%s: not an address a NIC may have", opt, v);
+    default:
+        return 0;
+    }
 }
 
 static int parse_mtu(const char *opt, const char *key, const char *v, unsigned *mtu)

@@ -21,14 +21,15 @@
 
 static int check_name(const char *name, struct pvh_error *err)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > PVH_TAP_NAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
+    switch (pvh_tap_name_check(name)) {
+    case PVH_TAP_NAME_BAD_LENGTH:
         return pvh_fail(err, PVH_E_INPUT, "tap \"%.40s\": a name of 1 to %d characters", name, PVH_TAP_NAME_MAX);
-    for (size_t i = 0; i < n; i++)
-        if (name[i] <= ' ' || name[i] > '~' || name[i] == '/' || name[i] == ':' || name[i] == '%')
-            return pvh_fail(err, PVH_E_INPUT, "tap \"%s\": printable characters other than / : %% and spaces only",
-                            name);
-    return 0;
+    case PVH_TAP_NAME_BAD_CHAR:
+        return pvh_fail(err, PVH_E_INPUT, "tap \"%s\": printable characters other than / : %% and spaces only",
+                        name);
+    default:
+        return 0;
+    }
 }
 
 static int open_tun(const char *path, struct pvh_error *err)

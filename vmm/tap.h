@@ -13,8 +13,8 @@
 #include <stdbool.h>
 
 #include "pvhboot/error.h"
+#include "pvhboot/vmm.h"
 
-#define PVH_TAP_NAME_MAX 15 /* IFNAMSIZ - 1 */
 
 struct pvh_tap {
     int fd;                        /* -1 when closed */

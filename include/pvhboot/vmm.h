@@ -39,6 +39,18 @@ struct pvh_vm_net {
     unsigned mtu;                  /* 0: the TAP's own; else the TAP's MTU is set to it */
 };
 #define PVH_MAX_NETS 8
+
+/* A TAP's name as pvhboot takes it (--net, the API's host_dev_name): 1 to
+ * PVH_TAP_NAME_MAX printable characters other than / : % and spaces, not
+ * "." or "..". Each caller says what is wrong in its own words. */
+#define PVH_TAP_NAME_MAX 15 /* IFNAMSIZ - 1 */
+enum pvh_tap_name_verdict { PVH_TAP_NAME_OK, PVH_TAP_NAME_BAD_LENGTH, PVH_TAP_NAME_BAD_CHAR };
+enum pvh_tap_name_verdict pvh_tap_name_check(const char *name);
+
+/* A MAC address "xx:xx:xx:xx:xx:xx": six hex pairs, each pair but the last
+ * followed by one of `separators`; into mac even when the verdict is not OK. */
+enum pvh_mac_verdict { PVH_MAC_OK, PVH_MAC_MALFORMED, PVH_MAC_MULTICAST, PVH_MAC_ZERO };
+enum pvh_mac_verdict pvh_mac_parse(const char *s, const char *separators, uint8_t mac[6]);
 /* virtio-vsock (--vsock cid=N,uds=PATH): Firecracker's hybrid vsock, the
  * guest's CID and the host's UNIX socket (uds_path NULL: no device). */
 struct pvh_vm_vsock {
