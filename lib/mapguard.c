@@ -133,8 +133,10 @@ const char *pvh_mapguard_probe(const void *start, size_t len)
     for (size_t i = 0, n = atomic_load(&slots_used); i < n; i++) {
         const struct guard_range *r = &ranges[i];
         uintptr_t rs = atomic_load(&r->start);
-        if (rs && rs >= s && r->end <= e && r->end > rs)
-            (void)*(const volatile uint8_t *)(r->end - 1);
+        if (!rs || rs < s || r->end > e)
+            continue;
+        for (uintptr_t a = rs; a < r->end; a = (a | (page_size - 1)) + 1)
+            (void)*(const volatile uint8_t *)a;
     }
     return pvh_mapguard_changed(start, len);
 }

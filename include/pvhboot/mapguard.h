@@ -41,10 +41,11 @@ void pvh_mapguard_remove(const void *start, size_t len);
  * range is removed. */
 const char *pvh_mapguard_changed(const void *start, size_t len);
 
-/* Reads one byte of the last page of every registered range inside
- * [start, start + len): a file that shrank below a range's end faults there
- * (the pages past a file's end are always a range's last ones), and the
- * handler marks that range changed. Then as pvh_mapguard_changed. */
+/* Reads one byte of every page of every registered range inside
+ * [start, start + len): a page lost to a file that shrank faults, and the
+ * handler marks its range changed. Then as pvh_mapguard_changed. Every page,
+ * not just the last: while a truncation is still unmapping a range, its low
+ * pages may be gone (and have failed KVM_RUN) with its last still mapped. */
 const char *pvh_mapguard_probe(const void *start, size_t len);
 
 #endif

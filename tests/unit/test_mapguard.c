@@ -156,6 +156,31 @@ static void test_foreign_sigbus_keeps_its_action(void **state)
     drop_temp(&child_file);
 }
 
+/* A truncation unmaps a range's pages one after another: a page low in the
+ * range may already be lost (and have failed KVM_RUN) while the last is still
+ * mapped. The probe must find it all the same: here the last page is plain
+ * memory again, page 1 past the file's new end. */
+static void test_probe_finds_a_lost_page_below_a_mapped_one(void **state)
+{
+    (void)state;
+    struct temp_file t;
+    struct pvh_error err;
+    make_temp(&t, 4 * PAGE);
+    uint8_t *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, t.wfd, 0);
+    assert_true(p != MAP_FAILED);
+    assert_int_equal(pvh_mapguard_add(p, 4 * PAGE, PROT_READ | PROT_WRITE, t.path, &err), 0);
+    assert_int_equal(ftruncate(t.wfd, PAGE), 0);
+    assert_true(mmap(p + 3 * PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+                p + 3 * PAGE);
+    const char *name = pvh_mapguard_probe(p, 4 * PAGE);
+    assert_non_null(name);
+    assert_string_equal(name, t.path);
+    assert_int_equal(p[PAGE], 0); /* the lost page reads zeros now */
+    pvh_mapguard_remove(p, 4 * PAGE);
+    munmap(p, 4 * PAGE);
+    drop_temp(&t);
+}
+
 static void test_registry(void **state)
 {
     (void)state;
@@ -181,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_truncated_input_reads_zeros),
         cmocka_unit_test(test_rewritten_input_is_caught),
         cmocka_unit_test(test_foreign_sigbus_keeps_its_action),
+        cmocka_unit_test(test_probe_finds_a_lost_page_below_a_mapped_one),
         cmocka_unit_test(test_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
