@@ -122,16 +122,6 @@ static void hold_all(struct pvh_gdb *g)
         atomic_store(&g->hold[i], true);
 }
 
-static struct timespec after_ns(uint64_t ns)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    uint64_t sum = (uint64_t)t.tv_nsec + ns;
-    t.tv_sec += (time_t)(sum / 1000000000ull);
-    t.tv_nsec = (long)(sum % 1000000000ull);
-    return t;
-}
-
 /* Holds every vCPU and waits until each is parked: 0; -1 when the VM
  * ends meanwhile. Kicks are main's code (run.c), under its lock. */
 static int stop_world(struct pvh_gdb *g)
@@ -142,7 +132,7 @@ static int stop_world(struct pvh_gdb *g)
         pthread_mutex_unlock(&g->lock);
         pvh_vm_kick_vcpus(g->vm);
         pthread_mutex_lock(&g->lock);
-        struct timespec deadline = after_ns(PARK_POLL_NS);
+        struct timespec deadline = pvh_deadline_in(PARK_POLL_NS);
         pthread_cond_timedwait(&g->cond, &g->lock, &deadline);
     }
     bool all = g->nparked == g->vm->ncpus;

@@ -31,13 +31,6 @@
 #define KICK_INTERVAL_NS 5000000 /* main kicks the vCPUs still running this often */
 #define ESCAPE_PREFIX 0x01 /* Ctrl-A, then 'x' quits */
 
-uint64_t pvh_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
 {
     memset(vm, 0, offsetof(struct pvh_vm, vcpu)); /* the vCPUs the VM has are set below */
@@ -65,16 +58,6 @@ void pvh_vm_fini(struct pvh_vm *vm)
 static void on_kick(int sig)
 {
     (void)sig;
-}
-
-static struct timespec monotonic_after(uint64_t ns)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    uint64_t sum = (uint64_t)t.tv_nsec + ns;
-    t.tv_sec += (time_t)(sum / 1000000000ull);
-    t.tv_nsec = (long)(sum % 1000000000ull);
-    return t;
 }
 
 static bool claim_end(struct pvh_vm *vm, enum pvh_vm_end end, int status)
@@ -469,7 +452,7 @@ void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
     pthread_cond_broadcast(&vm->end_cond); /* resumed: parked vCPUs go on */
     while (paused && !vcpus_parked(vm) && !atomic_load(&vm->ending)) {
         kick_running(vm);
-        struct timespec deadline = monotonic_after(KICK_INTERVAL_NS);
+        struct timespec deadline = pvh_deadline_in(KICK_INTERVAL_NS);
         pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline);
     }
     if (paused && !was_paused && !atomic_load(&vm->ending))
@@ -494,7 +477,7 @@ static void stop_vcpus(struct pvh_vm *vm)
         pvh_gdb_vm_ending(vm->gdb); /* vCPUs parked for gdb leave their wait */
     pthread_mutex_lock(&vm->end_lock);
     while (kick_running(vm) > 0) {
-        struct timespec deadline = monotonic_after(KICK_INTERVAL_NS);
+        struct timespec deadline = pvh_deadline_in(KICK_INTERVAL_NS);
         while (!vcpus_done(vm) && pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline) != ETIMEDOUT) {
         }
     }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "dev/devices.h"
 #include "eventloop.h"
 #include "gdb.h"
@@ -94,7 +95,6 @@ struct pvh_vm {
     struct pvh_vcpu vcpu[PVH_MAX_CPUS];
 };
 
-uint64_t pvh_now_ns(void);
 
 /* inputs.c: the files, the image and the plan */
 struct pvh_boot_inputs {

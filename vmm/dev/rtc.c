@@ -10,6 +10,8 @@
  * flag is set and falls when the guest reads C, which clears them. */
 #include "rtc.h"
 
+#include "../clock.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -58,14 +60,6 @@ static int64_t host_realtime(void *ctx)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * (int64_t)NS + ts.tv_nsec;
-}
-
-static uint64_t host_monotonic(void *ctx)
-{
-    (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- calendar: days since 1970-01-01 <-> proleptic Gregorian dates */
@@ -538,7 +532,7 @@ void pvh_rtc_init(struct pvh_rtc *r, const struct pvh_io_hooks *hooks, unsigned 
     pthread_mutex_init(&r->lock, NULL);
     r->hooks = hooks;
     r->irq = irq;
-    r->clock = clock ? *clock : (struct pvh_rtc_clock){NULL, host_realtime, host_monotonic};
+    r->clock = clock ? *clock : (struct pvh_rtc_clock){NULL, host_realtime, pvh_now_ns_cb};
     r->armed = PVH_RTC_NO_DEADLINE;
     r->cmos[REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz periodic rate: what PC firmware sets */
     r->cmos[REG_B] = B_24H;

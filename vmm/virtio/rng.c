@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../clock.h"
 #include "pvhboot/layout.h"
 
 #define NS_PER_S 1000000000ull
@@ -36,14 +37,6 @@
 static struct pvh_rng *rng_of(struct pvh_virtio_dev *d)
 {
     return d->impl;
-}
-
-static uint64_t monotonic_ns(void *ctx)
-{
-    (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static ssize_t system_source(void *ctx, void *buf, size_t len, unsigned flags)
@@ -291,7 +284,7 @@ static int resolve_config(struct pvh_rng_config *c, const struct pvh_rng_config 
     if (!c->burst)
         c->burst = PVH_RNG_DEFAULT_BURST;
     if (!c->now_ns)
-        c->now_ns = monotonic_ns;
+        c->now_ns = pvh_now_ns_cb;
     if (!c->source)
         c->source = system_source;
     if (c->bytes_per_s > PVH_RNG_MAX_RATE)

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../clock.h"
 #include "../eventloop.h"
 #include "pvhboot/bytes.h"
 #include "pvhboot/layout.h"
@@ -81,14 +82,6 @@ struct pvh_vsock_conn {
 static struct pvh_vsock *vsock_of(struct pvh_virtio_dev *d)
 {
     return d->impl;
-}
-
-static uint64_t monotonic_ns(void *ctx)
-{
-    (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t now(const struct pvh_vsock *v)
@@ -1167,7 +1160,7 @@ static int resolve_config(struct pvh_vsock *v, const struct pvh_vsock_config *in
     if (!c->timeout_ns)
         c->timeout_ns = PVH_VSOCK_DEFAULT_TIMEOUT_NS;
     if (!c->now_ns)
-        c->now_ns = monotonic_ns;
+        c->now_ns = pvh_now_ns_cb;
     if (!c->connect_port)
         c->connect_port = uds_connect, c->connect_ctx = v;
     return 0;
