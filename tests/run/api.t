@@ -11,9 +11,9 @@
 # stops its ticking on the serial console (not one line in 3 s) and
 # Resumed starts it again; after boot, PUT /machine-config and a second
 # InstanceStart get 400 with a fault_message; GET /vm/config shows the
-# drive; SendCtrlAltDel reaches Linux through the i8042 (boot_args carry
-# Firecracker's i8042.nopnp: the FADT announces no 8042) and it restarts,
-# which ends the VM; serve exits 0 and its socket file is gone (removed
+# drive; SendCtrlAltDel reaches Linux through the i8042, which Linux found
+# through the DSDT's PNP0303 device with the default command line (no
+# boot_args: no i8042.nopnp), and it restarts, which ends the VM; serve exits 0 and its socket file is gone (removed
 # although the server ran under the VM's seccomp allow-list). The guest's
 # uptime does not jump over the 3 s pause (kvmclock stopped and set back). A
 # second drive's file is swapped after boot (PATCH /drives/data, 8 MiB to 16
@@ -76,7 +76,7 @@ C() {
 }
 ticks() { grep -c API-TICK serial.log; }
 C PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
-C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet i8042.noaux i8042.nomux i8042.nopnp","initrd_path":"api.cpio"}'
+C PUT /boot-source '{"kernel_image_path":"vmlinux","initrd_path":"api.cpio"}'
 C PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK0\",\"is_root_device\":true,\"is_read_only\":true}"
 C PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"pvhapi0","guest_mac":"06:00:ac:10:00:02"}'
 C PUT /drives/data '{"drive_id":"data","path_on_host":"data.img","is_root_device":false}'
@@ -233,6 +233,8 @@ read -r _ dsec _ dt0 dt1 < <(grep -m1 '^DRIP-SECONDS' "$out")
 drip=$(grep -m1 '^DRIP ' "$out")
 check '[[ $drip =~ ^DRIP\ sent\ ([0-9]+)\ of\ ([0-9]+)\ bytes,\ then:\ 0\ $ ]] && [ "${BASH_REMATCH[1]}" -lt "${BASH_REMATCH[2]}" ] && [ "$dt1" -gt "$dt0" ]' \
     "the dripping client is dropped at the request time limit, unanswered (${drip#DRIP }), the guest ticking meanwhile (${dt0:-?} then ${dt1:-?})"
+check 'grep -q "i8042: PNP: PS/2 Controller \[PNP0303:KBD\]*.* at 0x60,0x64 irq 1" "$out" && ! grep -q "i8042.nopnp" "$out"' \
+    "Linux found the i8042 through ACPI PNP (the DSDT's PNP0303), the command line without i8042.nopnp: $(grep -m1 -o "PNP: PS/2 Controller.*" "$out")"
 check 'grep -q "^CAD CALL PUT /actions -> 204 $" "$out"' "SendCtrlAltDel: 204"
 check 'grep -q "reboot: Restarting system" "$out" && ! grep -q "VIRTIO-INITRAMFS-DONE" "$out" && ! grep -q "API-TICK 89" "$out"' \
     "Linux took Ctrl-Alt-Del from the i8042 and restarted, before its init's 90 ticks were done"
