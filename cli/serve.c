@@ -8,7 +8,8 @@
  * struct `run` fills); InstanceStart runs it on a VM thread through
  * run_config, exactly as `run` would, and waits until the guest runs or
  * its setup failed; SendCtrlAltDel types on the VM's i8042, PATCH /vm pauses
- * it (vmm/control.c). The process ends with the VM, with run's exit status. */
+ * it (vmm/control.c). The process ends with the VM, with run's exit status;
+ * the socket file goes with it (sock_janitor.c), however it ends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@
 #include "api_host.h"
 #include "cli.h"
 #include "run_options.h"
+#include "sock_janitor.h"
 
 #define MAX_CLIENTS 256
 #define REQUEST_TIMEOUT_S 10 /* from a request's first byte to its last */
@@ -45,6 +47,7 @@ struct client {
 
 struct server {
     int listen_fd, epoll_fd, end_fd;
+    struct sock_janitor janitor; /* removes the socket file when serve ends */
     struct client *clients[MAX_CLIENTS];
     struct pvh_api api;
     struct pvh_api_ops ops;
@@ -406,8 +409,10 @@ static int take_serve_options(int *argc, char **argv, struct serve_options *o)
 
 static int setup_server(struct server *s, const char *sock, struct pvh_error *err)
 {
+    if (sock_janitor_start(&s->janitor, sock, err))
+        return -1;
     s->listen_fd = listen_on(sock, err);
-    if (s->listen_fd < 0)
+    if (s->listen_fd < 0 || sock_janitor_arm(&s->janitor, sock, err))
         return -1;
     s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     s->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -470,6 +475,7 @@ int cmd_serve(int argc, char **argv)
     if (!s)
         return PVH_EXIT_VMM_ERROR;
     s->listen_fd = s->epoll_fd = s->end_fd = -1;
+    s->janitor.order_fd = s->janitor.done_fd = -1;
     rc = serve_with(s, &a, &o);
     /* the VM has ended (or never ran): its thread is done or never was */
     if (s->vm_thread_started)
@@ -481,6 +487,7 @@ int cmd_serve(int argc, char **argv)
     pvh_api_fini(&s->api);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    sock_janitor_finish(&s->janitor); /* the socket file goes (SIGTERM or a crash: when the process does) */
     if (s->epoll_fd >= 0)
         close(s->epoll_fd);
     if (s->end_fd >= 0)

@@ -1,6 +1,7 @@
 /* AML byte encoding for the DSDT (include/pvhboot/aml.h): opcodes, NameSegs,
- * integers in their shortest form, PkgLength in 1-4 bytes, and the two
- * resource descriptors virtio-mmio devices need. Measures when it has no
+ * integers in their shortest form, PkgLength in 1-4 bytes, EISA IDs, the two
+ * resource descriptors virtio-mmio devices need and the two ISA ones (I/O
+ * ports, an IRQ) the i8042's keyboard and mouse are described with. Measures when it has no
  * buffer; never writes past the buffer it has. */
 #include "pvhboot/aml.h"
 
@@ -31,6 +32,12 @@
 #define RES_EXT_IRQ_CONSUMER 0x01
 #define RES_EXT_IRQ_EDGE 0x02
 #define RES_END_TAG 0x79
+#define RES_IO 0x47           /* small item: I/O port range, 7 bytes */
+#define RES_IO_LEN 7
+#define RES_IO_DECODE16 0x01
+#define RES_IRQ_NOFLAGS 0x22  /* small item: IRQ mask, 2 bytes (edge, active high, exclusive) */
+#define RES_IRQ_NOFLAGS_LEN 2
+#define AML_MAX_ISA_PORTS 4
 
 #define PKG_LEN_RESERVED 4 /* the longest PkgLength encoding */
 
@@ -204,5 +211,70 @@ void pvh_aml_name_mmio_irq_resources(struct pvh_aml *a, const char *name, uint32
     size_t mark = pvh_aml_pkg_begin(a);
     emit_integer(a, sizeof(res));
     emit(a, res, sizeof(res));
+    pvh_aml_pkg_end(a, mark);
+}
+
+/* EISA ID compression (ACPI 6.x, 19.6.35 EISAID): three letters in 5 bits
+ * each and four hex digits, the 32-bit value's bytes in big-endian order. */
+static bool eisa_id(const char *id, uint32_t *out)
+{
+    if (strlen(id) != 7)
+        return false;
+    uint32_t v = 0;
+    for (int i = 0; i < 3; i++) {
+        if (id[i] < 'A' || id[i] > 'Z')
+            return false;
+        v = v << 5 | (uint32_t)(id[i] - 0x40);
+    }
+    for (int i = 3; i < 7; i++) {
+        char c = id[i];
+        uint32_t d = c >= '0' && c <= '9' ? (uint32_t)(c - '0') : c >= 'A' && c <= 'F' ? (uint32_t)(c - 'A' + 10) : 16;
+        if (d > 15)
+            return false;
+        v = v << 4 | d;
+    }
+    *out = (v & 0xff) << 24 | (v >> 8 & 0xff) << 16 | (v >> 16 & 0xff) << 8 | v >> 24;
+    return true;
+}
+
+bool pvh_aml_name_eisa_id(struct pvh_aml *a, const char *name, const char *id)
+{
+    uint32_t v;
+    if (!eisa_id(id, &v))
+        return false;
+    pvh_aml_name_integer(a, name, v);
+    return true;
+}
+
+void pvh_aml_name_io_irq_resources(struct pvh_aml *a, const char *name, const uint16_t *ports, size_t nports,
+                                   uint8_t irq)
+{
+    uint8_t res[AML_MAX_ISA_PORTS * (1 + RES_IO_LEN) + 1 + RES_IRQ_NOFLAGS_LEN + 2];
+    uint8_t *p = res;
+    if (nports > AML_MAX_ISA_PORTS || irq > 15) {
+        a->overflow = true;
+        return;
+    }
+    for (size_t i = 0; i < nports; i++) {
+        *p++ = RES_IO;
+        p[0] = RES_IO_DECODE16;
+        pvh_put_le16(p + 1, ports[i]); /* minimum */
+        pvh_put_le16(p + 3, ports[i]); /* maximum */
+        p[5] = 1;                      /* alignment */
+        p[6] = 1;                      /* length: one port */
+        p += RES_IO_LEN;
+    }
+    *p++ = RES_IRQ_NOFLAGS;
+    pvh_put_le16(p, (uint16_t)(1u << irq));
+    p += RES_IRQ_NOFLAGS_LEN;
+    *p++ = RES_END_TAG;
+    *p++ = 0; /* checksum 0: "treated as if the checksum was correct" */
+    size_t len = (size_t)(p - res);
+    emit_byte(a, AML_NAME_OP);
+    emit_namestring(a, name);
+    emit_byte(a, AML_BUFFER_OP);
+    size_t mark = pvh_aml_pkg_begin(a);
+    emit_integer(a, len);
+    emit(a, res, len);
     pvh_aml_pkg_end(a, mark);
 }

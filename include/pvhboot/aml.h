@@ -1,6 +1,7 @@
 /* A small ACPI Machine Language (AML) writer: just what pvhboot's DSDT
- * holds (scopes, devices, named strings, integers, packages and resource
- * templates with Memory32Fixed and Interrupt descriptors). Encodings follow
+ * holds (scopes, devices, named strings, integers, EISA IDs, packages and
+ * resource templates with Memory32Fixed and Interrupt descriptors, or IO and
+ * IRQNoFlags ones). Encodings follow
  * ACPI 6.x, 20 "ACPI Machine Language Specification".
  *
  * A writer with no buffer only measures: the same calls give the exact size
@@ -49,5 +50,14 @@ void pvh_aml_name_int_package(struct pvh_aml *a, const char *name, const uint64_
  * Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } }). */
 void pvh_aml_name_mmio_irq_resources(struct pvh_aml *a, const char *name, uint32_t base, uint32_t size,
                                      uint32_t gsi);
+
+/* Name(name, EisaId("PNP0303")): id is three capital letters and four hex
+ * digits; false (nothing written) otherwise. */
+bool pvh_aml_name_eisa_id(struct pvh_aml *a, const char *name, const char *id);
+
+/* Name(_CRS, ResourceTemplate() { IO(Decode16, port, port, 1, 1) per port
+ * (at most 4), IRQNoFlags() { irq } }) for an ISA device; irq 0 to 15. */
+void pvh_aml_name_io_irq_resources(struct pvh_aml *a, const char *name, const uint16_t *ports, size_t nports,
+                                   uint8_t irq);
 
 #endif

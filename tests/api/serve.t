@@ -62,7 +62,9 @@ check 'cmp -s walk.out run.out' "the plan InstanceStart set up is run --dry-run'
 diff walk.out run.out | head -5 | sed 's/^/# /'
 check '! grep -q . walk.err' "nothing on the server's stderr"
 
-# 2. stale and live sockets
+# 2. stale and live sockets (a stale one: bound, its process gone, the file left)
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' api.sock
+check '[ -S api.sock ] && ! c api.sock GET /version >/dev/null' "a stale socket file (nobody listens)"
 start live "$bin" serve --api-sock api.sock --dry-run
 wait_sock api.sock && sleep 0.3
 check '[ "$(c api.sock GET /version | tail -1)" = 200 ]' "a stale socket (its server gone) is replaced"

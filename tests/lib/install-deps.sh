@@ -20,14 +20,16 @@
 # libjansson-dev (JSON) and libhttp-parser-dev (HTTP/1.1 requests) are the
 # control API's parsers (api/); both ship static archives, so the static
 # variant links them too. python3-jsonschema validates the API's responses
-# against Firecracker's schemas (tests/api/schema.t).
+# against Firecracker's schemas (tests/api/schema.t). curl is the API's client
+# (tests/api/*.t) and, carried into the emulated machine with its libraries by
+# tests/lib/curl-bundle.sh, tests/run/api.t's.
 set -eu
 pkgs="make gcc clang libc6-dev libclang-rt-14-dev libcmocka-dev acpica-tools qemu-system-x86
       busybox-static bash-static cpio musl-tools binutils python3 valgrind strace gdb
       zlib1g-dev liblzma-dev liblz4-dev libzstd-dev libbz2-dev liblzo2-dev
       gzip xz-utils lz4 zstd bzip2 lzop debootstrap e2fsprogs
       dpkg-dev debhelper lintian man-db groff-base pkg-config libjansson-dev libhttp-parser-dev
-      python3-jsonschema"
+      python3-jsonschema curl"
 missing=()
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

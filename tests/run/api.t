@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The control API with KVM (tests/kvm/with-kvm.sh): `pvhboot serve` in the
-# machine with KVM, driven over its socket by tests/api/apiclient.c (static;
-# the machine has no curl) through Firecracker's getting-started sequence:
+# machine with KVM, driven over its socket by Debian's curl (`curl
+# --unix-socket`, carried into the machine with its shared libraries by
+# tests/lib/curl-bundle.sh) through Firecracker's getting-started sequence:
 # machine-config (2 vCPUs, 256 MiB), boot-source (Debian's 6.1 kernel, a
 # busybox initramfs, boot_args), a read-only root drive holding a file, a
 # network interface on a TAP with a guest_mac, a vsock, InstanceStart. The
@@ -10,12 +11,18 @@
 # stops its ticking on the serial console (not one line in 3 s) and
 # Resumed starts it again; after boot, PUT /machine-config and a second
 # InstanceStart get 400 with a fault_message; GET /vm/config shows the
-# drive; SendCtrlAltDel reaches Linux through the i8042 (boot_args carry
-# Firecracker's i8042.nopnp: the FADT announces no 8042) and it restarts,
-# which ends the VM; serve exits 0. The guest's uptime does not jump over
-# the 3 s pause (kvmclock stopped and set back). A second drive's file is
-# swapped after boot (PATCH /drives/data, 8 MiB to 16 MiB: the guest's vdb
-# grows), and FlushMetrics writes a line with the devices' counters.
+# drive; SendCtrlAltDel reaches Linux through the i8042, which Linux found
+# through the DSDT's PNP0303 device with the default command line (no
+# boot_args: no i8042.nopnp), and it restarts, which ends the VM; serve exits 0 and its socket file is gone (removed
+# although the server ran under the VM's seccomp allow-list). The guest's
+# uptime does not jump over the 3 s pause (kvmclock stopped and set back). A
+# second drive's file is swapped after boot (PATCH /drives/data, 8 MiB to 16
+# MiB: the guest's vdb grows), and FlushMetrics writes a line with the
+# devices' counters. Concurrency while the guest runs: 100 clients at once
+# (tests/api/apiclient.c, static), half asking GET /machine-config and half
+# GET /, each get the right answer while one client holds a connection and
+# sends nothing and another sends a request a byte a second (the server
+# drops it after its 10 s request limit); the guest keeps ticking throughout.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -23,6 +30,8 @@ k61=$(tests/lib/debian-kernel.sh) || fail_all "cannot fetch Debian's 6.1 cloud k
 [ -s "$k61/modules/tun.ko" ] || fail_all "$k61/modules/tun.ko missing (tests/lib/debian-kernel.sh)"
 command -v mkfs.ext4 >/dev/null || fail_all "e2fsprogs missing (tests/lib/install-deps.sh)"
 gcc -static -O2 -o "$work/apiclient" tests/api/apiclient.c 2>"$work/cc.txt" || fail_all "cannot build apiclient: $(head -3 "$work/cc.txt")"
+curl_tgz=$(tests/lib/curl-bundle.sh) || fail_all "cannot build the curl bundle (tests/lib/curl-bundle.sh)"
+cp "$curl_tgz" "$work/curl.tgz"
 mkdir -p "$work/rootdir"
 echo "hello from the API's root drive" >"$work/rootdir/hello.txt"
 truncate -s 16M "$work/root.img"
@@ -36,7 +45,7 @@ echo "API-MAC $(cat /sys/class/net/eth0/address 2>/dev/null)"
 echo "API-VSOCK $(cat /sys/bus/virtio/devices/*/device | grep -c 0x0013) $(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport 2>/dev/null | grep -c virtio)"
 mkdir -p /mnt && mount -t ext4 -o ro /dev/vda /mnt && echo "API-READ $(cat /mnt/hello.txt)"
 i=0
-while [ $i -lt 40 ]; do
+while [ $i -lt 90 ]; do
     echo "API-TICK $i $(cut -d' ' -f1 /proc/uptime)"; echo "API-VDB $(cat /sys/block/vdb/size 2>/dev/null)"
     sleep 1; i=$((i + 1))
 done
@@ -46,14 +55,28 @@ tests/lib/virtio-initramfs.sh "$k61" "$work/api.cpio" --init "$work/api-init" >/
 
 cat >"$work/cases.sh" <<'CASES'
 insmod tun.ko || echo "TUN-INSMOD-FAIL"
+tar xzf curl.tgz || echo "CURL-UNTAR-FAIL"
+CURL="./curl/ld.so --library-path ./curl ./curl/curl"
+echo "CURL-VERSION $($CURL --version | head -1)"
 busybox dd if=/dev/zero of=data.img bs=1M count=0 seek=8 2>/dev/null
 busybox dd if=/dev/zero of=data2.img bs=1M count=0 seek=16 2>/dev/null
 ./pvhboot serve --api-sock api.sock --id kvm1 --serial file:serial.log --timeout 400 >serve.out 2>&1 &
 srv=$!
 ./apiclient api.sock --wait || echo "NO-SOCKET"
-C() { echo "CALL $1 $2 -> $(./apiclient api.sock "$@")"; }
+# C METHOD PATH [BODY]: one call with curl --unix-socket: "CALL METHOD PATH -> STATUS BODY"
+C() {
+    rm -f body.txt
+    if [ $# -ge 3 ]; then
+        st=$($CURL -s --max-time 60 --unix-socket api.sock -o body.txt -w '%{http_code}' -X "$1" "http://localhost$2" \
+             -H 'Content-Type: application/json' -d "$3")
+    else
+        st=$($CURL -s --max-time 60 --unix-socket api.sock -o body.txt -w '%{http_code}' -X "$1" "http://localhost$2")
+    fi
+    echo "CALL $1 $2 -> $st $(cat body.txt 2>/dev/null)"
+}
+ticks() { grep -c API-TICK serial.log; }
 C PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
-C PUT /boot-source '{"kernel_image_path":"vmlinux","boot_args":"console=ttyS0 quiet i8042.noaux i8042.nomux i8042.nopnp","initrd_path":"api.cpio"}'
+C PUT /boot-source '{"kernel_image_path":"vmlinux","initrd_path":"api.cpio"}'
 C PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK0\",\"is_root_device\":true,\"is_read_only\":true}"
 C PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"pvhapi0","guest_mac":"06:00:ac:10:00:02"}'
 C PUT /drives/data '{"drive_id":"data","path_on_host":"data.img","is_root_device":false}'
@@ -64,11 +87,11 @@ i=0
 while ! grep -q 'API-TICK 2' serial.log 2>/dev/null && [ $i -lt 600 ]; do busybox sleep 0.5; i=$((i + 1)); done
 C GET /
 C PATCH /vm '{"state":"Paused"}'
-a=$(grep -c API-TICK serial.log); busybox sleep 3; b=$(grep -c API-TICK serial.log)
+a=$(ticks); busybox sleep 3; b=$(ticks)
 echo "PAUSED-TICKS $a $b"
 C GET /
 C PATCH /vm '{"state":"Resumed"}'
-busybox sleep 4; c=$(grep -c API-TICK serial.log)
+busybox sleep 4; c=$(ticks)
 echo "RESUMED-TICKS $b $c"
 C PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}'
 C PUT /actions '{"action_type":"InstanceStart"}'
@@ -80,16 +103,51 @@ s2=$(busybox wc -c <serial.log)
 echo "METRICS $(cat metrics.json)"
 echo "SERIAL-BYTES $s1 $s2"
 C GET /vm/config
-echo "CAD $(./apiclient api.sock PUT /actions '{"action_type":"SendCtrlAltDel"}')"
+# concurrency: an idle client and a dripping one connected, then 100 clients at once
+./apiclient api.sock --idle 25 >idle.out 2>&1 &
+idle=$!
+./apiclient api.sock --drip / >drip.out 2>&1 &
+drip=$!
+busybox sleep 1
+t0=$(ticks); w0=$(busybox date +%s)
+pids=""
+j=1
+while [ $j -le 100 ]; do
+    if [ $((j % 2)) = 0 ]; then ./apiclient api.sock GET /machine-config >conc.$j 2>&1 &
+    else ./apiclient api.sock GET / >conc.$j 2>&1 &
+    fi
+    pids="$pids $!"; j=$((j + 1))
+done
+for p in $pids; do wait $p; done
+w1=$(busybox date +%s); t1=$(ticks)
+good=0; j=1
+while [ $j -le 100 ]; do
+    if [ $((j % 2)) = 0 ]; then
+        grep -q '^200 {"vcpu_count":2,"mem_size_mib":256,' conc.$j && good=$((good + 1))
+    else
+        grep -q '^200 {"app_name":"pvhboot","id":"kvm1","state":"Running",' conc.$j && good=$((good + 1))
+    fi
+    j=$((j + 1))
+done
+echo "CONC-GOOD $good"; echo "CONC-SAMPLE $(cat conc.1) | $(cat conc.2)"
+echo "CONC-SECONDS $((w1 - w0)) TICKS $t0 $t1"
+C GET /version
+wait $drip
+w2=$(busybox date +%s); t2=$(ticks)
+echo "DRIP $(cat drip.out)"
+echo "DRIP-SECONDS $((w2 - w0)) TICKS $t1 $t2"
+kill $idle 2>/dev/null; wait $idle
+echo "CAD $(C PUT /actions '{"action_type":"SendCtrlAltDel"}')"
 wait $srv
 echo "SERVE-EXIT $?"
+if [ -e api.sock ]; then echo "SOCKET-LEFT"; else echo "SOCKET-GONE"; fi
 echo "=== serial"; cat serial.log
 echo "=== serve"; cat serve.out
 CASES
 
 start=$(date +%s)
 tests/kvm/with-kvm.sh --mem 1024 --cpus 2 --file build/static/pvhboot --file "$k61/vmlinux" --file "$work/api.cpio" \
-    --file "$work/apiclient" --file "$work/cases.sh" --file "$k61/modules/tun.ko" --disk "$work/root.img" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
+    --file "$work/apiclient" --file "$work/curl.tgz" --file "$work/cases.sh" --file "$k61/modules/tun.ko" --disk "$work/root.img" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
 rc=$?
 echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# kvm:' "$work/err.txt")"
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
@@ -100,6 +158,8 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 check() { if eval "$1"; then ok "$2"; else notok "$2"; fi; }
 call() { grep -m1 -F "CALL $1 $2 -> " "$out" | sed 's/^CALL [A-Z]* [^ ]* -> //'; }
+echo "# $(grep -m1 '^CURL-VERSION' "$out")"
+check 'grep -q "^CURL-VERSION curl [0-9]" "$out" && ! grep -q CURL-UNTAR-FAIL "$out"' "Debian's curl runs in the machine with KVM"
 check '[ "$(grep -c "^CALL .* -> 204 $" "$out")" -ge 8 ] && ! grep -q NO-SOCKET "$out"' "machine-config, boot-source, the root drive, a data drive, a network interface, vsock, metrics and InstanceStart: 204 each"
 check 'grep -q "^API-INIT-REACHED" "$out"' "the guest reached /init"
 check 'grep -q "^API-CPUS 2$" "$out"' "it has the 2 vCPUs machine-config asked for"
@@ -161,9 +221,24 @@ PY
 )
 echo "# $(grep -m1 '^METRICS' "$out")"
 check '[ "${metrics%% *}" = good ]' "FlushMetrics: a JSON line with the devices' counters and the VM exits (${metrics#* })"
-check 'grep -q "^CAD 204 $" "$out"' "SendCtrlAltDel: 204"
-check 'grep -q "reboot: Restarting system" "$out" && ! grep -q "VIRTIO-INITRAMFS-DONE" "$out" && ! grep -q "API-TICK 39" "$out"' \
-    "Linux took Ctrl-Alt-Del from the i8042 and restarted, before its init's 40 ticks were done"
+# 100 clients at once while the guest runs, an idle and a dripping client connected
+read -r _ cgood < <(grep -m1 '^CONC-GOOD' "$out")
+read -r _ csec _ _ _ < <(grep -m1 '^CONC-SECONDS' "$out")
+echo "# $(grep -m1 '^CONC-SAMPLE' "$out")"
+check '[ "$cgood" = 100 ]' "100 clients at once (GET / and GET /machine-config) while the guest runs: $cgood of 100 got the right answer"
+check '[ -n "$csec" ] && [ "$csec" -le 30 ]' \
+    "... all answered within ${csec:-?} s (at most 30), with a client that sends nothing and one dripping a byte a second connected"
+check 'grep -q "^CALL GET /version -> 200 {\"firecracker_version\":" "$out"' "curl's GET /version right after: 200"
+read -r _ dsec _ dt0 dt1 < <(grep -m1 '^DRIP-SECONDS' "$out")
+drip=$(grep -m1 '^DRIP ' "$out")
+check '[[ $drip =~ ^DRIP\ sent\ ([0-9]+)\ of\ ([0-9]+)\ bytes,\ then:\ 0\ $ ]] && [ "${BASH_REMATCH[1]}" -lt "${BASH_REMATCH[2]}" ] && [ "$dt1" -gt "$dt0" ]' \
+    "the dripping client is dropped at the request time limit, unanswered (${drip#DRIP }), the guest ticking meanwhile (${dt0:-?} then ${dt1:-?})"
+check 'grep -q "i8042: PNP: PS/2 Controller \[PNP0303:KBD\]*.* at 0x60,0x64 irq 1" "$out" && ! grep -q "i8042.nopnp" "$out"' \
+    "Linux found the i8042 through ACPI PNP (the DSDT's PNP0303), the command line without i8042.nopnp: $(grep -m1 -o "PNP: PS/2 Controller.*" "$out")"
+check 'grep -q "^CAD CALL PUT /actions -> 204 $" "$out"' "SendCtrlAltDel: 204"
+check 'grep -q "reboot: Restarting system" "$out" && ! grep -q "VIRTIO-INITRAMFS-DONE" "$out" && ! grep -q "API-TICK 89" "$out"' \
+    "Linux took Ctrl-Alt-Del from the i8042 and restarted, before its init's 90 ticks were done"
 check 'grep -q "^SERVE-EXIT 0$" "$out"' "the VM ended with the restart; serve exited 0"
+check 'grep -q "^SOCKET-GONE$" "$out"' "the API socket's file is gone after serve ran the VM under its sandbox and ended"
 check '! grep -qE "Sanitizer|Segmentation fault|forbidden system call" "$out"' "no crash, no forbidden system call"
 echo "1..$n"

@@ -1,7 +1,9 @@
 /* ACPI tables parsed back from bytes: RSDP -> RSDT/XSDT -> FADT -> DSDT/FACS,
  * MADT entries, lengths and checksums, for 1, 2, 64 and 255 vCPUs; the
- * DSDT's virtio-mmio devices for 0, 1, 8 and the most devices; the AML
- * writer's PkgLength encodings and its measuring mode. */
+ * DSDT's virtio-mmio devices for 0, 1, 8 and the most devices, and its
+ * i8042 keyboard and mouse (PNP0303, PNP0F13: Linux's i8042 driver finds
+ * the controller through them); the AML writer's PkgLength encodings, EISA
+ * IDs and its measuring mode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +94,31 @@ static void check_dsdt_devices(const uint8_t *d, const struct pvh_acpi_config *c
     assert_int_equal(find(d, len, 36, "LNRO0005", 8) < 0, cfg->ndevices == 0);
 }
 
+/* Device(KBD_) { Name(_HID, EisaId("PNP0303")) Name(_CRS, ResourceTemplate() {
+ * IO(Decode16, 0x60, 0x60, 1, 1) IO(Decode16, 0x64, 0x64, 1, 1) IRQNoFlags() {1} }) }
+ * and Device(MOU_) { Name(_HID, EisaId("PNP0F13")) Name(_CRS, ResourceTemplate() {
+ * IRQNoFlags() {12} }) }, encoded by hand from ACPI 6.x 20 and 6.4.2. */
+static const uint8_t i8042_aml[] = {
+    0x5b, 0x82, 0x2d, 'K', 'B', 'D', '_',
+    0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03,
+    0x08, '_', 'C', 'R', 'S', 0x11, 0x18, 0x0a, 0x15,
+    0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+    0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+    0x22, 0x02, 0x00, 0x79, 0x00,
+    0x5b, 0x82, 0x1d, 'M', 'O', 'U', '_',
+    0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0f, 0x13,
+    0x08, '_', 'C', 'R', 'S', 0x11, 0x08, 0x0a, 0x05,
+    0x22, 0x00, 0x10, 0x79, 0x00,
+};
+
+/* The i8042's devices close the DSDT's \_SB scope (they are its last bytes). */
+static void check_dsdt_i8042(const uint8_t *d)
+{
+    size_t len = pvh_le32(d + 4);
+    assert_true(len >= 36 + sizeof(i8042_aml));
+    assert_memory_equal(d + len - sizeof(i8042_aml), i8042_aml, sizeof(i8042_aml));
+}
+
 static void check_tables(unsigned ncpus, size_t ndevices)
 {
     size_t used;
@@ -130,10 +157,15 @@ static void check_tables(unsigned ncpus, size_t ndevices)
     const uint8_t *d = table(pvh_le32(f + 40), used, "DSDT");
     /* Name(_S5_, Package(4){5, 5, 0, 0}) in AML */
     const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
-    if (ndevices == 0)
-        assert_int_equal(pvh_le32(d + 4), 36 + sizeof(s5));
+    /* no device: Scope(\_SB_) (a 2-byte PkgLength) holds the i8042's alone */
+    const uint8_t sb[] = {0x10, 0x45, 0x05, '\\', '_', 'S', 'B', '_'};
+    if (ndevices == 0) {
+        assert_int_equal(pvh_le32(d + 4), 36 + sizeof(s5) + sizeof(sb) + sizeof(i8042_aml));
+        assert_memory_equal(d + 36 + sizeof(s5), sb, sizeof(sb));
+    }
     assert_memory_equal(d + 36, s5, sizeof(s5));
     check_dsdt_devices(d, &cfg);
+    check_dsdt_i8042(d);
     const uint8_t *m = table(pvh_le64(x + 44), used, "APIC");
     assert_int_equal(pvh_le32(m + 36), PVH_LAPIC_ADDR);
     uint32_t len = pvh_le32(m + 4), lapics = 0, ioapics = 0, isos = 0;
@@ -236,6 +268,24 @@ static void aml_overflow_flagged(void **state)
         assert_int_equal(small[i], 0xcc);
 }
 
+/* EisaId("PNP0303") is the integer 0x0303D041 (the bytes 41 D0 03 03); a
+ * string that is not three capitals and four hex digits writes nothing. */
+static void aml_eisa_ids(void **state)
+{
+    (void)state;
+    uint8_t out[32];
+    struct pvh_aml a;
+    pvh_aml_init(&a, out, sizeof(out));
+    assert_true(pvh_aml_name_eisa_id(&a, "_HID", "PNP0303"));
+    const uint8_t want[] = {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03};
+    assert_int_equal(a.len, sizeof(want));
+    assert_memory_equal(out, want, sizeof(want));
+    assert_false(pvh_aml_name_eisa_id(&a, "_HID", "pnp0303"));
+    assert_false(pvh_aml_name_eisa_id(&a, "_HID", "PNP03G3"));
+    assert_false(pvh_aml_name_eisa_id(&a, "_HID", "PNP030"));
+    assert_int_equal(a.len, sizeof(want));
+}
+
 static void bad_arguments_refused(void **state)
 {
     (void)state;
@@ -264,6 +314,7 @@ int main(void)
         cmocka_unit_test(tables_fit_in_legacy_window),
         cmocka_unit_test(aml_pkg_lengths),
         cmocka_unit_test(aml_overflow_flagged),
+        cmocka_unit_test(aml_eisa_ids),
         cmocka_unit_test(bad_arguments_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* i8042 keyboard controller (ports 0x60, 0x64): what Linux's i8042 and
- * atkbd drivers need to find a keyboard when they probe the ports (with
- * i8042.nopnp, as Firecracker's default boot arguments have: the FADT
- * does not announce an 8042), and what guests use to reset the machine:
+ * atkbd drivers need to find a keyboard when they probe the ports (found
+ * through the DSDT's PNP0303 device, lib/acpi.c, or with i8042.nopnp, as
+ * Firecracker's default boot arguments have), and what guests use to reset the machine:
  * command 0xfe ("pulse reset line") ends the VM cleanly (status 0).
  * Bytes for the guest wait in a 16-byte queue; while the command byte's
  * keyboard-interrupt bit is set, each one is announced by an edge on
