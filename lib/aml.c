@@ -1,7 +1,7 @@
 /* AML byte encoding for the DSDT (include/pvhboot/aml.h): opcodes, NameSegs,
  * integers in their shortest form, PkgLength in 1-4 bytes, EISA IDs, the two
  * resource descriptors virtio-mmio devices need and the two ISA ones (I/O
- * ports, an IRQ) the i8042's keyboard and mouse are described with. Measures when it has no
+ * ports, an IRQ) the i8042's keyboard is described with. Measures when it has no
  * buffer; never writes past the buffer it has. */
 #include "pvhboot/aml.h"
 

@@ -1,8 +1,8 @@
 /* ACPI tables parsed back from bytes: RSDP -> RSDT/XSDT -> FADT -> DSDT/FACS,
  * MADT entries, lengths and checksums, for 1, 2, 64 and 255 vCPUs; the
  * DSDT's virtio-mmio devices for 0, 1, 8 and the most devices, and its
- * i8042 keyboard and mouse (PNP0303, PNP0F13: Linux's i8042 driver finds
- * the controller through them); the AML writer's PkgLength encodings, EISA
+ * i8042 keyboard (PNP0303: Linux's i8042 driver finds the controller
+ * through it; no mouse); the AML writer's PkgLength encodings, EISA
  * IDs and its measuring mode. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,9 +95,8 @@ static void check_dsdt_devices(const uint8_t *d, const struct pvh_acpi_config *c
 }
 
 /* Device(KBD_) { Name(_HID, EisaId("PNP0303")) Name(_CRS, ResourceTemplate() {
- * IO(Decode16, 0x60, 0x60, 1, 1) IO(Decode16, 0x64, 0x64, 1, 1) IRQNoFlags() {1} }) }
- * and Device(MOU_) { Name(_HID, EisaId("PNP0F13")) Name(_CRS, ResourceTemplate() {
- * IRQNoFlags() {12} }) }, encoded by hand from ACPI 6.x 20 and 6.4.2. */
+ * IO(Decode16, 0x60, 0x60, 1, 1) IO(Decode16, 0x64, 0x64, 1, 1) IRQNoFlags() {1} }) },
+ * encoded by hand from ACPI 6.x 20 and 6.4.2; no mouse device. */
 static const uint8_t i8042_aml[] = {
     0x5b, 0x82, 0x2d, 'K', 'B', 'D', '_',
     0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03,
@@ -105,13 +104,9 @@ static const uint8_t i8042_aml[] = {
     0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
     0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
     0x22, 0x02, 0x00, 0x79, 0x00,
-    0x5b, 0x82, 0x1d, 'M', 'O', 'U', '_',
-    0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0f, 0x13,
-    0x08, '_', 'C', 'R', 'S', 0x11, 0x08, 0x0a, 0x05,
-    0x22, 0x00, 0x10, 0x79, 0x00,
 };
 
-/* The i8042's devices close the DSDT's \_SB scope (they are its last bytes). */
+/* The i8042's keyboard closes the DSDT's \_SB scope (they are its last bytes). */
 static void check_dsdt_i8042(const uint8_t *d)
 {
     size_t len = pvh_le32(d + 4);
@@ -157,8 +152,8 @@ static void check_tables(unsigned ncpus, size_t ndevices)
     const uint8_t *d = table(pvh_le32(f + 40), used, "DSDT");
     /* Name(_S5_, Package(4){5, 5, 0, 0}) in AML */
     const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
-    /* no device: Scope(\_SB_) (a 2-byte PkgLength) holds the i8042's alone */
-    const uint8_t sb[] = {0x10, 0x45, 0x05, '\\', '_', 'S', 'B', '_'};
+    /* no device: Scope(\_SB_) (a 1-byte PkgLength) holds the i8042's keyboard alone */
+    const uint8_t sb[] = {0x10, 0x35, '\\', '_', 'S', 'B', '_'};
     if (ndevices == 0) {
         assert_int_equal(pvh_le32(d + 4), 36 + sizeof(s5) + sizeof(sb) + sizeof(i8042_aml));
         assert_memory_equal(d + 36 + sizeof(s5), sb, sizeof(sb));
