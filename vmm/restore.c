@@ -159,12 +159,12 @@ static int check_cpuid(const struct restore *rs, const struct kvm_cpuid2 *host, 
         uint32_t fn = pvh_le32(e), idx = pvh_le32(e + 4);
         const struct kvm_cpuid_entry2 *h = host_leaf(host, fn, idx);
         if (!h)
-            return bad_state(rs, err, "cannot be restored here: CPUID leaf %#x subleaf %u is not on this host", fn,
+            return bad_state(rs, err, "cannot be restored here: CPUID leaf 0x%x subleaf %u is not on this host", fn,
                              idx);
         const uint32_t mine[] = {h->eax, h->ebx, h->ecx, h->edx};
         for (int k = 0; k < 4; k++)
             if (pvh_le32(e + 12 + 4 * k) != mine[k])
-                return bad_state(rs, err, "cannot be restored here: CPUID leaf %#x subleaf %u %s is %#x in the "
+                return bad_state(rs, err, "cannot be restored here: CPUID leaf 0x%x subleaf %u %s is %#x in the "
                                  "snapshot, %#x on this host", fn, idx, reg[k], pvh_le32(e + 12 + 4 * k), mine[k]);
     }
     if (n != host->nent)

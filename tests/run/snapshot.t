@@ -13,7 +13,9 @@
 #  - hostile state files, made on the host from the first snapshot by
 #    tests/lib/snapfile-tamper.py: truncated, a byte flipped, and a CPUID
 #    entry changed and resealed (another host's CPU): each refused with
-#    exit 2 and one line (the CPUID one naming the leaf), the guest never run.
+#    exit 2 and one line (the CPUID one naming the leaf), the guest never run;
+#  - a machine with a device that cannot be saved (virtio-rng) and
+#    --snapshot-file: refused before it runs, one line naming the device.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -76,8 +78,9 @@ dd if=/dev/zero of=zero.mem bs=1 count=0 seek=67108864 2>/dev/null
 for how in truncate flip cpuid; do
     run hostile-$how ./pvhboot restore $how.state --mem-file zero.mem
 done
+run unsaveable ./pvhboot run snapcount --mem 64 --rng --snapshot-on-port --snapshot-file u.state --mem-file u.mem
 CASES
-tests/kvm/with-kvm.sh --mem 512 --cpus 1 --file build/static/pvhboot --file "$work/truncate.state" \
+tests/kvm/with-kvm.sh --mem 512 --cpus 1 --file build/static/pvhboot --file guest/build/snapcount --file "$work/truncate.state" \
     --file "$work/flip.state" --file "$work/cpuid.state" --file "$work/hostile.sh" -- sh hostile.sh \
     >"$work/out2.txt" 2>"$work/err2.txt"
 rc=$?
@@ -141,5 +144,11 @@ for how, pattern in expect.items():
                and "count" not in text,
                f"restore refuses a {how} state file with exit 2 and one line: {lines[0][:150] if lines else '(nothing)'}")
     ok or show_failed_boot(f"hostile-{how}", text, rc)
+text, rc = get("unsaveable")
+lines = [l for l in text.splitlines() if l.strip()]
+ok = check(rc == 2 and len(lines) == 1 and re.search(r"snapshot: device \S+ \(at 0x[0-9a-f]+\) cannot be saved", lines[0])
+           and "count" not in text,
+           f"a machine with a device that has no save operation is refused before it runs: {lines[0][:150] if lines else '(nothing)'}")
+ok or show_failed_boot("unsaveable", text, rc)
 finish()
 PY
