@@ -8,6 +8,7 @@
 #    back: "memory ok"), exit 33 as the guest asks, and a second restore of
 #    the same files does it again;
 #  - --snapshot-continue: the run goes on to the end, its snapshot restores;
+#  - --cpus 2 (the second vCPU never started): snapshot and restore as well;
 #  - SIGUSR2 on a guest that never asks: what the run printed and what the
 #    restore prints make the whole count, once, in order;
 #  - hostile state files, made on the host from the first snapshot by
@@ -35,6 +36,8 @@ run restore ./pvhboot restore s1.state --mem-file s1.mem
 run restore-again ./pvhboot restore s1.state --mem-file s1.mem
 run continue ./pvhboot run snapcount --mem 64 --snapshot-on-port --snapshot-continue --snapshot-file s2.state --mem-file s2.mem
 run restore-continue ./pvhboot restore s2.state --mem-file s2.mem
+run smp ./pvhboot run snapcount --mem 64 --cpus 2 --snapshot-on-port --snapshot-file s4.state --mem-file s4.mem
+run restore-smp ./pvhboot restore s4.state --mem-file s4.mem
 echo "=== BEGIN signal"
 ./pvhboot run snapcount --mem 64 --cmdline "nosnap slow" --snapshot-file s3.state --mem-file s3.mem >sig.out 2>sig.err &
 pid=$!
@@ -126,6 +129,14 @@ ok or show_failed_boot("continue", text, rc)
 text, rc = get("restore-continue")
 ok = check(rc == 33 and counts(text) == list(range(6, 11)), "--snapshot-continue's snapshot restores from count 6")
 ok or show_failed_boot("restore-continue", text, rc)
+
+text, rc = get("smp")
+ok = check(rc == 0 and counts(text) == list(range(1, 6)), "--cpus 2: the snapshot is taken with both vCPUs stopped")
+ok or show_failed_boot("smp", text, rc)
+text, rc = get("restore-smp")
+ok = check(rc == 33 and counts(text) == list(range(6, 11)) and "memory ok" in text,
+           "--cpus 2: the restore (vCPU 1 still waiting for its SIPI) counts on from 6")
+ok or show_failed_boot("restore-smp", text, rc)
 
 before, rc1 = get("signal")
 after, rc2 = get("restore-signal")
