@@ -210,7 +210,8 @@ static int restore_vcpus(const struct restore *rs, struct pvh_vm *vm, const stru
             rc = bad_state(rs, err, "cannot be restored here: KVM's XSAVE area is %u bytes in the snapshot, %u on "
                            "this host", st.xsave_len, info->xsave_size);
         if (rc == 0 && pvh_vcpu_state_set(vm->vcpu[i].fd, i, &st, &e))
-            rc = e.code == PVH_E_INPUT ? bad_state(rs, err, "%s", e.msg + strlen("state file: ")) : pvh_fail(err, e.code, "%s", e.msg);
+            rc = e.code == PVH_E_INPUT ? bad_state(rs, err, "%s", e.msg + strlen("state file: "))
+                                       : pvh_fail(err, e.code, "%s", e.msg);
         pvh_vcpu_state_free(&st);
         if (rc)
             return -1;
