@@ -17,6 +17,13 @@ struct pvh_vm_config;
 /* run.c: boots cfg (a bzImage extracted, the default command line) and
  * returns run's exit status; what went wrong is printed. */
 int run_config(const struct pvh_vm_config *cfg);
+struct pvh_vm_result;
+/* run.c: the exit status for how the VM ended (printing what went wrong),
+ * and --verbose's report; for restore too. */
+int run_exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r, const struct pvh_error *err);
+void run_print_stats(const struct pvh_vm_result *r);
+/* restore.c: `pvhboot restore STATE --mem-file MEM [options]`. */
+int cmd_restore(int argc, char **argv);
 
 /* Prints "pvhboot: <msg>" on stderr and returns the exit status for err. */
 int cli_report(const struct pvh_error *err);

@@ -19,6 +19,7 @@ static void usage(FILE *out)
             "usage: pvhboot run KERNEL [options]     boot a kernel on KVM (see pvhboot run --help)\n"
             "       pvhboot [options] -kernel KERNEL [options]   the same, in QEMU's spelling\n"
             "       pvhboot inspect KERNEL [--json]  describe a kernel image and whether run can boot it\n"
+            "       pvhboot restore STATE --mem-file MEM [options]   resume a snapshot (pvhboot restore --help)\n"
             "       pvhboot serve --api-sock PATH [--id NAME] [options]   Firecracker's API (docs/api.md)\n"
             "       pvhboot --version | --help       (manual: man pvhboot)\n");
 }
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(verb, "inspect"))
         return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(verb, "restore"))
+        return cmd_restore(argc - 1, argv + 1);
     if (!strcmp(verb, "serve"))
         return cmd_serve(argc - 1, argv + 1);
     if (is_help(verb)) {

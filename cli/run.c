@@ -110,7 +110,7 @@ static void print_devices(FILE *f, const char *prefix, const struct pvh_vm_stats
     }
 }
 
-static void print_stats(const struct pvh_vm_result *r)
+void run_print_stats(const struct pvh_vm_result *r)
 {
     const struct pvh_vm_stats *s = &r->stats;
     print_load_stats(s);
@@ -175,9 +175,12 @@ static int report_setup_error(const struct pvh_vm_config *cfg, const struct pvh_
     return cli_report(err);
 }
 
-static int exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r, const struct pvh_error *err)
+int run_exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r, const struct pvh_error *err)
 {
     switch (r->end) {
+    case PVH_END_SNAPSHOT:
+        fprintf(stderr, "pvhboot: snapshot written to %s and %s\n", cfg->snapshot_file, cfg->snapshot_mem_file);
+        return 0;
     case PVH_END_DEBUG_EXIT:
         return r->status;
     case PVH_END_POWEROFF:
@@ -218,8 +221,8 @@ int run_config(const struct pvh_vm_config *cfg_in)
     if (res.end == PVH_END_DRY_RUN)
         rc = print_dry_run(cfg, &res);
     else if (cfg->verbose)
-        print_stats(&res);
-    rc = rc ? rc : exit_status(cfg, &res, &err);
+        run_print_stats(&res);
+    rc = rc ? rc : run_exit_status(cfg, &res, &err);
     free(cmdline);
     return rc;
 }

@@ -535,6 +535,10 @@ static int opt_no_rng(struct run_args *a, const char *o, char *v) { (void)o, (vo
 static int opt_initrd(struct run_args *a, const char *o, char *v) { (void)o; return a->initrd = v, 0; }
 static int opt_cmdline(struct run_args *a, const char *o, char *v) { (void)o; return a->cfg.cmdline = v, 0; }
 static int opt_kvm_device(struct run_args *a, const char *o, char *v) { (void)o; return a->cfg.kvm_device = v, 0; }
+static int opt_snapshot_file(struct run_args *a, const char *o, char *v) { (void)o; return a->cfg.snapshot_file = v, 0; }
+static int opt_mem_file(struct run_args *a, const char *o, char *v) { (void)o; return a->cfg.snapshot_mem_file = v, 0; }
+static int opt_snapshot_on_port(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.snapshot_on_port = true, 0; }
+static int opt_snapshot_continue(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.snapshot_continue = true, 0; }
 
 static int opt_module(struct run_args *a, const char *o, char *v)
 {
@@ -909,6 +913,10 @@ static const struct run_option options[] = {
     {"-s", NULL, false, opt_gdb_default},
     {"--gdb-wait", "-S", false, opt_gdb_wait},
     {"--config-file", NULL, true, opt_config_file},
+    {"--snapshot-file", NULL, true, opt_snapshot_file},
+    {"--mem-file", NULL, true, opt_mem_file},
+    {"--snapshot-on-port", NULL, false, opt_snapshot_on_port},
+    {"--snapshot-continue", NULL, false, opt_snapshot_continue},
 };
 
 /* The spelling of o that arg uses ("--mem" or "-m"), with the value inline
@@ -999,6 +1007,12 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
         return bad("%s", "--gdb-wait (-S) needs --gdb tcp:PORT|unix:PATH (or -s): nothing could resume the VM");
     if (a->cfg.gdb != PVH_GDB_OFF && a->cfg.dry_run)
         return bad("%s", "--gdb and --dry-run: a dry run never starts the guest");
+    if (!a->cfg.snapshot_file != !a->cfg.snapshot_mem_file)
+        return bad("%s", "--snapshot-file STATE and --mem-file MEM go together: a snapshot is both files");
+    if (!a->cfg.snapshot_file && (a->cfg.snapshot_on_port || a->cfg.snapshot_continue))
+        return bad("%s", "--snapshot-on-port and --snapshot-continue need --snapshot-file STATE --mem-file MEM");
+    if (a->cfg.snapshot_file && a->cfg.dry_run)
+        return bad("%s", "--snapshot-file and --dry-run: a dry run never starts the guest");
     int rc = finish_modules(a);
     rc = rc ? rc : finish_drives(a);
     return rc ? rc : apply_config_file(a);
@@ -1085,6 +1099,11 @@ void run_usage(FILE *f)
             "  --kvm-device PATH      the KVM device (default /dev/kvm)\n"
             "  --config-file FILE     Firecracker's JSON config (boot-source, machine-config, drives,\n"
             "                         entropy, logger): KERNEL may then be left out (docs/api.md)\n"
+            "  --snapshot-file STATE --mem-file MEM   where a snapshot goes (SIGUSR2 takes one; the VM then\n"
+            "                         ends, exit 0); restore it with pvhboot restore STATE --mem-file MEM\n"
+            "  --snapshot-on-port     the guest may ask for the snapshot: a 32-bit OUT of 0x50414e53 (\"SNAP\")\n"
+            "                         to port 0x5f4 (guest SDK: pvh_snapshot())\n"
+            "  --snapshot-continue    run on after each snapshot instead of ending\n"
             "  --help, -h             this text\n"
             "QEMU flags:\n");
     print_qemu_flags(f, "accepted, changing nothing (pvhboot never draws, always uses KVM, ends on a reset):", true);

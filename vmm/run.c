@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "exit.h"
+#include "snapshot.h"
 #include "virtio/console.h"
 #include "pvhboot/sandbox.h"
 #include "vm.h"
@@ -30,12 +31,23 @@
 #define KICK_SIGNAL SIGUSR1
 #define KICK_INTERVAL_NS 5000000 /* main kicks the vCPUs still running this often */
 #define ESCAPE_PREFIX 0x01 /* Ctrl-A, then 'x' quits */
+#define SNAPSHOT_SIGNAL SIGUSR2
+#define SNAPSHOT_POLL_NS 20000000 /* main looks for SIGUSR2's request this often */
+
+/* SIGUSR2 (with --snapshot-file): asks main for a snapshot. */
+static atomic_bool snapshot_signalled;
+
+static void on_snapshot_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&snapshot_signalled, true);
+}
 
 void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
 {
     memset(vm, 0, offsetof(struct pvh_vm, vcpu)); /* the vCPUs the VM has are set below */
     vm->cfg = cfg;
-    vm->kvm_fd = vm->vm_fd = vm->serial_fd = -1;
+    vm->kvm_fd = vm->vm_fd = vm->serial_fd = vm->snap_state_fd = vm->snap_mem_fd = -1;
     vm->ncpus = cfg->ncpus;
     for (unsigned i = 0; i < vm->ncpus; i++)
         vm->vcpu[i] = (struct pvh_vcpu){.vm = vm, .id = i, .fd = -1};
@@ -253,11 +265,23 @@ static void park_paused(struct pvh_vcpu *v)
     pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* Before parking: the I/O or MMIO access of the last exit completes (KVM
+ * finishes it, the rip moves past it, on the next KVM_RUN, which
+ * immediate_exit makes return before any guest instruction), so the state
+ * a snapshot reads is consistent. */
+static void complete_pending_io(struct pvh_vcpu *v)
+{
+    v->run->immediate_exit = 1;
+    (void)ioctl(v->fd, KVM_RUN, 0); /* EINTR */
+    v->run->immediate_exit = 0;
+}
+
 static void run_vcpu(struct pvh_vcpu *v)
 {
     struct pvh_vm *vm = v->vm;
     while (!atomic_load(&vm->ending)) {
         if (atomic_load(&vm->paused)) {
+            complete_pending_io(v);
             park_paused(v);
             continue;
         }
@@ -351,6 +375,11 @@ static int start_threads(struct pvh_vm *vm, pthread_t *input, bool *has_input, s
     struct sigaction ignore = {.sa_handler = SIG_IGN};
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, NULL);
+    if (vm->snap_info) {
+        struct sigaction snap = {.sa_handler = on_snapshot_signal};
+        sigemptyset(&snap.sa_mask);
+        sigaction(SNAPSHOT_SIGNAL, &snap, NULL);
+    }
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, KICK_SIGNAL);
@@ -369,6 +398,36 @@ static int start_threads(struct pvh_vm *vm, pthread_t *input, bool *has_input, s
     return 0;
 }
 
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Main, not holding end_lock: every vCPU parked, the files written; then
+ * the VM ends (PVH_END_SNAPSHOT) or, with --snapshot-continue, goes on. */
+static void take_snapshot(struct pvh_vm *vm)
+{
+    struct pvh_error err;
+    atomic_store(&vm->snap_requested, false);
+    atomic_store(&snapshot_signalled, false);
+    pvh_vm_set_paused(vm, true);
+    if (atomic_load(&vm->ending))
+        return;
+    if (pvh_snapshot_take(vm, &err) != 0)
+        fail_vm(vm, "%s", err.msg);
+    else if (!vm->cfg->snapshot_continue)
+        claim_end(vm, PVH_END_SNAPSHOT, 0);
+    else
+        pvh_vm_set_paused(vm, false);
+}
+
+static bool snapshot_wanted(const struct pvh_vm *vm)
+{
+    return vm->snap_info && (atomic_load(&vm->snap_requested) || atomic_load(&snapshot_signalled));
+}
+
+/* Main waits for the end, the timeout, or (with --snapshot-file) a
+ * snapshot's request: the port's wakes it, SIGUSR2's is polled for. */
 static void wait_for_end(struct pvh_vm *vm)
 {
     unsigned timeout = vm->cfg->timeout_s;
@@ -377,9 +436,18 @@ static void wait_for_end(struct pvh_vm *vm)
     deadline.tv_sec += timeout;
     pthread_mutex_lock(&vm->end_lock);
     while (!atomic_load(&vm->ending)) {
-        if (!timeout) {
+        if (snapshot_wanted(vm)) {
+            pthread_mutex_unlock(&vm->end_lock);
+            take_snapshot(vm);
+            pthread_mutex_lock(&vm->end_lock);
+            continue;
+        }
+        struct timespec poll = monotonic_after(SNAPSHOT_POLL_NS);
+        bool polling = vm->snap_info && (!timeout || before(&poll, &deadline));
+        if (!timeout && !polling) {
             pthread_cond_wait(&vm->end_cond, &vm->end_lock);
-        } else if (pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline) == ETIMEDOUT) {
+        } else if (pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, polling ? &poll : &deadline) == ETIMEDOUT &&
+                   !polling) {
             pthread_mutex_unlock(&vm->end_lock);
             claim_end(vm, PVH_END_TIMEOUT, 124);
             pthread_mutex_lock(&vm->end_lock);
@@ -447,7 +515,6 @@ void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
     pthread_mutex_lock(&vm->end_lock);
     if (!paused && atomic_load(&vm->paused))
         restart_guest_clock(vm);
-    bool was_paused = atomic_load(&vm->paused);
     atomic_store(&vm->paused, paused);
     pthread_cond_broadcast(&vm->end_cond); /* resumed: parked vCPUs go on */
     while (paused && !vcpus_parked(vm) && !atomic_load(&vm->ending)) {
@@ -455,7 +522,7 @@ void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
         struct timespec deadline = pvh_deadline_in(KICK_INTERVAL_NS);
         pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &deadline);
     }
-    if (paused && !was_paused && !atomic_load(&vm->ending))
+    if (paused && !vm->clock_saved && !atomic_load(&vm->ending)) /* paused by the snapshot port too */
         stop_guest_clock(vm);
     pthread_mutex_unlock(&vm->end_lock);
 }
@@ -488,17 +555,22 @@ static void stop_vcpus(struct pvh_vm *vm)
 }
 
 /* What the configured parts add to the allow-list: the gdb stub's, the API
- * server's, or both (their union, into the buffers given). */
+ * server's, the snapshots' (their union, into the buffers given). */
 static const struct pvh_sandbox_extra *sandbox_extras(const struct pvh_vm *vm, struct pvh_sandbox_extra *both,
                                                       int *calls, unsigned long *ioctls)
 {
-    const struct pvh_sandbox_extra *gdb = vm->gdb ? &pvh_sandbox_gdb_calls : NULL;
-    const struct pvh_sandbox_extra *api = vm->cfg->api_server ? &pvh_sandbox_api_calls : NULL;
-    if (!gdb || !api)
-        return gdb ? gdb : api;
+    const struct pvh_sandbox_extra *parts[3];
+    int n = 0;
+    if (vm->gdb)
+        parts[n++] = &pvh_sandbox_gdb_calls;
+    if (vm->cfg->api_server)
+        parts[n++] = &pvh_sandbox_api_calls;
+    if (vm->snap_info)
+        parts[n++] = &pvh_sandbox_snapshot_calls;
+    if (n <= 1)
+        return n ? parts[0] : NULL;
     *both = (struct pvh_sandbox_extra){calls, 0, ioctls, 0};
-    const struct pvh_sandbox_extra *parts[] = {gdb, api};
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < n; p++) {
         for (size_t i = 0; i < parts[p]->nsyscalls && both->nsyscalls < PVH_SANDBOX_MAX_EXTRA; i++)
             calls[both->nsyscalls++] = parts[p]->syscalls[i]; /* a call twice in the filter is harmless */
         for (size_t i = 0; i < parts[p]->nioctls && both->nioctls < PVH_SANDBOX_MAX_EXTRA; i++)

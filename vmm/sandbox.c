@@ -88,7 +88,7 @@ static const struct syscall_name other_names[] = {
     SYSCALL(getuid), SYSCALL(setuid), SYSCALL(prctl), SYSCALL(seccomp), SYSCALL(getcwd),
     SYSCALL(mmap), SYSCALL(mprotect), SYSCALL(ioctl), SYSCALL(tgkill),
     /* allowed only as extras (the gdb stub's socket and its event loop watch) */
-    SYSCALL(accept4), SYSCALL(recvfrom), SYSCALL(sendto), SYSCALL(epoll_ctl),
+    SYSCALL(accept4), SYSCALL(recvfrom), SYSCALL(sendto), SYSCALL(epoll_ctl), SYSCALL(fsync),
 };
 #undef SYSCALL
 
@@ -134,6 +134,21 @@ static const unsigned long api_ioctls[] = {KVM_GET_CLOCK, KVM_SET_CLOCK, KVM_KVM
 const struct pvh_sandbox_extra pvh_sandbox_api_calls = {
     api_syscalls, sizeof(api_syscalls) / sizeof(api_syscalls[0]),
     api_ioctls, sizeof(api_ioctls) / sizeof(api_ioctls[0]),
+};
+
+/* --snapshot-file: main reads every parked vCPU's state (its XSAVE area,
+ * XCRs, debug registers, LAPIC, pending events, MSRs; registers and MP
+ * state are allowed anyway), the VM's (both PICs and the I/O APIC, the PIT,
+ * kvmclock, stopped with KVM_KVMCLOCK_CTRL and set back on
+ * --snapshot-continue), and syncs the two files it opened before the
+ * sandbox (fsync; writing, truncating and seeking are allowed anyway). */
+static const int snapshot_syscalls[] = {SYS_fsync};
+static const unsigned long snapshot_ioctls[] = {
+    KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_GET_XCRS, KVM_GET_DEBUGREGS, KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS,
+    KVM_GET_MSRS, KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_SET_CLOCK, KVM_KVMCLOCK_CTRL};
+const struct pvh_sandbox_extra pvh_sandbox_snapshot_calls = {
+    snapshot_syscalls, sizeof(snapshot_syscalls) / sizeof(snapshot_syscalls[0]),
+    snapshot_ioctls, sizeof(snapshot_ioctls) / sizeof(snapshot_ioctls[0]),
 };
 
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))

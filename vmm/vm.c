@@ -11,6 +11,7 @@
 
 #include "pvhboot/bootdata.h"
 #include "pvhboot/sandbox.h"
+#include "snapshot.h"
 #include "vm.h"
 
 /* Guest RAM: registered with KVM, or (--dry-run) only mapped. */
@@ -34,7 +35,8 @@ static int setup_machine(struct pvh_vm *vm, struct pvh_boot_inputs *in, struct p
         return -1;
     if (vm->cfg->dry_run)
         return 0;
-    if (pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err))
+    if (pvh_vcpus_create(vm, err) || pvh_vcpu_set_entry(&vm->vcpu[0], &entry, err) ||
+        pvh_snapshot_prepare(vm, err))
         return -1;
     pvh_kvm_close_device(vm); /* the VM and its vCPUs exist: the run needs no /dev/kvm */
     if (vm->cfg->drop_user && pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err))
@@ -50,7 +52,6 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
 {
     struct pvh_vm *vm = malloc(sizeof(*vm)); /* pvh_vm_init sets what is read */
     struct pvh_boot_inputs *in = malloc(sizeof(*in)); /* pvh_inputs_read sets what is read */
-    int rc = -1;
     if (!vm || !in) {
         free(vm);
         free(in);
@@ -71,16 +72,36 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
         res->image = in->image;
         res->plan = in->plan;
         pvh_stats_collect(vm, &pf, &res->stats);
-        rc = 0;
-    } else if (ready && pvh_vm_start_and_wait(vm, err) == 0) {
+        pvh_proc_files_close(&pf);
+        pvh_vm_teardown(vm);
+        free(in);
+        return 0;
+    }
+    free(in);
+    return pvh_vm_run_prepared(vm, ready, &pf, res, err);
+}
+
+int pvh_vm_run_prepared(struct pvh_vm *vm, bool ready, struct pvh_proc_files *pf, struct pvh_vm_result *res,
+                        struct pvh_error *err)
+{
+    int rc = -1;
+    if (ready && pvh_vm_start_and_wait(vm, err) == 0) {
         res->end = vm->result.end;
         res->status = vm->result.status;
         if (res->end == PVH_END_ERROR)
             *err = vm->end_err;
-        pvh_stats_collect(vm, &pf, &res->stats);
+        pvh_stats_collect(vm, pf, &res->stats);
         rc = 0;
     }
-    pvh_proc_files_close(&pf);
+    pvh_proc_files_close(pf);
+    pvh_vm_teardown(vm);
+    return rc;
+}
+
+void pvh_vm_teardown(struct pvh_vm *vm)
+{
+    const struct pvh_vm_config *cfg = vm->cfg;
+    pvh_snapshot_close(vm);
     pvh_machine_devices_destroy(vm);
     pvh_console_close(vm);
     pvh_vcpus_destroy(vm);
@@ -89,6 +110,4 @@ int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struc
         pvh_vm_control_detach(cfg->control); /* a setup that failed: whoever waits learns it */
     pvh_vm_fini(vm);
     free(vm);
-    free(in);
-    return rc;
 }

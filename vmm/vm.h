@@ -73,6 +73,9 @@ struct pvh_vm {
     struct pvh_virtio_dev *vconsole; /* --console virtio: where console input goes */
     atomic_bool hvc_spoke;           /* virtio-console has output: COM1 on stdout goes quiet */
     struct pvh_gdb *gdb;            /* --gdb: the stub (gdb.c); NULL without */
+    struct pvh_vcpu_state_info *snap_info; /* snapshot.c (--snapshot-file): MSR list, XSAVE size; NULL without */
+    int snap_state_fd, snap_mem_fd; /* the snapshot's files, open from setup on; -1 without */
+    atomic_bool snap_requested;     /* the guest's port write or SIGUSR2 asked: main takes the snapshot */
 
     pthread_mutex_t end_lock;
     pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */
@@ -95,6 +98,14 @@ struct pvh_vm {
     struct pvh_vcpu vcpu[PVH_MAX_CPUS];
 };
 
+
+/* vm.c: a VM set up (ready; else only torn down) run to its end, its
+ * result in *res, then torn down and freed; 0, or -1 when it could not start.
+ * pvh_vm_teardown: everything of a VM, in the order it must go. */
+struct pvh_proc_files;
+int pvh_vm_run_prepared(struct pvh_vm *vm, bool ready, struct pvh_proc_files *pf, struct pvh_vm_result *res,
+                        struct pvh_error *err);
+void pvh_vm_teardown(struct pvh_vm *vm);
 
 /* inputs.c: the files, the image and the plan */
 struct pvh_boot_inputs {

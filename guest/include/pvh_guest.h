@@ -89,6 +89,21 @@ static inline __attribute__((noreturn)) void pvh_exit(uint32_t status)
         __asm__ volatile("cli; hlt");
 }
 
+/* Snapshots (pvhboot run --snapshot-on-port --snapshot-file STATE --mem-file
+ * MEM): a 32-bit OUT of PVH_SNAPSHOT_MAGIC ("SNAP") to PVH_SNAPSHOT_PORT asks
+ * for one. The vCPU stops right after the OUT; the snapshot is taken with
+ * every vCPU stopped; then pvhboot exits 0 (or, with --snapshot-continue,
+ * the guest goes on). A restored VM resumes after the OUT. Without
+ * --snapshot-on-port the write is ignored. Same values as
+ * include/pvhboot/layout.h. */
+#define PVH_SNAPSHOT_PORT 0x5f4
+#define PVH_SNAPSHOT_MAGIC 0x50414e53u
+
+static inline void pvh_snapshot(void)
+{
+    pvh_outl(PVH_SNAPSHOT_PORT, PVH_SNAPSHOT_MAGIC);
+}
+
 /* A physical range the guest may read: non-zero, non-wrapping, below 4 GiB. */
 static inline int pvh_range_ok(uint64_t paddr, uint64_t size)
 {

@@ -32,6 +32,11 @@
 #define PVH_RTC_IRQ 8                /* ISA IRQ 8 = GSI 8, edge, active high (no MADT override) */
 #define PVH_RTC_CENTURY_INDEX 0x32   /* CMOS byte with the century: the FADT's CENTURY field */
 #define PVH_DEBUGCON_PORT 0xe9       /* Bochs/QEMU debug console: reads 0xe9 */
+/* --snapshot-on-port: a 32-bit OUT of PVH_SNAPSHOT_MAGIC ("SNAP") to this
+ * port asks for a snapshot (the guest SDK's pvh_snapshot()); the writing
+ * vCPU stops right after the OUT, any other value is ignored. */
+#define PVH_SNAPSHOT_PORT 0x5f4      /* 4 ports */
+#define PVH_SNAPSHOT_MAGIC 0x50414e53u
 
 /* The BIOS data area (segment 0x40) fields kernels without a BIOS still
  * read, and the extended BIOS data area (EBDA) the planner places at the top

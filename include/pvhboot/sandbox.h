@@ -22,7 +22,7 @@ void pvh_sandbox_allow_unix_sockets(void);
 /* Calls a part of the VMM needs only when it is configured (the gdb stub
  * with --gdb): allowed on top of the list, at most PVH_SANDBOX_MAX_EXTRA
  * of each kind (more: an error). */
-#define PVH_SANDBOX_MAX_EXTRA 16
+#define PVH_SANDBOX_MAX_EXTRA 32
 struct pvh_sandbox_extra {
     const int *syscalls;
     size_t nsyscalls;
@@ -33,6 +33,8 @@ struct pvh_sandbox_extra {
 extern const struct pvh_sandbox_extra pvh_sandbox_gdb_calls;
 /* The API server's (cli/serve.c): accept4 and epoll_ctl, with an API socket only. */
 extern const struct pvh_sandbox_extra pvh_sandbox_api_calls;
+/* Snapshots' (vmm/snapshot.c): fsync and the KVM_GET_* of the vCPUs' and the VM's state, with --snapshot-file only. */
+extern const struct pvh_sandbox_extra pvh_sandbox_snapshot_calls;
 /* pvh_sandbox_enter with extra (NULL: none) allowed as well. */
 int pvh_sandbox_enter_with(const struct pvh_sandbox_extra *extra, struct pvh_error *err);
 

@@ -15,6 +15,7 @@
 #ifndef PVHBOOT_SNAPFILE_H
 #define PVHBOOT_SNAPFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct pvh_snap_writer {
     uint8_t *buf;
     size_t len, cap;
     uint32_t sections;
+    bool finished; /* pvh_snap_finish has written the trailer: no more sections */
 };
 
 /* Starts an empty file. pvh_snap_writer_free releases it (also after errors). */
@@ -50,8 +52,9 @@ void pvh_snap_writer_free(struct pvh_snap_writer *w);
 int pvh_snap_put(struct pvh_snap_writer *w, uint32_t tag, uint32_t index, const void *data, size_t len,
                  struct pvh_error *err);
 
-/* Writes the header's counts and the trailer; *out/*len then hold the whole
- * file (owned by the writer until pvh_snap_writer_free). */
+/* Writes the header's counts and the trailer; *out and *len then hold the whole
+ * file (owned by the writer until pvh_snap_writer_free). After it the writer
+ * refuses pvh_snap_put; finishing again gives the same file. */
 int pvh_snap_finish(struct pvh_snap_writer *w, const uint8_t **out, size_t *len, struct pvh_error *err);
 
 struct pvh_snap_section {
@@ -75,7 +78,8 @@ int pvh_snap_open(struct pvh_snap_reader *r, const uint8_t *buf, size_t len, str
 const struct pvh_snap_section *pvh_snap_find(const struct pvh_snap_reader *r, uint32_t tag, uint32_t index,
                                              struct pvh_snap_section *out);
 
-/* Sections in file order: i from 0 to r->sections - 1. */
+/* Sections in file order: i from 0 to r->sections - 1 (past that: *out
+ * zeroed, data NULL). */
 void pvh_snap_at(const struct pvh_snap_reader *r, uint32_t i, struct pvh_snap_section *out);
 
 #endif

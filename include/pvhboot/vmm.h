@@ -103,6 +103,10 @@ struct pvh_vm_config {
     bool gdb_wait;                 /* --gdb-wait: every vCPU stopped before its first instruction */
     struct pvh_vm_control *control; /* the API server's handle on the VM; NULL: none */
     bool api_server;               /* an API server shares the process: its socket calls stay allowed */
+    const char *snapshot_file;     /* --snapshot-file: the state file (NULL: no snapshots) */
+    const char *snapshot_mem_file; /* --mem-file: guest memory's file (sparse) */
+    bool snapshot_on_port;         /* --snapshot-on-port: the guest asks through PVH_SNAPSHOT_PORT (layout.h) */
+    bool snapshot_continue;        /* --snapshot-continue: run on after a snapshot (else the VM ends) */
 };
 
 enum pvh_vm_end {
@@ -112,6 +116,7 @@ enum pvh_vm_end {
     PVH_END_TIMEOUT,
     PVH_END_ERROR,        /* the VMM or the guest failed: err says why */
     PVH_END_DRY_RUN,      /* --dry-run: the guest was set up, never run */
+    PVH_END_SNAPSHOT,     /* a snapshot was written (without --snapshot-continue) */
 };
 
 #define PVH_STATS_UNHANDLED 32
@@ -163,6 +168,15 @@ struct pvh_vm_result {
  * which, err holds the reason for PVH_END_ERROR), -1 when it could not be
  * set up (err says why). */
 int pvh_vm_run(const struct pvh_vm_config *cfg, struct pvh_vm_result *res, struct pvh_error *err);
+
+/* `pvhboot restore`: rebuilds the machine a snapshot describes (its vCPU
+ * count and RAM from the state file; serial, timeout, sandbox and the rest
+ * from cfg), checks this host's CPUID and KVM against it, maps mem_file
+ * privately (copy-on-write) as guest RAM, sets every saved state and runs
+ * to the end as pvh_vm_run does. A state file that cannot be used is -1
+ * with PVH_E_INPUT and one line naming the file and what is wrong. */
+int pvh_vm_restore(const struct pvh_vm_config *cfg, const char *state_file, const char *mem_file,
+                   struct pvh_vm_result *res, struct pvh_error *err);
 
 /* The handle another thread (the API server) holds while pvh_vm_run runs
  * the VM whose cfg->control it is (vmm/control.c). */

@@ -18,12 +18,13 @@ complete_words() {
     bash -c '. completion/pvhboot; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _pvhboot; printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' _ "$@"
 }
 cases=(
-  "the verbs|inspect run serve |pvhboot|"
-  "a verb from its start|run |pvhboot|r"
-  "run's options from --me|--mem |pvhboot|run|k|--me"
+  "the verbs|inspect restore run serve |pvhboot|"
+  "a verb from its start|restore run |pvhboot|r"
+  "run's options from --me|--mem --mem-file |pvhboot|run|k|--me"
   "run's options after -kernel|--config-file --console |pvhboot|-kernel|k|--con"
   "QEMU spelling -app|-append |pvhboot|-kernel|k|-app"
   "inspect's options|--help --json |pvhboot|inspect|--"
+  "restore's options|--mem-file |pvhboot|restore|s.state|--mem"
   "--serial's values|file: none stdio |pvhboot|run|k|--serial|"
   "--console's values|serial virtio |pvhboot|run|k|--console|"
   "--load's values|copy map |pvhboot|run|k|--load|"

@@ -7,8 +7,14 @@
  * keyboard-interrupt bit is set, each one is announced by an edge on
  * IRQ 1 (the driver reads one byte per interrupt). The keyboard answers
  * every command with ACK (0xfa), its ID to 0xf2 and its self-test to 0xff.
- * The controller translates (command byte bit 6), so keys arrive in set 1. */
+ * The controller translates (command byte bit 6), so keys arrive in set 1.
+ * Saved state (save/restore): the controller's bytes and the whole queue
+ * ring (an empty queue still answers its last byte); IRQ 1 follows. */
 #include "i8042.h"
+
+#include <stdbool.h>
+
+#include "devstate.h"
 
 #define I8042_DATA 0      /* port 0x60 */
 #define I8042_COMMAND 4   /* port 0x64 */
@@ -153,4 +159,64 @@ void pvh_i8042_ctrl_alt_del(struct pvh_i8042 *k)
         push(k, keys[i]);
 }
 
-const struct pvh_dev_ops pvh_i8042_ops = {.name = "i8042", .read = i8042_read, .write = i8042_write};
+/* ---- saved state, version 1: command pending ctr outport status_cmd head
+ * count, the 16 queue bytes as the ring holds them */
+
+#define STATE_VERSION 1
+#define STATE_LEN (8 + PVH_I8042_QUEUE)
+
+static int i8042_save(void *dev, uint8_t *buf, size_t cap, size_t *len, struct pvh_error *err)
+{
+    struct pvh_i8042 *k = dev;
+    if (pvh_devstate_begin("i8042", STATE_VERSION, buf, cap, STATE_LEN, err) != 0)
+        return -1;
+    const uint8_t fields[7] = {k->command, k->pending, k->ctr, k->outport, k->status_cmd, (uint8_t)k->head,
+                               (uint8_t)k->count};
+    for (size_t i = 0; i < sizeof(fields); i++)
+        buf[1 + i] = fields[i];
+    for (size_t i = 0; i < PVH_I8042_QUEUE; i++)
+        buf[8 + i] = k->queue[i];
+    *len = STATE_LEN;
+    return 0;
+}
+
+static bool takes_data_byte(uint8_t cmd)
+{
+    return cmd == 0x60 || (cmd >= 0xd1 && cmd <= 0xd4);
+}
+
+static int check_state(const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    if (pvh_devstate_open("i8042", STATE_VERSION, buf, len, STATE_LEN, err) != 0 ||
+        pvh_devstate_length("i8042", len, STATE_LEN, err) != 0)
+        return -1;
+    if (buf[2] && !takes_data_byte(buf[2]))
+        return pvh_devstate_bad(err, "i8042", "pending command 0x%02x takes no data byte", buf[2]);
+    if (buf[5] != 0 && buf[5] != ST_COMMAND)
+        return pvh_devstate_bad(err, "i8042", "status command bit 0x%02x is not 0 or 0x%02x", buf[5], ST_COMMAND);
+    if (buf[6] >= PVH_I8042_QUEUE || buf[7] > PVH_I8042_QUEUE)
+        return pvh_devstate_bad(err, "i8042", "queue head %u / count %u outside its %u bytes", buf[6], buf[7],
+                                PVH_I8042_QUEUE);
+    return 0;
+}
+
+static int i8042_restore(void *dev, const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    struct pvh_i8042 *k = dev;
+    if (check_state(buf, len, err) != 0)
+        return -1;
+    k->command = buf[1];
+    k->pending = buf[2];
+    k->ctr = buf[3];
+    k->outport = buf[4];
+    k->status_cmd = buf[5];
+    k->head = buf[6];
+    k->count = buf[7];
+    for (size_t i = 0; i < PVH_I8042_QUEUE; i++)
+        k->queue[i] = buf[8 + i];
+    announce(k);
+    return 0;
+}
+
+const struct pvh_dev_ops pvh_i8042_ops = {
+    .name = "i8042", .read = i8042_read, .write = i8042_write, .save = i8042_save, .restore = i8042_restore};

@@ -7,13 +7,20 @@
  * suspend) moves the RTC by the same step. The flags of register C are
  * brought up to date lazily, on each access and when the machine's timer
  * fires at the deadline the device asked for; IRQ 8 rises when an enabled
- * flag is set and falls when the guest reads C, which clears them. */
+ * flag is set and falls when the guest reads C, which clears them. Saved
+ * state (save/restore): the selected register, the NMI mask, the 128 bytes
+ * of registers and memory, and the RTC's time as its offset from the host's
+ * date, so that a restored RTC keeps the guest's own setting and runs on
+ * from the host's date of the restore. */
 #include "rtc.h"
 
 #include "../clock.h"
 
 #include <string.h>
 #include <time.h>
+
+#include "devstate.h"
+#include "pvhboot/bytes.h"
 
 #define NS PVH_RTC_NS_PER_S
 #define DAY_S 86400
@@ -593,4 +600,102 @@ void pvh_rtc_set_timer(struct pvh_rtc *r, void (*fn)(void *ctx, uint64_t deadlin
     pthread_mutex_unlock(&r->lock);
 }
 
-const struct pvh_dev_ops pvh_rtc_ops = {.name = "rtc", .read = rtc_read, .write = rtc_write, .reset = rtc_reset};
+/* ---- saved state, version 1: index, nmi_masked, cmos[128], then the RTC's
+ * time less the host's date: seconds (i64) and ns (u32, < 1e9) */
+
+#define STATE_VERSION 1
+#define STATE_LEN (3 + 128 + 8 + 4)
+#define OFF_CMOS 3
+#define OFF_DELTA_S (OFF_CMOS + 128)
+#define OFF_DELTA_NS (OFF_DELTA_S + 8)
+/* the RTC's registers reach years 0 to 16665 (invalid BCD digits counted),
+ * months and days carrying on: well inside 2^40 s of any host's date */
+#define MAX_DELTA_S (1ll << 40)
+
+static void split_ns(int64_t t, int64_t *sec, int64_t *ns)
+{
+    *sec = floor_div(t, NS);
+    *ns = t - *sec * (int64_t)NS;
+}
+
+/* Brought up to now first, as an access would: the flags accounted, a step
+ * of the host's date followed. */
+static int rtc_save(void *dev, uint8_t *buf, size_t cap, size_t *len, struct pvh_error *err)
+{
+    struct pvh_rtc *r = dev;
+    if (pvh_devstate_begin("rtc", STATE_VERSION, buf, cap, STATE_LEN, err) != 0)
+        return -1;
+    uint64_t now = catch_up(r);
+    update_irq(r);
+    rearm(r, now);
+    int64_t host_s, host_ns;
+    split_ns(r->clock.realtime_ns(r->clock.ctx), &host_s, &host_ns);
+    int64_t delta_s = seconds_at(r, now) - host_s, delta_ns = (int64_t)subsecond_at(r, now) - host_ns;
+    if (delta_ns < 0) {
+        delta_ns += (int64_t)NS;
+        delta_s--;
+    }
+    buf[1] = r->index;
+    buf[2] = r->nmi_masked;
+    memcpy(buf + OFF_CMOS, r->cmos, sizeof(r->cmos));
+    pvh_put_le64(buf + OFF_DELTA_S, (uint64_t)delta_s);
+    pvh_put_le32(buf + OFF_DELTA_NS, (uint32_t)delta_ns);
+    *len = STATE_LEN;
+    return 0;
+}
+
+/* What the registers' code can leave: no UIP stored in A (it is derived),
+ * only flags in C, D the constant VRT, never SET with UIE. */
+static int check_state(const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    if (pvh_devstate_open("rtc", STATE_VERSION, buf, len, STATE_LEN, err) != 0 ||
+        pvh_devstate_length("rtc", len, STATE_LEN, err) != 0)
+        return -1;
+    const uint8_t *c = buf + OFF_CMOS;
+    if (buf[1] & 0x80)
+        return pvh_devstate_bad(err, "rtc", "register index 0x%02x past 0x7f", buf[1]);
+    if (buf[2] > 1)
+        return pvh_devstate_bad(err, "rtc", "NMI mask %u is not 0 or 1", buf[2]);
+    if (c[REG_A] & A_UIP)
+        return pvh_devstate_bad(err, "rtc", "register A 0x%02x holds UIP", c[REG_A]);
+    if ((c[REG_B] & B_SET) && (c[REG_B] & B_UIE))
+        return pvh_devstate_bad(err, "rtc", "register B 0x%02x has both SET and UIE", c[REG_B]);
+    if (c[REG_C] & ~(C_IRQF | C_PF | C_AF | C_UF))
+        return pvh_devstate_bad(err, "rtc", "register C 0x%02x has bits other than its flags", c[REG_C]);
+    if (c[REG_D] != D_VRT)
+        return pvh_devstate_bad(err, "rtc", "register D 0x%02x is not 0x%02x", c[REG_D], D_VRT);
+    int64_t delta_s = (int64_t)pvh_le64(buf + OFF_DELTA_S);
+    uint32_t delta_ns = pvh_le32(buf + OFF_DELTA_NS);
+    if (delta_s > MAX_DELTA_S || delta_s < -MAX_DELTA_S || delta_ns >= NS)
+        return pvh_devstate_bad(err, "rtc", "time %lld s + %u ns from the host's date is out of range",
+                                (long long)delta_s, delta_ns);
+    return 0;
+}
+
+static int rtc_restore(void *dev, const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    struct pvh_rtc *r = dev;
+    if (check_state(buf, len, err) != 0)
+        return -1;
+    r->index = buf[1];
+    r->nmi_masked = buf[2];
+    memcpy(r->cmos, buf + OFF_CMOS, sizeof(r->cmos));
+    uint64_t now = r->clock.monotonic_ns(r->clock.ctx);
+    int64_t host = r->clock.realtime_ns(r->clock.ctx), host_s, host_ns;
+    split_ns(host, &host_s, &host_ns);
+    int64_t sec = host_s + (int64_t)pvh_le64(buf + OFF_DELTA_S);
+    int64_t sub = host_ns + pvh_le32(buf + OFF_DELTA_NS);
+    if (sub >= (int64_t)NS) {
+        sub -= (int64_t)NS;
+        sec++;
+    }
+    set_time(r, now, sec, (uint64_t)sub);
+    r->host_skew_ns = host - (int64_t)now;
+    r->accounted_ns = now;
+    update_irq(r);
+    rearm(r, now);
+    return 0;
+}
+
+const struct pvh_dev_ops pvh_rtc_ops = {.name = "rtc", .read = rtc_read, .write = rtc_write, .reset = rtc_reset,
+                                        .save = rtc_save, .restore = rtc_restore};

@@ -3,8 +3,12 @@
  * FIFO, interrupts for "data ready" and "transmitter empty" drive IRQ 4 (the
  * Linux 8250 driver's userspace console output waits for the latter), DLAB
  * divisor latches, scratch, FIFO control and modem loopback for the driver's
- * probe. */
+ * probe. Saved state (save/restore): the registers, the owed THRE
+ * interrupt and the receive FIFO's bytes; the IRQ line follows from them. */
 #include "uart8250.h"
+
+#include "devstate.h"
+#include "pvhboot/bytes.h"
 
 #define UART_RBR_THR 0
 #define UART_IER 1
@@ -186,4 +190,69 @@ static void uart_write(void *dev, uint64_t off, uint64_t value, unsigned size)
     update_irq(u);
 }
 
-const struct pvh_dev_ops pvh_uart_ops = {.name = "uart8250", .read = uart_read, .write = uart_write};
+/* ---- saved state, version 1: ier lcr mcr scr dll dlm fcr thre_pending,
+ * the FIFO's count (u16) and its bytes, oldest first */
+
+#define STATE_VERSION 1
+#define STATE_FIXED 11
+
+static int uart_save(void *dev, uint8_t *buf, size_t cap, size_t *len, struct pvh_error *err)
+{
+    struct pvh_uart *u = dev;
+    size_t need = STATE_FIXED + u->rx_count;
+    if (pvh_devstate_begin("uart8250", STATE_VERSION, buf, cap, need, err) != 0)
+        return -1;
+    const uint8_t regs[8] = {u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr, u->thre_pending};
+    for (size_t i = 0; i < sizeof(regs); i++)
+        buf[1 + i] = regs[i];
+    pvh_put_le16(buf + 9, (uint16_t)u->rx_count);
+    for (unsigned i = 0; i < u->rx_count; i++)
+        buf[STATE_FIXED + i] = u->rx[(u->rx_head + i) % PVH_UART_RX_SIZE];
+    *len = need;
+    return 0;
+}
+
+/* Values write_reg can leave: IER's low four bits, MCR's low five, FCR's
+ * kept bits, a flag; a FIFO no fuller than its size. */
+static int check_state(const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    if (pvh_devstate_open("uart8250", STATE_VERSION, buf, len, STATE_FIXED, err) != 0)
+        return -1;
+    if (buf[1] & ~0x0f)
+        return pvh_devstate_bad(err, "uart8250", "IER 0x%02x has bits other than 0x0f", buf[1]);
+    if (buf[3] & ~0x1f)
+        return pvh_devstate_bad(err, "uart8250", "MCR 0x%02x has bits other than 0x1f", buf[3]);
+    if (buf[7] & ~0xc9)
+        return pvh_devstate_bad(err, "uart8250", "FCR 0x%02x has bits other than 0xc9", buf[7]);
+    if (buf[8] > 1)
+        return pvh_devstate_bad(err, "uart8250", "THRE pending %u is not 0 or 1", buf[8]);
+    uint16_t count = pvh_le16(buf + 9);
+    if (count > PVH_UART_RX_SIZE)
+        return pvh_devstate_bad(err, "uart8250", "%u received bytes, more than the FIFO's %u", count,
+                                PVH_UART_RX_SIZE);
+    return pvh_devstate_length("uart8250", len, STATE_FIXED + (size_t)count, err);
+}
+
+static int uart_restore(void *dev, const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    struct pvh_uart *u = dev;
+    if (check_state(buf, len, err) != 0)
+        return -1;
+    u->ier = buf[1];
+    u->lcr = buf[2];
+    u->mcr = buf[3];
+    u->scr = buf[4];
+    u->dll = buf[5];
+    u->dlm = buf[6];
+    u->fcr = buf[7];
+    u->thre_pending = buf[8];
+    u->rx_head = 0;
+    u->rx_count = pvh_le16(buf + 9);
+    for (unsigned i = 0; i < u->rx_count; i++)
+        u->rx[i] = buf[STATE_FIXED + i];
+    update_irq(u);
+    return 0;
+}
+
+const struct pvh_dev_ops pvh_uart_ops = {
+    .name = "uart8250", .read = uart_read, .write = uart_write, .save = uart_save, .restore = uart_restore};

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""devstate-seed.py OUT_DIR: writes seed inputs for tests/fuzz/fuzz_devstate.c
+(tests/fuzz/corpus/devstate/): for each legacy device a valid saved state of
+version 1 (the formats in vmm/dev/*.c, "saved state, version 1"), followed by
+the harness's clock start and a few port accesses. The encoding is the
+harness's (LLVMFuzzerTestOneInput and one_access there; keep them in step)."""
+import os
+import struct
+import sys
+
+UART, I8042, ACPIPM, RTC, DEBUGCON, DEBUGEXIT = range(6)
+
+
+def seed(which, state, accesses):
+    return bytes([which]) + struct.pack("<H", len(state)) + state + struct.pack("<I", 12345) + accesses
+
+
+def read(reg, size_sel=0):
+    return bytes([(reg << 2) | (size_sel << 5) | 0])
+
+
+def write(reg, value, size_sel=0):
+    return bytes([(reg << 2) | (size_sel << 5) | 1]) + struct.pack("<I", value)
+
+
+def tick(ns):
+    return bytes([2]) + struct.pack("<I", ns)
+
+
+def rx(c):
+    return bytes([3, c])
+
+
+uart = bytes([1, 0x03, 0x03, 0x0b, 0x5a, 0x03, 0x00, 0xc1, 1]) + struct.pack("<H", 5) + b"hello"
+i8042 = bytes([1, 0xd1, 0xd1, 0x47, 0x01, 0x08, 14, 3]) + bytes(range(0x10, 0x20))
+acpipm = bytes([1]) + struct.pack("<HHH", 0, 0x0121, 0x0401)
+cmos = bytearray(128)
+cmos[0x0a], cmos[0x0b], cmos[0x0d] = 0x26, 0x42, 0x80
+cmos[0x0c] = 0xc0
+rtc = bytes([1, 0x0c, 1]) + bytes(cmos) + struct.pack("<qI", -3600, 500000000)
+
+SEEDS = {
+    "uart": seed(UART, uart, read(0) * 6 + read(2) + rx(0x41) + write(3, 0x80) + read(0) + read(5)),
+    "i8042": seed(I8042, i8042, read(1) + read(0) * 4 + write(1, 0xaa) + read(0) + write(0, 0xf2)),
+    "acpipm": seed(ACPIPM, acpipm, read(0, 1) + read(1, 1) + write(2, 0xffff, 1) + read(2, 1)),
+    "rtc": seed(RTC, rtc, read(1) + tick(600000000) + write(0, 0x0a) + read(1) + write(0, 0x0c) + read(1)),
+    "debugcon": seed(DEBUGCON, bytes([1]), read(0) + write(0, 0x41)),
+    "debugexit": seed(DEBUGEXIT, bytes([1]), read(0)),
+}
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+for name, data in SEEDS.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(data)

@@ -1,0 +1,202 @@
+/* libFuzzer harness for the legacy devices' saved state (save/restore in
+ * their pvh_dev_ops): the input picks a device (UART, i8042, ACPI PM, RTC,
+ * debugcon, debug-exit), gives a state of up to 512 bytes for it, then
+ * port accesses to that device and moves of the RTC's clock. A refused state
+ * must leave the machine's devices byte for byte as they were and carry one
+ * line naming the device; an accepted one must save again, restore into a
+ * second fresh machine and save there to the same bytes, and then hold up
+ * under the guest's accesses with the invariants fuzz_devices checks (FIFO
+ * and queue inside their rings, the RTC's index, IRQ lines that only
+ * toggle), saving and restoring again at the end. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../vmm/dev/devices.h"
+#include "fuzz_common.h"
+#include "pvhboot/acpi.h"
+
+#define STATE_MAX 512
+
+struct recorder {
+    int irq_level[16];
+    uint64_t mono_ns;
+};
+
+static void on_irq(void *ctx, unsigned irq, int level)
+{
+    struct recorder *r = ctx;
+    check(irq < 16 && (level == 0 || level == 1) && level != r->irq_level[irq]);
+    r->irq_level[irq] = level;
+}
+
+static void on_end(void *ctx, enum pvh_vm_end end, int status)
+{
+    (void)ctx;
+    check(end == PVH_END_DEBUG_EXIT || end == PVH_END_POWEROFF || end == PVH_END_RESET);
+    check(status >= 0 && status <= 255);
+}
+
+static void on_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    check(buf != NULL && len == 1);
+}
+
+static int64_t fake_realtime(void *ctx)
+{
+    return 1700000000ll * 1000000000ll + (int64_t)((struct recorder *)ctx)->mono_ns;
+}
+
+static uint64_t fake_monotonic(void *ctx) { return ((struct recorder *)ctx)->mono_ns; }
+
+struct machine {
+    struct recorder rec;
+    struct pvh_io_hooks hooks;
+    struct pvh_devices d;
+};
+
+static void machine_init(struct machine *m, uint64_t mono)
+{
+    memset(m, 0, sizeof(*m));
+    m->rec.mono_ns = mono;
+    m->hooks = (struct pvh_io_hooks){&m->rec, on_irq, on_end, on_output, on_output};
+    pvh_devices_init(&m->d, &m->hooks);
+    struct pvh_rtc_clock clock = {&m->rec, fake_realtime, fake_monotonic};
+    pvh_rtc_destroy(&m->d.rtc);
+    pvh_rtc_init(&m->d.rtc, &m->hooks, PVH_RTC_IRQ, &clock);
+}
+
+static const struct {
+    uint16_t port, len;
+    const char *name;
+} DEVICES[] = {
+    {PVH_COM1_PORT, 8, "uart8250"},
+    {PVH_I8042_PORT, 5, "i8042"},
+    {PVH_ACPI_PM1A_EVT_PORT, PVH_ACPI_PM1A_CNT_PORT + 2 - PVH_ACPI_PM1A_EVT_PORT, "acpipm"},
+    {PVH_RTC_PORT, 2, "rtc"},
+    {PVH_DEBUGCON_PORT, 1, "debugcon"},
+    {PVH_DEBUG_EXIT_PORT, 4, "debugexit"},
+};
+#define NDEVICES (sizeof(DEVICES) / sizeof(DEVICES[0]))
+
+static const struct pvh_bus_range *device(struct machine *m, unsigned which)
+{
+    const struct pvh_bus_range *r = pvh_bus_find(&m->d.pio, DEVICES[which].port);
+    check(r != NULL && strcmp(r->ops->name, DEVICES[which].name) == 0 && r->ops->save && r->ops->restore);
+    return r;
+}
+
+static int save(struct machine *m, unsigned which, uint8_t *buf, size_t *len)
+{
+    const struct pvh_bus_range *r = device(m, which);
+    struct pvh_error err;
+    if (r->lock)
+        pthread_mutex_lock(r->lock);
+    int rc = r->ops->save(r->dev, buf, STATE_MAX, len, &err);
+    if (r->lock)
+        pthread_mutex_unlock(r->lock);
+    return rc;
+}
+
+static int restore(struct machine *m, unsigned which, const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    const struct pvh_bus_range *r = device(m, which);
+    if (r->lock)
+        pthread_mutex_lock(r->lock);
+    int rc = r->ops->restore(r->dev, buf, len, err);
+    if (r->lock)
+        pthread_mutex_unlock(r->lock);
+    return rc;
+}
+
+/* The device's state saved, restored into a fresh machine at the same
+ * time, saved there again: the same bytes. */
+static void check_round_trip(struct machine *m, unsigned which)
+{
+    static uint8_t a[STATE_MAX], b[STATE_MAX];
+    static struct machine other;
+    size_t na = 0, nb = 0;
+    check(save(m, which, a, &na) == 0 && na >= 1 && na <= STATE_MAX);
+    machine_init(&other, m->rec.mono_ns);
+    struct pvh_error err;
+    check(restore(&other, which, a, na, &err) == 0);
+    check(save(&other, which, b, &nb) == 0 && nb == na && memcmp(a, b, na) == 0);
+    check(other.rec.irq_level[PVH_COM1_IRQ] == m->rec.irq_level[PVH_COM1_IRQ] || which != 0);
+    pvh_devices_destroy(&other.d);
+}
+
+static void check_invariants(const struct machine *m)
+{
+    const struct pvh_devices *d = &m->d;
+    check(d->uart.rx_count <= PVH_UART_RX_SIZE && d->uart.rx_head < PVH_UART_RX_SIZE);
+    check(d->i8042.head < PVH_I8042_QUEUE && d->i8042.count <= PVH_I8042_QUEUE);
+    check(d->rtc.index < 0x80 && d->rtc.irq_level == m->rec.irq_level[PVH_RTC_IRQ]);
+    check(d->uart.irq_level == m->rec.irq_level[PVH_COM1_IRQ]);
+}
+
+static void one_access(struct machine *m, unsigned which, struct input *in)
+{
+    uint8_t op = (uint8_t)take(in, 1);
+    uint16_t port = (uint16_t)(DEVICES[which].port + (op >> 2) % DEVICES[which].len);
+    static const unsigned sizes[] = {1, 2, 4, 1};
+    unsigned size = sizes[(op >> 5) & 3];
+    uint8_t data[4] = {0};
+    switch (op & 3) {
+    case 0:
+        pvh_devices_io(&m->d, port, 0, data, size);
+        break;
+    case 1: {
+        uint32_t v = (uint32_t)take(in, 4);
+        memcpy(data, &v, sizeof(v));
+        pvh_devices_io(&m->d, port, 1, data, size);
+        break;
+    }
+    case 2:
+        m->rec.mono_ns += take(in, 4);
+        pvh_rtc_advance(&m->d.rtc, m->rec.mono_ns);
+        break;
+    default: {
+        uint8_t c = (uint8_t)take(in, 1);
+        pvh_uart_receive(&m->d.uart, &c, 1);
+        break;
+    }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct machine m;
+    static struct pvh_devices before;
+    struct input in = {data, size};
+    unsigned which = (unsigned)(take(&in, 1) % NDEVICES);
+    size_t len = take(&in, 2) % (STATE_MAX + 1);
+    if (len > in.n)
+        len = in.n;
+    uint8_t *state = malloc(len ? len : 1); /* exactly len bytes: ASan sees a read past them */
+    if (!state)
+        return 0;
+    memcpy(state, in.p, len);
+    in.p += len;
+    in.n -= len;
+    machine_init(&m, 1000000000ull + take(&in, 4));
+    memcpy(&before, &m.d, sizeof(before));
+    struct pvh_error err = {0};
+    if (restore(&m, which, state, len, &err) != 0) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "%s state: ", DEVICES[which].name);
+        check(memcmp(&before, &m.d, sizeof(before)) == 0);
+        check(strncmp(err.msg, prefix, strlen(prefix)) == 0 && strchr(err.msg, '\n') == NULL);
+    } else {
+        check_invariants(&m);
+        check_round_trip(&m, which);
+        for (unsigned ops = 0; in.n > 0 && ops < 1024; ops++) {
+            one_access(&m, which, &in);
+            check_invariants(&m);
+        }
+        check_round_trip(&m, which);
+    }
+    free(state);
+    pvh_devices_destroy(&m.d);
+    return 0;
+}

@@ -1,0 +1,333 @@
+/* `pvhboot restore` (pvh_vm_restore, vmm.h): the state file read whole and
+ * validated (pvhboot/snapfile.h; every section's own length checked here
+ * before it is read), the machine it describes rebuilt (vCPUs, RAM, the same
+ * devices in the same order), this host's KVM capabilities, XSAVE size and
+ * CPUID compared with the snapshot's (a difference refused, named), the
+ * memory file mapped private over guest RAM (copy-on-write: nothing is read
+ * until the guest touches it, so the time does not grow with RAM), each
+ * saved state set, and the VM run as pvh_vm_run runs one. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "pvhboot/bytes.h"
+#include "pvhboot/sandbox.h"
+#include "pvhboot/snapfile.h"
+#include "snapshot.h"
+#include "vcpu_state.h"
+
+#define FOUR_GIB 0x100000000ull
+
+struct restore {
+    const char *state_path, *mem_path;
+    struct pvh_file state, mem;
+    struct pvh_snap_reader r;
+    uint32_t ncpus;
+    uint64_t low, high;
+    uint32_t ndevices;
+    const uint8_t *device_names;
+};
+
+__attribute__((format(printf, 3, 4))) static int bad_state(const struct restore *rs, struct pvh_error *err,
+                                                           const char *fmt, ...)
+{
+    char msg[sizeof(err->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return pvh_fail(err, PVH_E_INPUT, "%s: %s", rs->state_path, msg);
+}
+
+static int section(const struct restore *rs, uint32_t tag, uint32_t index, const char *what,
+                   struct pvh_snap_section *s, struct pvh_error *err)
+{
+    if (!pvh_snap_find(&rs->r, tag, index, s))
+        return bad_state(rs, err, "no %s section (tag %u, index %u)", what, tag, index);
+    return 0;
+}
+
+static int read_state(struct restore *rs, struct pvh_error *err)
+{
+    if (pvh_file_open(&rs->state, rs->state_path, err))
+        return -1;
+    if (rs->state.size > PVH_SNAP_MAX_FILE)
+        return bad_state(rs, err, "%zu bytes, more than a state file may hold (%u)", rs->state.size,
+                         PVH_SNAP_MAX_FILE);
+    struct pvh_error e;
+    if (pvh_snap_open(&rs->r, rs->state.data, rs->state.size, &e) || pvh_file_check(&rs->state, &e))
+        return bad_state(rs, err, "%s", e.msg);
+    return 0;
+}
+
+static bool sane_ram(uint64_t low, uint64_t high)
+{
+    return low % PVH_PAGE_SIZE == 0 && high % PVH_PAGE_SIZE == 0 && low >= PVH_MIN_RAM && low <= FOUR_GIB &&
+           high <= PVH_MAX_RAM;
+}
+
+static int parse_machine(struct restore *rs, struct pvh_error *err)
+{
+    struct pvh_snap_section s;
+    if (section(rs, PVH_SNAP_MACHINE, 0, "MACHINE", &s, err))
+        return -1;
+    if (s.len < 32)
+        return bad_state(rs, err, "MACHINE section of %zu bytes, fewer than 32", s.len);
+    if (pvh_le32(s.data) != PVH_SNAP_MACHINE_VERSION)
+        return bad_state(rs, err, "MACHINE section version %u; this pvhboot reads %u", pvh_le32(s.data),
+                         PVH_SNAP_MACHINE_VERSION);
+    rs->ncpus = pvh_le32(s.data + 4);
+    rs->low = pvh_le64(s.data + 8);
+    rs->high = pvh_le64(s.data + 16);
+    rs->ndevices = pvh_le32(s.data + 24);
+    if (rs->ncpus == 0 || rs->ncpus > PVH_MAX_CPUS)
+        return bad_state(rs, err, "MACHINE: %u vCPUs (1 to %d)", rs->ncpus, PVH_MAX_CPUS);
+    if (!sane_ram(rs->low, rs->high))
+        return bad_state(rs, err, "MACHINE: RAM of %#llx bytes below 4 GiB and %#llx above is not a machine's",
+                         (unsigned long long)rs->low, (unsigned long long)rs->high);
+    if (rs->ndevices > PVH_SNAP_MAX_DEVICES || s.len != 32 + (size_t)rs->ndevices * PVH_SNAP_DEVICE_NAME)
+        return bad_state(rs, err, "MACHINE: %u devices in a section of %zu bytes", rs->ndevices, s.len);
+    rs->device_names = s.data + 32;
+    return 0;
+}
+
+static int parse_memory(struct restore *rs, struct pvh_error *err)
+{
+    struct pvh_snap_section s;
+    if (section(rs, PVH_SNAP_MEMORY, 0, "MEMORY", &s, err))
+        return -1;
+    if (s.len != 8 + PVH_MEM_SLOTS * 24 || pvh_le32(s.data) != PVH_MEM_SLOTS)
+        return bad_state(rs, err, "MEMORY section of %zu bytes is not %d slots", s.len, PVH_MEM_SLOTS);
+    const uint64_t want[PVH_MEM_SLOTS][3] = {{0, rs->low, 0}, {FOUR_GIB, rs->high, rs->low}};
+    for (int i = 0; i < PVH_MEM_SLOTS; i++)
+        for (int k = 0; k < 3; k++)
+            if (pvh_le64(s.data + 8 + i * 24 + k * 8) != want[i][k])
+                return bad_state(rs, err, "MEMORY: slot %d does not match the MACHINE's RAM", i);
+    if (pvh_file_open(&rs->mem, rs->mem_path, err))
+        return -1;
+    if (rs->mem.size != rs->low + rs->high)
+        return pvh_fail(err, PVH_E_INPUT, "%s: %zu bytes; the snapshot's guest RAM is %llu bytes (another snapshot's "
+                        "memory file?)", rs->mem_path, rs->mem.size, (unsigned long long)(rs->low + rs->high));
+    return 0;
+}
+
+/* ---- this host against the snapshot ---- */
+
+struct needed_cap {
+    int cap;
+    const char *name;
+};
+
+static const struct needed_cap restore_caps[] = {
+    {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},       {KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS"},
+    {KVM_CAP_DEBUGREGS, "KVM_CAP_DEBUGREGS"},     {KVM_CAP_XSAVE, "KVM_CAP_XSAVE"},
+    {KVM_CAP_XCRS, "KVM_CAP_XCRS"},               {KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK"},
+    {KVM_CAP_PIT_STATE2, "KVM_CAP_PIT_STATE2"},
+};
+
+static int check_caps(const struct restore *rs, int kvm_fd, struct pvh_error *err)
+{
+    for (size_t i = 0; i < sizeof(restore_caps) / sizeof(restore_caps[0]); i++)
+        if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, restore_caps[i].cap) <= 0)
+            return bad_state(rs, err, "cannot be restored here: this host's KVM lacks %s", restore_caps[i].name);
+    return 0;
+}
+
+static const struct kvm_cpuid_entry2 *host_leaf(const struct kvm_cpuid2 *c, uint32_t function, uint32_t index)
+{
+    for (uint32_t i = 0; i < c->nent; i++)
+        if (c->entries[i].function == function && c->entries[i].index == index)
+            return &c->entries[i];
+    return NULL;
+}
+
+/* The snapshot's CPUID table is this host's, entry for entry. */
+static int check_cpuid(const struct restore *rs, const struct kvm_cpuid2 *host, struct pvh_error *err)
+{
+    struct pvh_snap_section s;
+    if (section(rs, PVH_SNAP_CPUID, 0, "CPUID", &s, err))
+        return -1;
+    uint32_t n = s.len >= 8 ? pvh_le32(s.data) : 0;
+    if (s.len < 8 || n > PVH_SNAP_MAX_CPUID || s.len != 8 + (size_t)n * PVH_SNAP_CPUID_ENTRY)
+        return bad_state(rs, err, "CPUID section of %zu bytes does not hold its %u entries", s.len, n);
+    static const char *const reg[] = {"eax", "ebx", "ecx", "edx"};
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = s.data + 8 + (size_t)i * PVH_SNAP_CPUID_ENTRY;
+        uint32_t fn = pvh_le32(e), idx = pvh_le32(e + 4);
+        const struct kvm_cpuid_entry2 *h = host_leaf(host, fn, idx);
+        if (!h)
+            return bad_state(rs, err, "cannot be restored here: CPUID leaf 0x%x subleaf %u is not on this host", fn,
+                             idx);
+        const uint32_t mine[] = {h->eax, h->ebx, h->ecx, h->edx};
+        for (int k = 0; k < 4; k++)
+            if (pvh_le32(e + 12 + 4 * k) != mine[k])
+                return bad_state(rs, err, "cannot be restored here: CPUID leaf 0x%x subleaf %u %s is %#x in the "
+                                 "snapshot, %#x on this host", fn, idx, reg[k], pvh_le32(e + 12 + 4 * k), mine[k]);
+    }
+    if (n != host->nent)
+        return bad_state(rs, err, "cannot be restored here: the snapshot has %u CPUID leaves, this host %u", n,
+                         host->nent);
+    return 0;
+}
+
+/* The machine built here has the snapshot's devices, in its order. */
+static int check_devices(const struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
+{
+    struct pvh_snap_devices d;
+    pvh_snap_devices_list(vm, &d);
+    for (size_t i = 0; i < rs->ndevices || i < d.n; i++) {
+        char name[PVH_SNAP_DEVICE_NAME];
+        if (i < rs->ndevices)
+            memcpy(name, rs->device_names + i * PVH_SNAP_DEVICE_NAME, sizeof(name));
+        name[sizeof(name) - 1] = '\0';
+        const char *here = i < d.n ? d.r[i]->ops->name : "(none)";
+        if (i >= rs->ndevices || strcmp(name, here))
+            return bad_state(rs, err, "device %zu is %s in the snapshot, %s in the machine restore builds "
+                             "(restore rebuilds the legacy devices only, without --debugcon)", i,
+                             i < rs->ndevices ? name : "(none)", here);
+    }
+    return 0;
+}
+
+/* ---- setting the state ---- */
+
+static int restore_vcpus(const struct restore *rs, struct pvh_vm *vm, const struct pvh_vcpu_state_info *info,
+                         struct pvh_error *err)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct pvh_snap_section s;
+        struct pvh_vcpu_state st;
+        struct pvh_error e;
+        if (section(rs, PVH_SNAP_VCPU, i, "VCPU", &s, err))
+            return -1;
+        if (pvh_vcpu_state_decode(s.data, s.len, &st, &e))
+            return bad_state(rs, err, "VCPU %u section: %s", i, e.msg);
+        int rc = 0;
+        if (st.xsave_len != info->xsave_size)
+            rc = bad_state(rs, err, "cannot be restored here: KVM's XSAVE area is %u bytes in the snapshot, %u on "
+                           "this host", st.xsave_len, info->xsave_size);
+        if (rc == 0 && pvh_vcpu_state_set(vm->vcpu[i].fd, i, &st, &e))
+            rc = e.code == PVH_E_INPUT ? bad_state(rs, err, "%s", e.msg + strlen("state file: "))
+                                       : pvh_fail(err, e.code, "%s", e.msg);
+        pvh_vcpu_state_free(&st);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+static int restore_vm_state(const struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
+{
+    struct pvh_snap_section s;
+    struct pvh_vm_kvm_state st;
+    struct pvh_error e;
+    if (section(rs, PVH_SNAP_VM, 0, "VM", &s, err))
+        return -1;
+    if (pvh_vm_kvm_state_decode(s.data, s.len, &st, &e))
+        return bad_state(rs, err, "VM section: %s", e.msg);
+    if (pvh_vm_kvm_state_set(vm->vm_fd, &st, &e))
+        return e.code == PVH_E_INPUT ? bad_state(rs, err, "%s", e.msg + strlen("state file: "))
+                                     : pvh_fail(err, e.code, "%s", e.msg);
+    return 0;
+}
+
+static int restore_devices(const struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
+{
+    struct pvh_snap_devices d;
+    pvh_snap_devices_list(vm, &d);
+    for (size_t i = 0; i < d.n; i++) {
+        struct pvh_snap_section s;
+        struct pvh_error e;
+        const struct pvh_bus_range *r = d.r[i];
+        if (section(rs, PVH_SNAP_DEVICE, (uint32_t)i, r->ops->name, &s, err))
+            return -1;
+        if (!r->ops->restore)
+            return bad_state(rs, err, "device %s cannot be restored (no restore operation)", r->ops->name);
+        if (r->lock)
+            pthread_mutex_lock(r->lock);
+        int rc = r->ops->restore(r->dev, s.data, s.len, &e);
+        if (r->lock)
+            pthread_mutex_unlock(r->lock);
+        if (rc)
+            return bad_state(rs, err, "device %s: %s", r->ops->name, e.msg);
+    }
+    return 0;
+}
+
+/* Guest RAM: the memory file mapped over each slot, private. */
+static int map_memory(struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
+{
+    uint64_t offset = 0;
+    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
+        const struct pvh_mem_slot *s = &vm->mem.slot[i];
+        if (!s->host)
+            continue;
+        if (pvh_guestmem_load(&vm->mem, s->gpa, &rs->mem, offset, s->size, PVH_LOAD_MAP, "guest memory", NULL, err))
+            return -1;
+        offset += s->size;
+    }
+    return 0;
+}
+
+static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
+{
+    struct pvh_vcpu_state_info *info = malloc(sizeof(*info));
+    struct pvh_boot_inputs *in = calloc(1, sizeof(*in)); /* no kernel: the plan's RAM sizes, no virtio device */
+    int rc = -1;
+    if (!info || !in) {
+        rc = pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+        goto out;
+    }
+    in->plan.ram_low_end = rs->low;
+    in->plan.ram_high_size = rs->high;
+    if (pvh_kvm_open(vm, err) || check_caps(rs, vm->kvm_fd, err) || pvh_kvm_create_vm(vm, rs->low, rs->high, err) ||
+        map_memory(rs, vm, err))
+        goto out;
+    if (pvh_console_open(vm, err) || pvh_machine_devices_create(vm, in, err) || check_devices(rs, vm, err))
+        goto out;
+    if (pvh_vcpus_create(vm, err) || check_cpuid(rs, vm->cpuid, err) ||
+        pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, info, err))
+        goto out;
+    if (restore_vcpus(rs, vm, info, err) || restore_vm_state(rs, vm, err) || restore_devices(rs, vm, err))
+        goto out;
+    pvh_kvm_close_device(vm);
+    rc = vm->cfg->drop_user ? pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err) : 0;
+out:
+    free(info);
+    free(in);
+    return rc;
+}
+
+int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, const char *mem_file,
+                   struct pvh_vm_result *res, struct pvh_error *err)
+{
+    struct restore rs = {.state_path = state_file, .mem_path = mem_file};
+    rs.state = rs.mem = (struct pvh_file){.fd = -1};
+    memset(res, 0, sizeof(*res));
+    if (read_state(&rs, err) || parse_machine(&rs, err) || parse_memory(&rs, err)) {
+        pvh_file_close(&rs.state);
+        pvh_file_close(&rs.mem);
+        return -1;
+    }
+    struct pvh_vm_config cfg = *cfg_in;
+    cfg.ncpus = rs.ncpus;
+    cfg.ram_size = rs.low + rs.high;
+    struct pvh_vm *vm = malloc(sizeof(*vm)); /* pvh_vm_init sets what is read */
+    if (!vm) {
+        pvh_file_close(&rs.state);
+        pvh_file_close(&rs.mem);
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    }
+    pvh_vm_init(vm, &cfg);
+    struct pvh_proc_files pf;
+    pvh_proc_files_open(&pf);
+    bool ready = build_machine(&rs, vm, err) == 0;
+    if (ready)
+        pvh_proc_files_open_pagemap(&cfg, &pf);
+    pvh_file_close(&rs.state); /* every section is set */
+    pvh_file_close(&rs.mem);   /* guest RAM keeps its own mappings of it */
+    return pvh_vm_run_prepared(vm, ready, &pf, res, err);
+}
