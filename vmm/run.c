@@ -442,7 +442,7 @@ static void wait_for_end(struct pvh_vm *vm)
             pthread_mutex_lock(&vm->end_lock);
             continue;
         }
-        struct timespec poll = monotonic_after(SNAPSHOT_POLL_NS);
+        struct timespec poll = pvh_deadline_in(SNAPSHOT_POLL_NS);
         bool polling = vm->snap_info && (!timeout || before(&poll, &deadline));
         if (!timeout && !polling) {
             pthread_cond_wait(&vm->end_cond, &vm->end_lock);
