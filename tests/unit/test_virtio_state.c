@@ -231,6 +231,24 @@ static void expect_refused(struct fixture *f, const uint8_t *buf, size_t len, co
     assert_int_equal(irqs, f->interrupts[2]);
 }
 
+/* A driver may take FEATURES_OK back while DRIVER_OK stays (the transport
+ * checks only bits being added): a state its own registers reach, so a
+ * restore takes it (fuzz_devstate found the restore refusing it:
+ * regressions/devstate/driver-ok-without-features-ok). */
+static void test_driver_ok_without_features_ok(void **state)
+{
+    struct fixture *f = *state;
+    busy(f);
+    vd_write32(&f->v, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
+    assert_int_equal(vd_read32(&f->v, VIRTIO_MMIO_STATUS), 0x07);
+    uint8_t buf[STATE_MAX];
+    size_t len = save(&f->d[0], buf);
+    struct pvh_error err;
+    if (restore(&f->d[1], buf, len, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(f->d[1].status, 0x07);
+}
+
 #define Q0 39 /* queue 0's fields */
 
 static void test_hostile(void **state)
@@ -256,7 +274,6 @@ static void test_hostile(void **state)
         {10, 4, 4, "ISR 0x4"},
         {38, 1, 2, "broken 2"},
         {38, 1, 1, "broken without DEVICE_NEEDS_RESET in status 0xf"},
-        {6, 4, 0x07, "DRIVER_OK without FEATURES_OK in status 0x7"},
         {30, 8, FEATURES | (1ull << 5), "features 0x130000028 agreed, not a subset of 0x130000008 with VERSION_1"},
         {30, 8, 1ull << 3, "features 0x8 agreed"},
         {Q0 + 2, 1, 2, "echo queue 0: a flag is not 0 or 1"},
@@ -293,6 +310,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_ok_without_features_ok, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -379,7 +379,9 @@ static int load_queue(const struct pvh_virtio_dev *d, uint64_t features, unsigne
     return 0;
 }
 
-/* The transport's fields as only its register writes can leave them. */
+/* The transport's fields as only its register writes can leave them
+ * (DRIVER_OK without FEATURES_OK is one: write_status checks only the bits
+ * a write adds, so a driver may take FEATURES_OK back). */
 static int check_transport(const struct pvh_virtio_dev *d, const uint8_t *buf, size_t len, struct pvh_error *err)
 {
     if (pvh_devstate_open(NAME, STATE_VERSION, buf, len, STATE_FIXED, err) != 0)
@@ -396,8 +398,6 @@ static int check_transport(const struct pvh_virtio_dev *d, const uint8_t *buf, s
     if (buf[38] && !(status & VIRTIO_STATUS_NEEDS_RESET))
         return pvh_devstate_bad(err, NAME, "%s: broken without DEVICE_NEEDS_RESET in status 0x%x", d->ops->name,
                                 status);
-    if ((status & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK))
-        return pvh_devstate_bad(err, NAME, "%s: DRIVER_OK without FEATURES_OK in status 0x%x", d->ops->name, status);
     uint64_t features = pvh_le64(buf + 30);
     if ((status & VIRTIO_STATUS_FEATURES_OK) &&
         ((features & ~pvh_virtio_offered(d)) || !(features & VIRTIO_F_VERSION_1_BIT)))
