@@ -1107,9 +1107,9 @@ void run_usage(FILE *f)
             "  --snapshot-on-port     the guest may ask for the snapshot: a 32-bit OUT of 0x50414e53 (\"SNAP\")\n"
             "                         to port 0x5f4 (guest SDK: pvh_snapshot())\n"
             "  --snapshot-continue    run on after each snapshot instead of ending\n"
-            "  --snapshot-diff        the first snapshot full, each later one (--snapshot-continue) only the\n"
-            "                         pages written since the one before, to STATE.N and MEM.N (N = 1, 2, ...);\n"
-            "                         restore STATE.N --mem-file MEM --mem-diff MEM.1 ... --mem-diff MEM.N\n"
+            "  --snapshot-diff        the first snapshot full, each later one (with --snapshot-continue) only\n"
+            "                         the pages written since the one before, to STATE.N and MEM.N, N = 1, 2...;\n"
+            "                         restoring STATE.N layers MEM.1 to MEM.N on MEM (pvhboot restore --help)\n"
             "  --help, -h             this text\n"
             "QEMU flags:\n");
     print_qemu_flags(f, "accepted, changing nothing (pvhboot never draws, always uses KVM, ends on a reset):", true);
