@@ -1,10 +1,11 @@
 /* snapdiff: a counter for tests/run/snapshot-diff.t (run --snapshot-diff).
  * A 1 MiB buffer is filled with pattern A at the start; the guest counts on
- * COM1 and asks for a snapshot after "count 3" (the full one, generation 0)
- * and after "count 6" (the diff, generation 1). Between the two it writes
+ * COM1 and asks for a snapshot after "count 3" (the full one, generation 0),
+ * "count 6" (diff 1) and "count 8" (diff 2). Before count 4 it writes
  * pattern B over 64 KiB of the buffer and zeroes one page of it (a dirtied
- * page that is all zeros: a diff must hold it, not leave it a hole); after
- * the second it writes pattern C over another 32 KiB. At the end it checks
+ * page that is all zeros: a diff must hold it, not leave it a hole); before
+ * count 7 pattern C over another 32 KiB; before count 9 pattern D over
+ * 16 KiB more. At the end it checks
  * the whole buffer against what those three steps leave ("memory ok"), so a
  * restore from the base and the diff that lost a diff page, took a stale
  * page from the base or missed the zero page prints "memory BAD". Then
@@ -13,6 +14,7 @@
 
 #define FULL_AT 3
 #define DIFF_AT 6
+#define DIFF2_AT 8
 #define END 10
 #define BUF_WORDS (1024 * 1024 / 4)
 #define B_FROM (64 * 1024 / 4)
@@ -21,6 +23,8 @@
 #define ZERO_TO (ZERO_FROM + 4096 / 4)
 #define C_FROM (768 * 1024 / 4)
 #define C_TO (C_FROM + 32 * 1024 / 4)
+#define D_FROM (900 * 1024 / 4)
+#define D_TO (D_FROM + 16 * 1024 / 4)
 
 void guest_main(uint32_t start_info_paddr);
 
@@ -37,6 +41,8 @@ static uint32_t expected(uint32_t i, uint32_t n)
         return pattern(i, 0xb);
     if (n >= DIFF_AT + 1 && i >= C_FROM && i < C_TO)
         return pattern(i, 0xc);
+    if (n >= DIFF2_AT + 1 && i >= D_FROM && i < D_TO)
+        return pattern(i, 0xd);
     return pattern(i, 0xa);
 }
 
@@ -62,12 +68,12 @@ void guest_main(uint32_t start_info_paddr)
     for (uint32_t i = 0; i < BUF_WORDS; i++)
         buf[i] = pattern(i, 0xa);
     for (uint32_t n = 1; n <= END; n++) {
-        if (n == FULL_AT + 1 || n == DIFF_AT + 1)
+        if (n == FULL_AT + 1 || n == DIFF_AT + 1 || n == DIFF2_AT + 1)
             write_step(n);
         pvh_puts("count ");
         pvh_put_dec(n);
         pvh_putc('\n');
-        if (n == FULL_AT || n == DIFF_AT)
+        if (n == FULL_AT || n == DIFF_AT || n == DIFF2_AT)
             pvh_snapshot();
     }
     pvh_puts(buffer_ok(END) ? "memory ok\n" : "memory BAD\n");
