@@ -72,6 +72,16 @@ int pvh_guestmem_track_dirty(struct pvh_guestmem *mem, struct pvh_error *err)
     return 0;
 }
 
+void pvh_guestmem_clear_dirty(struct pvh_guestmem *mem)
+{
+    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
+        struct pvh_mem_slot *s = &mem->slot[i];
+        uint64_t pages = (s->size + DIRTY_PAGE - 1) / DIRTY_PAGE;
+        if (s->vmm_dirty)
+            memset(s->vmm_dirty, 0, (size_t)(pages + 63) / 64 * sizeof(uint64_t));
+    }
+}
+
 /* [off, off + len) inside slot s, len > 0. */
 static void mark_slot(const struct pvh_mem_slot *s, uint64_t off, uint64_t len)
 {

@@ -595,6 +595,7 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
         t.c_oflag |= OPOST | ONLCR; /* keep the host's line endings for output */
         tcsetattr(STDIN_FILENO, TCSANOW, &t);
     }
+    pvh_guestmem_clear_dirty(&vm->mem); /* --snapshot-diff: the loader's writes hold no pointer past the start */
     int rc = pvh_machine_start_io(vm, err);
     if (rc == 0)
         rc = start_threads(vm, &input, &has_input, &in, err);

@@ -37,10 +37,14 @@ void *pvh_gpa_ptr(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len);
 /* --snapshot-diff: KVM's dirty log sees the guest's writes only, not the
  * VMM's (virtio used rings, device DMA from the I/O thread). This turns on a
  * VMM-side bitmap per slot that pvh_gpa_ptr (and so pvh_guestmem_write)
- * sets. It is never cleared: a pointer handed out before a snapshot (a
+ * sets. Snapshots never clear it: a pointer handed out before a snapshot (a
  * virtio ring's view) may be written through after it, so every page the VMM
  * ever got a pointer to is in every diff. */
 int pvh_guestmem_track_dirty(struct pvh_guestmem *mem, struct pvh_error *err);
+/* Clears the VMM's bitmap: once, when the guest is about to start, so the
+ * kernel and boot data the loader wrote (in the full snapshot anyway, and
+ * holding no pointer) are not in every diff. Nothing without tracking. */
+void pvh_guestmem_clear_dirty(struct pvh_guestmem *mem);
 /* Marks [gpa, gpa + len) written by the VMM (the part inside RAM); nothing
  * without tracking. Thread-safe (atomic). */
 void pvh_guestmem_mark_dirty(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len);

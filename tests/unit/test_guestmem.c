@@ -316,6 +316,9 @@ static void test_accessor_marks_dirty_pages(void **state)
     assert_string_equal(marks(&mem, 1, 0, 2), "10");
     pvh_guestmem_mark_dirty(&mem, UINT64_MAX - 10, 100); /* wraps: nothing */
     assert_string_equal(marks(&mem, 1, HIGH / 4096 - 1, 1), "0");
+    pvh_guestmem_clear_dirty(&mem);
+    assert_string_equal(marks(&mem, 0, 0, 7), "0000000");
+    assert_string_equal(marks(&mem, 1, 0, 10), "0000000000");
     pvh_guestmem_unmap(&mem);
     assert_null(mem.slot[0].vmm_dirty);
 }
