@@ -539,6 +539,7 @@ static int opt_snapshot_file(struct run_args *a, const char *o, char *v) { (void
 static int opt_mem_file(struct run_args *a, const char *o, char *v) { (void)o; return a->cfg.snapshot_mem_file = v, 0; }
 static int opt_snapshot_on_port(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.snapshot_on_port = true, 0; }
 static int opt_snapshot_continue(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.snapshot_continue = true, 0; }
+static int opt_snapshot_diff(struct run_args *a, const char *o, char *v) { (void)o, (void)v; return a->cfg.snapshot_diff = true, 0; }
 
 static int opt_module(struct run_args *a, const char *o, char *v)
 {
@@ -917,6 +918,7 @@ static const struct run_option options[] = {
     {"--mem-file", NULL, true, opt_mem_file},
     {"--snapshot-on-port", NULL, false, opt_snapshot_on_port},
     {"--snapshot-continue", NULL, false, opt_snapshot_continue},
+    {"--snapshot-diff", NULL, false, opt_snapshot_diff},
 };
 
 /* The spelling of o that arg uses ("--mem" or "-m"), with the value inline
@@ -1009,8 +1011,9 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
         return bad("%s", "--gdb and --dry-run: a dry run never starts the guest");
     if (!a->cfg.snapshot_file != !a->cfg.snapshot_mem_file)
         return bad("%s", "--snapshot-file STATE and --mem-file MEM go together: a snapshot is both files");
-    if (!a->cfg.snapshot_file && (a->cfg.snapshot_on_port || a->cfg.snapshot_continue))
-        return bad("%s", "--snapshot-on-port and --snapshot-continue need --snapshot-file STATE --mem-file MEM");
+    if (!a->cfg.snapshot_file && (a->cfg.snapshot_on_port || a->cfg.snapshot_continue || a->cfg.snapshot_diff))
+        return bad("%s", "--snapshot-on-port, --snapshot-continue and --snapshot-diff need --snapshot-file STATE "
+                   "--mem-file MEM");
     if (a->cfg.snapshot_file && a->cfg.dry_run)
         return bad("%s", "--snapshot-file and --dry-run: a dry run never starts the guest");
     int rc = finish_modules(a);
@@ -1104,6 +1107,9 @@ void run_usage(FILE *f)
             "  --snapshot-on-port     the guest may ask for the snapshot: a 32-bit OUT of 0x50414e53 (\"SNAP\")\n"
             "                         to port 0x5f4 (guest SDK: pvh_snapshot())\n"
             "  --snapshot-continue    run on after each snapshot instead of ending\n"
+            "  --snapshot-diff        the first snapshot full, each later one (with --snapshot-continue) only\n"
+            "                         the pages written since the one before, to STATE.N and MEM.N, N = 1, 2...;\n"
+            "                         restoring STATE.N layers MEM.1 to MEM.N on MEM (pvhboot restore --help)\n"
             "  --help, -h             this text\n"
             "QEMU flags:\n");
     print_qemu_flags(f, "accepted, changing nothing (pvhboot never draws, always uses KVM, ends on a reset):", true);

@@ -1,11 +1,13 @@
 /* Guest RAM: anonymous mappings per slot; pvh_gpa_ptr, the checked
- * accessor through which every guest-physical dereference goes; loading file
+ * accessor through which every guest-physical dereference goes (marking
+ * the VMM's dirty bitmap with --snapshot-diff); loading file
  * bytes into RAM by mapping or copying (mapped ranges registered with the
  * SIGBUS guard); finding a file that shrank under them; counting the
  * resident pages. */
 #include "pvhboot/guestmem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include "pvhboot/mapguard.h"
 
 #define FOUR_GIB 0x100000000ull
+#define DIRTY_PAGE 4096ull
 
 static int map_slot(struct pvh_mem_slot *s, uint64_t gpa, uint64_t size, struct pvh_error *err)
 {
@@ -49,7 +52,61 @@ void pvh_guestmem_unmap(struct pvh_guestmem *mem)
         pvh_mapguard_remove(mem->slot[i].host, mem->slot[i].size);
         munmap(mem->slot[i].host, mem->slot[i].size);
         mem->slot[i].host = NULL;
+        free(mem->slot[i].vmm_dirty);
+        mem->slot[i].vmm_dirty = NULL;
     }
+}
+
+int pvh_guestmem_track_dirty(struct pvh_guestmem *mem, struct pvh_error *err)
+{
+    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
+        struct pvh_mem_slot *s = &mem->slot[i];
+        if (!s->host || s->vmm_dirty)
+            continue;
+        uint64_t pages = (s->size + DIRTY_PAGE - 1) / DIRTY_PAGE;
+        s->vmm_dirty = calloc((size_t)(pages + 63) / 64, sizeof(uint64_t));
+        if (!s->vmm_dirty)
+            return pvh_fail(err, PVH_E_SYSTEM, "out of memory for the dirty bitmap of %llu MiB of guest RAM",
+                            (unsigned long long)(s->size >> 20));
+    }
+    return 0;
+}
+
+void pvh_guestmem_clear_dirty(struct pvh_guestmem *mem)
+{
+    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
+        struct pvh_mem_slot *s = &mem->slot[i];
+        uint64_t pages = (s->size + DIRTY_PAGE - 1) / DIRTY_PAGE;
+        if (s->vmm_dirty)
+            memset(s->vmm_dirty, 0, (size_t)(pages + 63) / 64 * sizeof(uint64_t));
+    }
+}
+
+/* [off, off + len) inside slot s, len > 0. */
+static void mark_slot(const struct pvh_mem_slot *s, uint64_t off, uint64_t len)
+{
+    for (uint64_t p = off / DIRTY_PAGE; p <= (off + len - 1) / DIRTY_PAGE; p++)
+        __atomic_fetch_or(&s->vmm_dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELAXED);
+}
+
+void pvh_guestmem_mark_dirty(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len)
+{
+    for (int i = 0; i < PVH_MEM_SLOTS && len > 0; i++) {
+        const struct pvh_mem_slot *s = &mem->slot[i];
+        if (!s->vmm_dirty || gpa + len <= s->gpa || gpa >= s->gpa + s->size || gpa + len < gpa)
+            continue;
+        uint64_t from = gpa > s->gpa ? gpa - s->gpa : 0;
+        uint64_t to = gpa + len - s->gpa < s->size ? gpa + len - s->gpa : s->size;
+        mark_slot(s, from, to - from);
+    }
+}
+
+int pvh_guestmem_vmm_dirty(const struct pvh_mem_slot *s, uint64_t off)
+{
+    if (!s->vmm_dirty || off >= s->size)
+        return 0;
+    uint64_t p = off / DIRTY_PAGE;
+    return (int)((__atomic_load_n(&s->vmm_dirty[p / 64], __ATOMIC_RELAXED) >> (p % 64)) & 1);
 }
 
 void *pvh_gpa_ptr(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len)
@@ -58,8 +115,11 @@ void *pvh_gpa_ptr(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len)
         return NULL;
     for (int i = 0; i < PVH_MEM_SLOTS; i++) {
         const struct pvh_mem_slot *s = &mem->slot[i];
-        if (s->host && gpa >= s->gpa && gpa - s->gpa < s->size && len <= s->size - (gpa - s->gpa))
+        if (s->host && gpa >= s->gpa && gpa - s->gpa < s->size && len <= s->size - (gpa - s->gpa)) {
+            if (s->vmm_dirty)
+                mark_slot(s, gpa - s->gpa, len);
             return s->host + (gpa - s->gpa);
+        }
     }
     return NULL;
 }

@@ -1,6 +1,7 @@
 /* KVM itself: opening /dev/kvm with errors that say what to do, checking
  * the API version and each capability pvhboot needs, creating the VM with
- * its in-kernel interrupt controllers and PIT, and giving it guest RAM.
+ * its in-kernel interrupt controllers and PIT, and giving it guest RAM
+ * (its writes logged, KVM_MEM_LOG_DIRTY_PAGES, with --snapshot-diff).
  * /dev/kvm is closed as soon as the VM and its vCPUs exist: the run needs
  * only their fds (and the CPUID set read from it, kept in memory). */
 #include <errno.h>
@@ -77,7 +78,8 @@ static int set_memory(struct pvh_vm *vm, struct pvh_error *err)
         if (!s->host)
             continue;
         struct kvm_userspace_memory_region r = {
-            .slot = i, .guest_phys_addr = s->gpa, .memory_size = s->size, .userspace_addr = (uintptr_t)s->host};
+            .slot = i, .flags = vm->cfg->snapshot_diff ? KVM_MEM_LOG_DIRTY_PAGES : 0, /* --snapshot-diff */
+            .guest_phys_addr = s->gpa, .memory_size = s->size, .userspace_addr = (uintptr_t)s->host};
         if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) != 0)
             return pvh_fail(err, PVH_E_SYSTEM, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at %#llx): %s", i,
                             (unsigned long long)(s->size >> 20), (unsigned long long)s->gpa, strerror(errno));
@@ -139,6 +141,8 @@ int pvh_kvm_create_vm(struct pvh_vm *vm, uint64_t low_size, uint64_t high_size, 
     if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "KVM_CREATE_PIT2: %s", strerror(errno));
     if (pvh_guestmem_map(&vm->mem, low_size, high_size, err))
+        return -1;
+    if (vm->cfg->snapshot_diff && pvh_guestmem_track_dirty(&vm->mem, err))
         return -1;
     return set_memory(vm, err);
 }

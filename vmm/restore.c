@@ -5,7 +5,11 @@
  * CPUID compared with the snapshot's (a difference refused, named), the
  * memory file mapped private over guest RAM (copy-on-write: nothing is read
  * until the guest touches it, so the time does not grow with RAM), each
- * saved state set, and the VM run as pvh_vm_run runs one. */
+ * saved state set, and the VM run as pvh_vm_run runs one. A --snapshot-diff
+ * snapshot of generation N (its CHAIN section) needs its chain's full base
+ * as the memory file and the diffs 1..N (--mem-diff), each file's trailer
+ * (pvhboot/snapmem.h) checked against the chain id and its place before the
+ * diffs' pages are copied over the base, in order. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include "pvhboot/bytes.h"
 #include "pvhboot/sandbox.h"
 #include "pvhboot/snapfile.h"
+#include "pvhboot/snapmem.h"
 #include "snapshot.h"
 #include "vcpu_state.h"
 
@@ -29,6 +34,12 @@ struct restore {
     uint64_t low, high;
     uint32_t ndevices;
     const uint8_t *device_names;
+    bool chained;              /* a CHAIN section: --snapshot-diff's files, each with a trailer */
+    struct pvh_snapmem_id id;  /* the CHAIN section's */
+    const char *const *diff_paths;
+    unsigned ndiffs;
+    struct pvh_file *diffs;    /* ndiffs of them, opened and checked */
+    const uint8_t **diff_bitmaps;
 };
 
 __attribute__((format(printf, 3, 4))) static int bad_state(const struct restore *rs, struct pvh_error *err,
@@ -108,9 +119,119 @@ static int parse_memory(struct restore *rs, struct pvh_error *err)
                 return bad_state(rs, err, "MEMORY: slot %d does not match the MACHINE's RAM", i);
     if (pvh_file_open(&rs->mem, rs->mem_path, err))
         return -1;
+    if (rs->chained)
+        return 0; /* check_chain */
+    if (rs->ndiffs)
+        return bad_state(rs, err, "not a --snapshot-diff snapshot: it takes no --mem-diff");
     if (rs->mem.size != rs->low + rs->high)
         return pvh_fail(err, PVH_E_INPUT, "%s: %zu bytes; the snapshot's guest RAM is %llu bytes (another snapshot's "
                         "memory file?)", rs->mem_path, rs->mem.size, (unsigned long long)(rs->low + rs->high));
+    return 0;
+}
+
+/* ---- --snapshot-diff chains ---- */
+
+/* The CHAIN section, when there is one: rs->chained and rs->id. */
+static int parse_chain(struct restore *rs, struct pvh_error *err)
+{
+    struct pvh_snap_section s;
+    if (!pvh_snap_find(&rs->r, PVH_SNAP_CHAIN, 0, &s))
+        return 0;
+    if (s.len != PVH_SNAP_CHAIN_SIZE || pvh_le32(s.data) != PVH_SNAP_CHAIN_VERSION || pvh_le32(s.data + 20))
+        return bad_state(rs, err, "CHAIN section of %zu bytes, version %u, is not this pvhboot's", s.len,
+                         s.len >= 4 ? pvh_le32(s.data) : 0);
+    rs->id = (struct pvh_snapmem_id){pvh_le32(s.data + 4), pvh_le64(s.data + 8), pvh_le32(s.data + 16)};
+    if (rs->id.kind != (rs->id.generation ? PVH_SNAPMEM_DIFF : PVH_SNAPMEM_FULL))
+        return bad_state(rs, err, "CHAIN: kind %u does not go with generation %u", rs->id.kind, rs->id.generation);
+    rs->chained = true;
+    return 0;
+}
+
+/* One memory file of the chain: its trailer whole, then its place in it. */
+static int check_link(const struct restore *rs, const struct pvh_file *f, uint32_t generation, const uint8_t **bitmap,
+                      struct pvh_error *err)
+{
+    struct pvh_snapmem_id id;
+    struct pvh_error e;
+    uint64_t ram = rs->low + rs->high;
+    if (pvh_snapmem_open(f->data, f->size, ram, &id, bitmap, &e) || pvh_file_check(f, &e))
+        return pvh_fail(err, PVH_E_INPUT, "%s: %s", f->path, e.msg);
+    if (id.chain != rs->id.chain)
+        return pvh_fail(err, PVH_E_INPUT, "%s: belongs to another snapshot chain (id %016llx; %s's is %016llx): not "
+                        "this snapshot's %s", f->path, (unsigned long long)id.chain, rs->state_path,
+                        (unsigned long long)rs->id.chain, generation ? "diff" : "base");
+    if (generation == 0 && id.kind != PVH_SNAPMEM_FULL)
+        return pvh_fail(err, PVH_E_INPUT, "%s: a diff (generation %u), not the chain's full base: give the base "
+                        "(generation 0) as --mem-file and the diffs as --mem-diff", f->path, id.generation);
+    if (id.generation != generation)
+        return pvh_fail(err, PVH_E_INPUT, "%s: generation %u of its chain where generation %u belongs (the diffs go "
+                        "in order, 1 to %u)", f->path, id.generation, generation, rs->id.generation);
+    return 0;
+}
+
+/* A chained snapshot: the base is generation 0, the --mem-diff files 1..N,
+ * N the state file's generation. */
+static int check_chain(struct restore *rs, struct pvh_error *err)
+{
+    if (!rs->chained)
+        return 0;
+    const uint8_t *none;
+    if (check_link(rs, &rs->mem, 0, &none, err))
+        return -1;
+    if (rs->ndiffs != rs->id.generation)
+        return bad_state(rs, err, "generation %u of a --snapshot-diff chain: it needs the diffs of generations 1 to "
+                         "%u (--mem-diff, in order), %u given", rs->id.generation, rs->id.generation, rs->ndiffs);
+    rs->diffs = calloc(rs->ndiffs ? rs->ndiffs : 1, sizeof(*rs->diffs));
+    rs->diff_bitmaps = calloc(rs->ndiffs ? rs->ndiffs : 1, sizeof(*rs->diff_bitmaps));
+    if (!rs->diffs || !rs->diff_bitmaps)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    for (unsigned i = 0; i < rs->ndiffs; i++)
+        rs->diffs[i] = (struct pvh_file){.fd = -1};
+    for (unsigned i = 0; i < rs->ndiffs; i++)
+        if (pvh_file_open(&rs->diffs[i], rs->diff_paths[i], err) ||
+            check_link(rs, &rs->diffs[i], i + 1, &rs->diff_bitmaps[i], err))
+            return -1;
+    return 0;
+}
+
+static void close_diffs(struct restore *rs)
+{
+    for (unsigned i = 0; rs->diffs && i < rs->ndiffs; i++)
+        pvh_file_close(&rs->diffs[i]);
+    free(rs->diffs);
+    free(rs->diff_bitmaps);
+    rs->diffs = NULL;
+    rs->diff_bitmaps = NULL;
+}
+
+/* Diff i's pages copied over guest RAM (a private mapping of the base: each
+ * page copied is this VM's own from then on). */
+static int apply_diff(const struct restore *rs, struct pvh_vm *vm, unsigned i, struct pvh_error *err)
+{
+    const struct pvh_file *f = &rs->diffs[i];
+    const uint8_t *bitmap = rs->diff_bitmaps[i];
+    uint64_t first = 0;
+    for (int k = 0; k < PVH_MEM_SLOTS; k++) {
+        const struct pvh_mem_slot *s = &vm->mem.slot[k];
+        if (!s->host)
+            continue;
+        uint64_t n = s->size / PVH_PAGE_SIZE;
+        for (uint64_t p = 0; p < n; p++)
+            if (pvh_snapmem_has(bitmap, first + p))
+                memcpy(s->host + p * PVH_PAGE_SIZE, f->data + (first + p) * PVH_PAGE_SIZE, PVH_PAGE_SIZE);
+        first += n;
+    }
+    struct pvh_error e;
+    if (pvh_file_check(f, &e))
+        return pvh_fail(err, PVH_E_INPUT, "%s", e.msg);
+    return 0;
+}
+
+static int apply_diffs(const struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
+{
+    for (unsigned i = 0; i < rs->ndiffs && rs->chained; i++)
+        if (apply_diff(rs, vm, i, err))
+            return -1;
     return 0;
 }
 
@@ -284,7 +405,7 @@ static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error
     in->plan.ram_low_end = rs->low;
     in->plan.ram_high_size = rs->high;
     if (pvh_kvm_open(vm, err) || check_caps(rs, vm->kvm_fd, err) || pvh_kvm_create_vm(vm, rs->low, rs->high, err) ||
-        map_memory(rs, vm, err))
+        map_memory(rs, vm, err) || apply_diffs(rs, vm, err))
         goto out;
     if (pvh_console_open(vm, err) || pvh_machine_devices_create(vm, in, err) || check_devices(rs, vm, err))
         goto out;
@@ -304,12 +425,15 @@ out:
 int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, const char *mem_file,
                    struct pvh_vm_result *res, struct pvh_error *err)
 {
-    struct restore rs = {.state_path = state_file, .mem_path = mem_file};
+    struct restore rs = {.state_path = state_file, .mem_path = mem_file, .diff_paths = cfg_in->restore_mem_diffs,
+                         .ndiffs = cfg_in->restore_mem_ndiffs};
     rs.state = rs.mem = (struct pvh_file){.fd = -1};
     memset(res, 0, sizeof(*res));
-    if (read_state(&rs, err) || parse_machine(&rs, err) || parse_memory(&rs, err)) {
+    if (read_state(&rs, err) || parse_machine(&rs, err) || parse_chain(&rs, err) || parse_memory(&rs, err) ||
+        check_chain(&rs, err)) {
         pvh_file_close(&rs.state);
         pvh_file_close(&rs.mem);
+        close_diffs(&rs);
         return -1;
     }
     struct pvh_vm_config cfg = *cfg_in;
@@ -319,6 +443,7 @@ int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, c
     if (!vm) {
         pvh_file_close(&rs.state);
         pvh_file_close(&rs.mem);
+        close_diffs(&rs);
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     }
     pvh_vm_init(vm, &cfg);
@@ -329,5 +454,6 @@ int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, c
         pvh_proc_files_open_pagemap(&cfg, &pf);
     pvh_file_close(&rs.state); /* every section is set */
     pvh_file_close(&rs.mem);   /* guest RAM keeps its own mappings of it */
+    close_diffs(&rs);          /* their pages were copied */
     return pvh_vm_run_prepared(vm, ready, &pf, res, err);
 }

@@ -555,11 +555,12 @@ static void stop_vcpus(struct pvh_vm *vm)
 }
 
 /* What the configured parts add to the allow-list: the gdb stub's, the API
- * server's, the snapshots' (their union, into the buffers given). */
+ * server's, the snapshots' and diff snapshots' (their union, into the
+ * buffers given). */
 static const struct pvh_sandbox_extra *sandbox_extras(const struct pvh_vm *vm, struct pvh_sandbox_extra *both,
                                                       int *calls, unsigned long *ioctls)
 {
-    const struct pvh_sandbox_extra *parts[3];
+    const struct pvh_sandbox_extra *parts[4];
     int n = 0;
     if (vm->gdb)
         parts[n++] = &pvh_sandbox_gdb_calls;
@@ -567,6 +568,8 @@ static const struct pvh_sandbox_extra *sandbox_extras(const struct pvh_vm *vm, s
         parts[n++] = &pvh_sandbox_api_calls;
     if (vm->snap_info)
         parts[n++] = &pvh_sandbox_snapshot_calls;
+    if (vm->snap_info && vm->cfg->snapshot_diff)
+        parts[n++] = &pvh_sandbox_snapshot_diff_calls;
     if (n <= 1)
         return n ? parts[0] : NULL;
     *both = (struct pvh_sandbox_extra){calls, 0, ioctls, 0};
@@ -592,6 +595,7 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
         t.c_oflag |= OPOST | ONLCR; /* keep the host's line endings for output */
         tcsetattr(STDIN_FILENO, TCSANOW, &t);
     }
+    pvh_guestmem_clear_dirty(&vm->mem); /* --snapshot-diff: the loader's writes hold no pointer past the start */
     int rc = pvh_machine_start_io(vm, err);
     if (rc == 0)
         rc = start_threads(vm, &input, &has_input, &in, err);

@@ -151,6 +151,17 @@ const struct pvh_sandbox_extra pvh_sandbox_snapshot_calls = {
     snapshot_ioctls, sizeof(snapshot_ioctls) / sizeof(snapshot_ioctls[0]),
 };
 
+/* --snapshot-diff on top: KVM's dirty log read (and cleared) at each
+ * snapshot, and generation N's files STATE.N and MEM.N created when it is
+ * taken (openat: seccomp cannot read a path, so the run may then open any
+ * file its user may; --user narrows it). */
+static const int snapshot_diff_syscalls[] = {SYS_openat};
+static const unsigned long snapshot_diff_ioctls[] = {KVM_GET_DIRTY_LOG};
+const struct pvh_sandbox_extra pvh_sandbox_snapshot_diff_calls = {
+    snapshot_diff_syscalls, sizeof(snapshot_diff_syscalls) / sizeof(snapshot_diff_syscalls[0]),
+    snapshot_diff_ioctls, sizeof(snapshot_diff_ioctls) / sizeof(snapshot_diff_ioctls[0]),
+};
+
 #define NALLOWED (sizeof(allowed_syscalls) / sizeof(allowed_syscalls[0]))
 #define NUNIX (sizeof(unix_socket_syscalls) / sizeof(unix_socket_syscalls[0]))
 #define NIOCTLS (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))

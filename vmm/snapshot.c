@@ -3,19 +3,29 @@
  * every vCPU parked outside KVM_RUN, the state file (pvhboot/snapfile.h:
  * MACHINE, CPUID, one VCPU per vCPU, VM, one DEVICE per bus device, MEMORY)
  * and the memory file: guest RAM slot after slot, a page of zeros never
- * written (a hole), both synced before the snapshot counts as taken. */
+ * written (a hole), both synced before the snapshot counts as taken. With
+ * --snapshot-diff the memory file ends in a trailer (pvhboot/snapmem.h) and
+ * the state file has a CHAIN section naming the same chain and generation;
+ * generation 0 is full, generation N > 0 (STATE.N, MEM.N, opened then) holds
+ * only the pages written since N - 1: KVM's dirty log of each slot
+ * (KVM_GET_DIRTY_LOG, which also clears it) and the VMM's own bitmap
+ * (guestmem.h), every such page written even when it is zero. */
 #include "snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "pvhboot/bytes.h"
 #include "pvhboot/layout.h"
 #include "pvhboot/snapfile.h"
+#include "pvhboot/snapmem.h"
 #include "vcpu_state.h"
 #include "virtio/virtio.h"
 
@@ -112,6 +122,9 @@ int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err)
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     if (pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, vm->snap_info, err))
         return -1;
+    vm->snap_generation = 0;
+    if (cfg->snapshot_diff && getrandom(&vm->snap_chain, sizeof(vm->snap_chain), 0) != sizeof(vm->snap_chain))
+        return pvh_fail(err, PVH_E_SYSTEM, "--snapshot-diff: no random chain id: %s", strerror(errno));
     return open_output(cfg->snapshot_file, "--snapshot-file", &vm->snap_state_fd, err) ||
                    open_output(cfg->snapshot_mem_file, "--mem-file", &vm->snap_mem_fd, err)
                ? -1
@@ -235,6 +248,21 @@ static int put_memory(struct pvh_snap_writer *w, const struct pvh_vm *vm, struct
     return pvh_snap_put(w, PVH_SNAP_MEMORY, 0, b, sizeof(b), err);
 }
 
+static uint32_t snap_kind(const struct pvh_vm *vm)
+{
+    return vm->snap_generation ? PVH_SNAPMEM_DIFF : PVH_SNAPMEM_FULL;
+}
+
+static int put_chain(struct pvh_snap_writer *w, const struct pvh_vm *vm, struct pvh_error *err)
+{
+    uint8_t b[PVH_SNAP_CHAIN_SIZE] = {0};
+    pvh_put_le32(b, PVH_SNAP_CHAIN_VERSION);
+    pvh_put_le32(b + 4, snap_kind(vm));
+    pvh_put_le64(b + 8, vm->snap_chain);
+    pvh_put_le32(b + 16, vm->snap_generation);
+    return pvh_snap_put(w, PVH_SNAP_CHAIN, 0, b, sizeof(b), err);
+}
+
 /* ---- the files ---- */
 
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t offset, const char *what, struct pvh_error *err)
@@ -274,6 +302,31 @@ static int write_slot(int fd, const struct pvh_mem_slot *s, uint64_t offset, str
     return 0;
 }
 
+static uint64_t ram_bytes(const struct pvh_vm *vm)
+{
+    uint64_t ram = 0;
+    for (int i = 0; i < PVH_MEM_SLOTS; i++)
+        ram += vm->mem.slot[i].host ? vm->mem.slot[i].size : 0;
+    return ram;
+}
+
+/* --snapshot-diff: the trailer at offset ram (after guest RAM), then the
+ * file's length set to its end. */
+static int write_trailer(struct pvh_vm *vm, uint64_t ram, const uint8_t *bitmap, uint64_t pages,
+                         struct pvh_error *err)
+{
+    struct pvh_snapmem_id id = {snap_kind(vm), vm->snap_chain, vm->snap_generation};
+    uint8_t h[PVH_SNAPMEM_HEADER];
+    uint64_t bitmap_len = pvh_snapmem_bitmap_bytes(id.kind, ram);
+    pvh_snapmem_encode(&id, ram, bitmap, pages, h);
+    if (write_all(vm->snap_mem_fd, h, sizeof(h), ram, "the memory file's trailer", err) ||
+        (bitmap_len && write_all(vm->snap_mem_fd, bitmap, bitmap_len, ram + sizeof(h), "the memory file's bitmap", err)))
+        return -1;
+    if (ftruncate(vm->snap_mem_fd, (off_t)(ram + sizeof(h) + bitmap_len)) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "snapshot: sizing the memory file: %s", strerror(errno));
+    return 0;
+}
+
 static int write_memory(struct pvh_vm *vm, struct pvh_error *err)
 {
     int fd = vm->snap_mem_fd;
@@ -288,9 +341,136 @@ static int write_memory(struct pvh_vm *vm, struct pvh_error *err)
             return -1;
         offset += s->size;
     }
-    if (ftruncate(fd, (off_t)offset) != 0 || fsync(fd) != 0)
+    if (ftruncate(fd, (off_t)offset) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "snapshot: the memory file: %s", strerror(errno));
+    if (vm->cfg->snapshot_diff && write_trailer(vm, offset, NULL, 0, err))
+        return -1;
+    if (fsync(fd) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "snapshot: syncing the memory file: %s", strerror(errno));
     return 0;
+}
+
+/* ---- diff snapshots ---- */
+
+/* KVM's dirty log of slot i into log (a bit per page, 64-bit words), which
+ * KVM clears as it hands it over. */
+static int get_dirty_log(struct pvh_vm *vm, unsigned i, uint64_t *log, struct pvh_error *err)
+{
+    struct kvm_dirty_log d;
+    memset(&d, 0, sizeof(d));
+    d.slot = i;
+    d.dirty_bitmap = log;
+    if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "snapshot: KVM_GET_DIRTY_LOG (slot %u): %s", i, strerror(errno));
+    return 0;
+}
+
+/* The pages written since the last snapshot, KVM's and the VMM's, into the
+ * file's bitmap (RAM pages back to back, slot after slot); *pages counts
+ * them. With no bitmap (the full generation 0) KVM's log is only cleared. */
+static int collect_dirty(struct pvh_vm *vm, uint8_t *bitmap, uint64_t *pages, struct pvh_error *err)
+{
+    uint64_t first = 0; /* the slot's first page in the file */
+    *pages = 0;
+    for (unsigned i = 0; i < PVH_MEM_SLOTS; i++) {
+        const struct pvh_mem_slot *s = &vm->mem.slot[i];
+        if (!s->host)
+            continue;
+        uint64_t n = s->size / PVH_PAGE_SIZE;
+        uint64_t *log = calloc((size_t)(n + 63) / 64, sizeof(uint64_t));
+        if (!log)
+            return pvh_fail(err, PVH_E_SYSTEM, "out of memory for a dirty log of %llu pages", (unsigned long long)n);
+        int rc = get_dirty_log(vm, i, log, err);
+        for (uint64_t p = 0; rc == 0 && bitmap && p < n; p++) {
+            if (!((log[p / 64] >> (p % 64)) & 1) && !pvh_guestmem_vmm_dirty(s, p * PVH_PAGE_SIZE))
+                continue;
+            bitmap[(first + p) / 8] |= (uint8_t)(1u << ((first + p) % 8));
+            ++*pages;
+        }
+        free(log);
+        if (rc)
+            return -1;
+        first += n;
+    }
+    return 0;
+}
+
+/* The pages in bitmap, each written (zero or not) at its offset: runs of
+ * them in one write each. */
+static int write_dirty_pages(struct pvh_vm *vm, const uint8_t *bitmap, struct pvh_error *err)
+{
+    uint64_t offset = 0;
+    for (int i = 0; i < PVH_MEM_SLOTS; i++) {
+        const struct pvh_mem_slot *s = &vm->mem.slot[i];
+        if (!s->host)
+            continue;
+        uint64_t first = offset / PVH_PAGE_SIZE, n = s->size / PVH_PAGE_SIZE;
+        for (uint64_t p = 0; p < n;) {
+            if (!pvh_snapmem_has(bitmap, first + p)) {
+                p++;
+                continue;
+            }
+            uint64_t end = p;
+            while (end < n && pvh_snapmem_has(bitmap, first + end))
+                end++;
+            if (write_all(vm->snap_mem_fd, s->host + p * PVH_PAGE_SIZE, (end - p) * PVH_PAGE_SIZE,
+                          offset + p * PVH_PAGE_SIZE, "the memory file", err))
+                return -1;
+            p = end;
+        }
+        offset += s->size;
+    }
+    return 0;
+}
+
+static int write_diff_memory(struct pvh_vm *vm, const uint8_t *bitmap, uint64_t pages, struct pvh_error *err)
+{
+    if (ftruncate(vm->snap_mem_fd, 0) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "snapshot: truncating the memory file: %s", strerror(errno));
+    if (write_dirty_pages(vm, bitmap, err) || write_trailer(vm, ram_bytes(vm), bitmap, pages, err))
+        return -1;
+    if (fsync(vm->snap_mem_fd) != 0)
+        return pvh_fail(err, PVH_E_SYSTEM, "snapshot: syncing the memory file: %s", strerror(errno));
+    return 0;
+}
+
+/* Generation N > 0 goes to STATE.N and MEM.N: both opened (created,
+ * truncated) now, the previous generation's files closed. */
+static int open_generation(struct pvh_vm *vm, struct pvh_error *err)
+{
+    char state[PATH_MAX], mem[PATH_MAX];
+    unsigned g = vm->snap_generation;
+    if (snprintf(state, sizeof(state), "%s.%u", vm->cfg->snapshot_file, g) >= (int)sizeof(state) ||
+        snprintf(mem, sizeof(mem), "%s.%u", vm->cfg->snapshot_mem_file, g) >= (int)sizeof(mem))
+        return pvh_fail(err, PVH_E_INPUT, "snapshot: the name of generation %u's files is too long", g);
+    int state_fd, mem_fd;
+    if (open_output(state, "snapshot: state file", &state_fd, err))
+        return -1;
+    if (open_output(mem, "snapshot: memory file", &mem_fd, err)) {
+        close(state_fd);
+        return -1;
+    }
+    close(vm->snap_state_fd);
+    close(vm->snap_mem_fd);
+    vm->snap_state_fd = state_fd;
+    vm->snap_mem_fd = mem_fd;
+    return 0;
+}
+
+/* The memory file of this generation: full (KVM's log cleared) or diff. */
+static int write_generation_memory(struct pvh_vm *vm, struct pvh_error *err)
+{
+    if (!vm->cfg->snapshot_diff)
+        return write_memory(vm, err);
+    if (vm->snap_generation == 0)
+        return collect_dirty(vm, NULL, &(uint64_t){0}, err) || write_memory(vm, err) ? -1 : 0;
+    uint64_t ram = ram_bytes(vm), pages = 0;
+    uint8_t *bitmap = calloc(1, (size_t)pvh_snapmem_bitmap_bytes(PVH_SNAPMEM_DIFF, ram));
+    if (!bitmap)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory for the dirty bitmap");
+    int rc = collect_dirty(vm, bitmap, &pages, err) || write_diff_memory(vm, bitmap, pages, err) ? -1 : 0;
+    free(bitmap);
+    return rc;
 }
 
 static int write_state(struct pvh_vm *vm, const uint8_t *data, size_t len, struct pvh_error *err)
@@ -311,7 +491,9 @@ static int build_state(struct pvh_snap_writer *w, struct pvh_vm *vm, struct pvh_
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (put_vcpu(w, vm, i, err))
             return -1;
-    return put_vm(w, vm, err) || put_devices(w, &d, err) || put_memory(w, vm, err) ? -1 : 0;
+    if (put_vm(w, vm, err) || put_devices(w, &d, err) || put_memory(w, vm, err))
+        return -1;
+    return vm->cfg->snapshot_diff ? put_chain(w, vm, err) : 0;
 }
 
 int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
@@ -319,6 +501,8 @@ int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
     struct pvh_snap_writer w;
     const uint8_t *data;
     size_t len;
+    if (vm->cfg->snapshot_diff && vm->snap_generation > 0 && open_generation(vm, err))
+        return -1;
     if (pvh_snap_writer_init(&w, err))
         return -1;
     int rc = build_state(&w, vm, err) || pvh_snap_finish(&w, &data, &len, err) ? -1 : 0;
@@ -327,7 +511,9 @@ int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
     if (rc == 0 && ftruncate(vm->snap_state_fd, 0) != 0)
         rc = pvh_fail(err, PVH_E_SYSTEM, "snapshot: truncating the state file: %s", strerror(errno));
     if (rc == 0)
-        rc = write_memory(vm, err) || write_state(vm, data, len, err) ? -1 : 0;
+        rc = write_generation_memory(vm, err) || write_state(vm, data, len, err) ? -1 : 0;
     pvh_snap_writer_free(&w);
+    if (rc == 0 && vm->cfg->snapshot_diff)
+        vm->snap_generation++;
     return rc;
 }

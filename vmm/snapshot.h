@@ -8,7 +8,10 @@
  *   VCPU i:  vcpu_state.h's bytes;  VM: the same file's VM bytes;
  *   DEVICE i: the i-th device's save() bytes;
  *   MEMORY:  u32 slots, u32 reserved, then per slot u64 guest-physical
- *            address, u64 size, u64 offset in the memory file. */
+ *            address, u64 size, u64 offset in the memory file;
+ *   CHAIN (--snapshot-diff only): u32 version (1), u32 kind (0 full, 1
+ *            diff), u64 chain id, u32 generation, u32 reserved: the same
+ *            identity as the memory file's trailer (pvhboot/snapmem.h). */
 #ifndef PVHBOOT_VMM_SNAPSHOT_H
 #define PVHBOOT_VMM_SNAPSHOT_H
 
@@ -19,6 +22,8 @@
 #define PVH_SNAP_MAX_DEVICES (2 * PVH_BUS_MAX_RANGES)
 #define PVH_SNAP_CPUID_ENTRY 40
 #define PVH_SNAP_MAX_CPUID 256
+#define PVH_SNAP_CHAIN_VERSION 1
+#define PVH_SNAP_CHAIN_SIZE 24
 
 /* The devices a snapshot saves: each device on the buses once, in bus
  * order, without the snapshot port itself (it holds no state). */
@@ -33,7 +38,10 @@ void pvh_snap_devices_list(struct pvh_vm *vm, struct pvh_snap_devices *d);
  * snapshot port (--snapshot-on-port), and refuses a machine with a device
  * that cannot be saved (one line naming it). */
 int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err);
-/* Every vCPU parked: writes the state file and the memory file, each synced. */
+/* Every vCPU parked: writes the state file and the memory file, each synced.
+ * With --snapshot-diff the first is full, generation N > 0 goes to STATE.N
+ * and MEM.N with only the pages KVM's dirty log and the VMM's bitmap
+ * (guestmem.h) mark since generation N - 1. */
 int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err);
 void pvh_snapshot_close(struct pvh_vm *vm);
 

@@ -76,6 +76,8 @@ struct pvh_vm {
     struct pvh_vcpu_state_info *snap_info; /* snapshot.c (--snapshot-file): MSR list, XSAVE size; NULL without */
     int snap_state_fd, snap_mem_fd; /* the snapshot's files, open from setup on; -1 without */
     atomic_bool snap_requested;     /* the guest's port write or SIGUSR2 asked: main takes the snapshot */
+    uint64_t snap_chain;            /* --snapshot-diff: this run's chain id (random), in every file's identity */
+    uint32_t snap_generation;       /* --snapshot-diff: the next snapshot's (0: the full one) */
 
     pthread_mutex_t end_lock;
     pthread_cond_t end_cond;        /* main waits here: the end, the timeout, a thread done */

@@ -16,6 +16,7 @@ struct pvh_mem_slot {
     uint64_t gpa;
     uint64_t size;
     uint8_t *host; /* NULL when the slot is unused */
+    uint64_t *vmm_dirty; /* pvh_guestmem_track_dirty: a bit per 4 KiB page the VMM may have written; else NULL */
 };
 
 struct pvh_guestmem {
@@ -28,8 +29,27 @@ int pvh_guestmem_map(struct pvh_guestmem *mem, uint64_t low_size, uint64_t high_
 void pvh_guestmem_unmap(struct pvh_guestmem *mem);
 
 /* Host pointer for [gpa, gpa + len) when that range lies entirely inside one
- * RAM slot (overflow-checked); NULL otherwise. len 0 is refused. */
+ * RAM slot (overflow-checked); NULL otherwise. len 0 is refused. With dirty
+ * tracking on, every page of the range is marked written by the VMM (a
+ * pointer handed out may be written through: the conservative answer). */
 void *pvh_gpa_ptr(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len);
+
+/* --snapshot-diff: KVM's dirty log sees the guest's writes only, not the
+ * VMM's (virtio used rings, device DMA from the I/O thread). This turns on a
+ * VMM-side bitmap per slot that pvh_gpa_ptr (and so pvh_guestmem_write)
+ * sets. Snapshots never clear it: a pointer handed out before a snapshot (a
+ * virtio ring's view) may be written through after it, so every page the VMM
+ * ever got a pointer to is in every diff. */
+int pvh_guestmem_track_dirty(struct pvh_guestmem *mem, struct pvh_error *err);
+/* Clears the VMM's bitmap: once, when the guest is about to start, so the
+ * kernel and boot data the loader wrote (in the full snapshot anyway, and
+ * holding no pointer) are not in every diff. Nothing without tracking. */
+void pvh_guestmem_clear_dirty(struct pvh_guestmem *mem);
+/* Marks [gpa, gpa + len) written by the VMM (the part inside RAM); nothing
+ * without tracking. Thread-safe (atomic). */
+void pvh_guestmem_mark_dirty(const struct pvh_guestmem *mem, uint64_t gpa, uint64_t len);
+/* Whether the VMM marked the page at slot offset off (0 without tracking). */
+int pvh_guestmem_vmm_dirty(const struct pvh_mem_slot *s, uint64_t off);
 
 /* pvh_guest_write_fn for pvh_bootdata_write: copies through pvh_gpa_ptr. */
 int pvh_guestmem_write(void *mem, uint64_t gpa, const void *src, size_t len, struct pvh_error *err);

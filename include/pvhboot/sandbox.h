@@ -35,6 +35,8 @@ extern const struct pvh_sandbox_extra pvh_sandbox_gdb_calls;
 extern const struct pvh_sandbox_extra pvh_sandbox_api_calls;
 /* Snapshots' (vmm/snapshot.c): fsync and the KVM_GET_* of the vCPUs' and the VM's state, with --snapshot-file only. */
 extern const struct pvh_sandbox_extra pvh_sandbox_snapshot_calls;
+/* --snapshot-diff's on top (vmm/snapshot.c): KVM_GET_DIRTY_LOG, and openat for generation N's files. */
+extern const struct pvh_sandbox_extra pvh_sandbox_snapshot_diff_calls;
 /* pvh_sandbox_enter with extra (NULL: none) allowed as well. */
 int pvh_sandbox_enter_with(const struct pvh_sandbox_extra *extra, struct pvh_error *err);
 

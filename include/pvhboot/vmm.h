@@ -107,6 +107,9 @@ struct pvh_vm_config {
     const char *snapshot_mem_file; /* --mem-file: guest memory's file (sparse) */
     bool snapshot_on_port;         /* --snapshot-on-port: the guest asks through PVH_SNAPSHOT_PORT (layout.h) */
     bool snapshot_continue;        /* --snapshot-continue: run on after a snapshot (else the VM ends) */
+    bool snapshot_diff;            /* --snapshot-diff: the first snapshot full, later ones only dirtied pages */
+    const char *const *restore_mem_diffs; /* restore --mem-diff: generations 1..N of the chain, in order */
+    unsigned restore_mem_ndiffs;
 };
 
 enum pvh_vm_end {

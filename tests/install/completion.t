@@ -24,7 +24,7 @@ cases=(
   "run's options after -kernel|--config-file --console |pvhboot|-kernel|k|--con"
   "QEMU spelling -app|-append |pvhboot|-kernel|k|-app"
   "inspect's options|--help --json |pvhboot|inspect|--"
-  "restore's options|--mem-file |pvhboot|restore|s.state|--mem"
+  "restore's options|--mem-diff --mem-file |pvhboot|restore|s.state|--mem"
   "--serial's values|file: none stdio |pvhboot|run|k|--serial|"
   "--console's values|serial virtio |pvhboot|run|k|--console|"
   "--load's values|copy map |pvhboot|run|k|--load|"

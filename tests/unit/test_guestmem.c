@@ -4,7 +4,11 @@
  * file bytes by mapping and by copying: same bytes in the guest, zeros after
  * them, only whole congruent pages mapped, the file never written. A file
  * truncated under guest RAM mapped from it, or under a copy: zeros, no
- * SIGBUS, and the file named. The resident count from /proc/self/pagemap. */
+ * SIGBUS, and the file named. The resident count from /proc/self/pagemap.
+ * --snapshot-diff's VMM-side dirty bitmap: every page of a range the
+ * accessor hands out (and so of a boot-data write) marked, the pages around
+ * it and refused ranges not; marking across the MMIO hole; nothing without
+ * tracking. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,6 +275,54 @@ static void test_copying_from_a_shrunk_file(void **state)
     free_file(&t);
 }
 
+/* Which of the pages [first, first + n) of slot i the VMM marked, as a string of 0/1. */
+static const char *marks(const struct pvh_guestmem *mem, int i, uint64_t first, unsigned n)
+{
+    static char out[64];
+    for (unsigned k = 0; k < n && k < sizeof(out) - 1; k++)
+        out[k] = pvh_guestmem_vmm_dirty(&mem->slot[i], (first + k) * 4096) ? '1' : '0';
+    out[n < sizeof(out) - 1 ? n : sizeof(out) - 1] = '\0';
+    return out;
+}
+
+static void test_no_dirty_marks_without_tracking(void **state)
+{
+    struct pvh_guestmem *mem = *state;
+    assert_non_null(pvh_gpa_ptr(mem, 0x3000, 16));
+    pvh_guestmem_mark_dirty(mem, 0x3000, 16);
+    assert_null(mem->slot[0].vmm_dirty);
+    assert_string_equal(marks(mem, 0, 0, 6), "000000");
+}
+
+static void test_accessor_marks_dirty_pages(void **state)
+{
+    (void)state;
+    struct pvh_guestmem mem;
+    struct pvh_error err;
+    assert_int_equal(pvh_guestmem_map(&mem, LOW, HIGH, &err), 0);
+    assert_int_equal(pvh_guestmem_track_dirty(&mem, &err), 0);
+    assert_string_equal(marks(&mem, 0, 0, 6), "000000");
+    assert_non_null(pvh_gpa_ptr(&mem, 0x1ff8, 16)); /* straddles pages 1 and 2 */
+    assert_string_equal(marks(&mem, 0, 0, 6), "011000");
+    assert_non_null(pvh_gpa_ptr(&mem, 0x5000, 4096)); /* exactly page 5 */
+    assert_string_equal(marks(&mem, 0, 0, 7), "0110010");
+    assert_null(pvh_gpa_ptr(&mem, LOW - 8, 16)); /* refused: into the hole */
+    assert_string_equal(marks(&mem, 0, LOW / 4096 - 2, 2), "00");
+    assert_int_equal(pvh_guestmem_write(&mem, FOUR_GIB + 0x7fff, "ab", 2, &err), 0);
+    assert_string_equal(marks(&mem, 1, 6, 4), "0110");
+    assert_string_equal(marks(&mem, 0, 6, 4), "0000"); /* slot 0's pages 7 and 8 stay clean */
+    pvh_guestmem_mark_dirty(&mem, LOW - 4096, FOUR_GIB + 4096 - (LOW - 4096)); /* across the hole */
+    assert_string_equal(marks(&mem, 0, LOW / 4096 - 2, 2), "01");
+    assert_string_equal(marks(&mem, 1, 0, 2), "10");
+    pvh_guestmem_mark_dirty(&mem, UINT64_MAX - 10, 100); /* wraps: nothing */
+    assert_string_equal(marks(&mem, 1, HIGH / 4096 - 1, 1), "0");
+    pvh_guestmem_clear_dirty(&mem);
+    assert_string_equal(marks(&mem, 0, 0, 7), "0000000");
+    assert_string_equal(marks(&mem, 1, 0, 10), "0000000000");
+    pvh_guestmem_unmap(&mem);
+    assert_null(mem.slot[0].vmm_dirty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +336,8 @@ int main(void)
         cmocka_unit_test(test_touching_guest_ram_of_a_shrunk_file),
         cmocka_unit_test(test_check_files_finds_a_shrunk_file_untouched),
         cmocka_unit_test(test_copying_from_a_shrunk_file),
+        cmocka_unit_test(test_no_dirty_marks_without_tracking),
+        cmocka_unit_test(test_accessor_marks_dirty_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
