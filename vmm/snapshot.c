@@ -3,7 +3,8 @@
  * every vCPU parked outside KVM_RUN, the state file (pvhboot/snapfile.h:
  * MACHINE, CPUID, one VCPU per vCPU, VM, one DEVICE per bus device, MEMORY)
  * and the memory file: guest RAM slot after slot, a page of zeros never
- * written (a hole), both synced before the snapshot counts as taken. */
+ * written (a hole), both synced before the snapshot counts as taken; for
+ * PUT /snapshot/create the same into files opened at the request's paths. */
 #include "snapshot.h"
 
 #include <errno.h>
@@ -86,11 +87,19 @@ static int open_output(const char *path, const char *what, int *fd, struct pvh_e
     return 0;
 }
 
+static int read_vcpu_info(struct pvh_vm *vm, struct pvh_error *err)
+{
+    vm->snap_info = malloc(sizeof(*vm->snap_info));
+    if (!vm->snap_info)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    return pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, vm->snap_info, err);
+}
+
 int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err)
 {
     const struct pvh_vm_config *cfg = vm->cfg;
     if (!cfg->snapshot_file)
-        return 0;
+        return cfg->api_server ? read_vcpu_info(vm, err) : 0;
     if (cfg->snapshot_on_port &&
         pvh_bus_register(&vm->dev.pio, PVH_SNAPSHOT_PORT, 4, &snapshot_port_ops, vm, NULL, err))
         return -1;
@@ -98,10 +107,7 @@ int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err)
     pvh_snap_devices_list(vm, &d);
     if (check_devices(&d, err))
         return -1;
-    vm->snap_info = malloc(sizeof(*vm->snap_info));
-    if (!vm->snap_info)
-        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
-    if (pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, vm->snap_info, err))
+    if (read_vcpu_info(vm, err))
         return -1;
     return open_output(cfg->snapshot_file, "--snapshot-file", &vm->snap_state_fd, err) ||
                    open_output(cfg->snapshot_mem_file, "--mem-file", &vm->snap_mem_fd, err)
@@ -265,9 +271,8 @@ static int write_slot(int fd, const struct pvh_mem_slot *s, uint64_t offset, str
     return 0;
 }
 
-static int write_memory(struct pvh_vm *vm, struct pvh_error *err)
+static int write_memory(struct pvh_vm *vm, int fd, struct pvh_error *err)
 {
-    int fd = vm->snap_mem_fd;
     uint64_t offset = 0;
     if (ftruncate(fd, 0) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "snapshot: truncating the memory file: %s", strerror(errno));
@@ -284,13 +289,13 @@ static int write_memory(struct pvh_vm *vm, struct pvh_error *err)
     return 0;
 }
 
-static int write_state(struct pvh_vm *vm, const uint8_t *data, size_t len, struct pvh_error *err)
+static int write_state(int fd, const uint8_t *data, size_t len, struct pvh_error *err)
 {
-    if (ftruncate(vm->snap_state_fd, 0) != 0)
+    if (ftruncate(fd, 0) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "snapshot: truncating the state file: %s", strerror(errno));
-    if (write_all(vm->snap_state_fd, data, len, 0, "the state file", err))
+    if (write_all(fd, data, len, 0, "the state file", err))
         return -1;
-    if (fsync(vm->snap_state_fd) != 0)
+    if (fsync(fd) != 0)
         return pvh_fail(err, PVH_E_SYSTEM, "snapshot: syncing the state file: %s", strerror(errno));
     return 0;
 }
@@ -307,7 +312,7 @@ static int build_state(struct pvh_snap_writer *w, struct pvh_vm *vm, struct pvh_
     return put_vm(w, vm, err) || put_devices(w, &d, err) || put_memory(w, vm, err) ? -1 : 0;
 }
 
-int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
+static int take_into(struct pvh_vm *vm, int state_fd, int mem_fd, struct pvh_error *err)
 {
     struct pvh_snap_writer w;
     const uint8_t *data;
@@ -317,7 +322,28 @@ int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
     int rc = build_state(&w, vm, err) || pvh_snap_finish(&w, &data, &len, err) ? -1 : 0;
     /* memory first: a state file that is there and whole comes with its memory */
     if (rc == 0)
-        rc = write_memory(vm, err) || write_state(vm, data, len, err) ? -1 : 0;
+        rc = write_memory(vm, mem_fd, err) || write_state(state_fd, data, len, err) ? -1 : 0;
     pvh_snap_writer_free(&w);
+    return rc;
+}
+
+int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
+{
+    return take_into(vm, vm->snap_state_fd, vm->snap_mem_fd, err);
+}
+
+int pvh_snapshot_take_to(struct pvh_vm *vm, const char *state_path, const char *mem_path, struct pvh_error *err)
+{
+    int state_fd = -1, mem_fd = -1;
+    if (!vm->snap_info)
+        return pvh_fail(err, PVH_E_INPUT, "snapshot: this VM was set up without what saving its vCPUs needs");
+    int rc = open_output(state_path, "snapshot_path", &state_fd, err) ||
+                     open_output(mem_path, "mem_file_path", &mem_fd, err) || take_into(vm, state_fd, mem_fd, err)
+                 ? -1
+                 : 0;
+    if (state_fd >= 0)
+        close(state_fd);
+    if (mem_fd >= 0)
+        close(mem_fd);
     return rc;
 }

@@ -107,6 +107,7 @@ struct pvh_vm_config {
     const char *snapshot_mem_file; /* --mem-file: guest memory's file (sparse) */
     bool snapshot_on_port;         /* --snapshot-on-port: the guest asks through PVH_SNAPSHOT_PORT (layout.h) */
     bool snapshot_continue;        /* --snapshot-continue: run on after a snapshot (else the VM ends) */
+    bool start_paused;             /* PUT /snapshot/load with resume_vm false: the vCPUs start parked */
 };
 
 enum pvh_vm_end {
@@ -201,5 +202,11 @@ int pvh_vm_counters(struct pvh_vm_control *c, struct pvh_vm_stats *st, struct pv
  * line) when it is not running, has no such drive, or the file cannot be
  * used: the drive then keeps its file. */
 int pvh_vm_swap_drive(struct pvh_vm_control *c, const char *id, const char *path, struct pvh_error *err);
+/* PUT /snapshot/create: the paused VM's state file and memory file written
+ * at these paths (created or truncated, mode 0600) and synced; it stays
+ * paused. -1 with err (one line) when it is not running, not paused, has a
+ * device that cannot be saved, or a file cannot be written. */
+int pvh_vm_snapshot_create(struct pvh_vm_control *c, const char *state_path, const char *mem_path,
+                           struct pvh_error *err);
 
 #endif
