@@ -39,10 +39,13 @@ C() {
 wait_sock() { n=0; while [ ! -S "$1" ] && [ $n -lt 300 ]; do busybox usleep 100000; n=$((n + 1)); done; }
 counts() { grep -c '^count' "$1" 2>/dev/null; }
 wait_count() { n=0; while ! grep -q "^count $2" "$1" 2>/dev/null && [ $n -lt 1800 ]; do busybox usleep 100000; n=$((n + 1)); done; }
+# a server whose VM never ran (a load refused) would wait for ever: ended after 300 s
+watchdog() { (busybox sleep 300; kill "$1" 2>/dev/null) >/dev/null 2>&1 & }
 
 echo "=== BEGIN serve1"
 ./pvhboot serve --api-sock a1.sock --id snap1 --serial file:serial1.log --timeout 600 >serve1.out 2>&1 &
 srv=$!
+watchdog $srv
 wait_sock a1.sock
 C a1.sock PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64}'
 C a1.sock PUT /boot-source '{"kernel_image_path":"snapcount","boot_args":"nosnap slow"}'
@@ -69,6 +72,7 @@ head -c 100 api.state >short.state
 echo "=== BEGIN serve2"
 ./pvhboot serve --api-sock a2.sock --id snap2 --serial file:serial2.log --timeout 600 >serve2.out 2>&1 &
 srv=$!
+watchdog $srv
 wait_sock a2.sock
 C a2.sock PUT /snapshot/load '{"snapshot_path":"short.state","mem_backend":{"backend_type":"File","backend_path":"api.mem"},"resume_vm":true}'
 C a2.sock PUT /snapshot/load '{"snapshot_path":"api.state","mem_backend":{"backend_type":"Uffd","backend_path":"uffd.sock"},"resume_vm":true}'
@@ -85,6 +89,7 @@ echo "=== BEGIN serve2-err"; cat serve2.out; echo "=== END serve2-err rc=0"
 echo "=== BEGIN serve3"
 ./pvhboot serve --api-sock a3.sock --serial file:serial3.log --timeout 600 >serve3.out 2>&1 &
 srv=$!
+watchdog $srv
 wait_sock a3.sock
 C a3.sock PUT /snapshot/load '{"snapshot_path":"api.state","mem_file_path":"api.mem","resume_vm":false}'
 C a3.sock GET /
