@@ -246,6 +246,16 @@ static void put_drive(struct pvh_api *api, const char *id, json_t *b, struct pvh
     no_content(r);
 }
 
+/* A drive the command line gave with --drive FILE,id=NAME: in the config
+ * InstanceStart handed over, after the API's own drives. */
+static bool started_with_drive(const struct pvh_api *api, const char *id)
+{
+    for (size_t i = 0; api->state != PVH_API_NOT_STARTED && i < api->started.ndrives; i++)
+        if (api->started.drives[i].id && !strcmp(api->started.drives[i].id, id))
+            return true;
+    return false;
+}
+
 static void patch_drive(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
 {
     if (pvh_fields_check(b, "drives", drive_patch_fields, COUNT(drive_patch_fields), r) ||
@@ -255,8 +265,9 @@ static void patch_drive(struct pvh_api *api, const char *id, json_t *b, struct p
         pvh_api_fault(r, 400, "drives: rate_limiter: pvhboot has no rate limiters (null or absent only)");
         return;
     }
-    if (!find_drive(api, id)) {
-        pvh_api_fault(r, 400, "drives: no drive '%s' (PUT it before InstanceStart)", id);
+    if (!find_drive(api, id) && !started_with_drive(api, id)) {
+        pvh_api_fault(r, 400, "drives: no drive '%s' (PUT it before InstanceStart, or start with --drive FILE,id=%s)",
+                      id, id);
         return;
     }
     const char *path = pvh_field_string(b, "path_on_host", NULL);
@@ -273,7 +284,8 @@ static void patch_drive(struct pvh_api *api, const char *id, json_t *b, struct p
         hook_failed(r, &err);
         return;
     }
-    if (!pvh_set_string(&find_drive(api, id)->path, path)) {
+    struct pvh_api_drive *known = find_drive(api, id); /* NULL: a drive of the command line's */
+    if (known && !pvh_set_string(&known->path, path)) {
         out_of_memory(r);
         return;
     }

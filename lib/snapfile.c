@@ -94,15 +94,17 @@ int pvh_snap_put(struct pvh_snap_writer *w, uint32_t tag, uint32_t index, const 
         return pvh_fail(err, PVH_E_INPUT, "state file: section (tag %u, index %u) added to a %s writer", tag,
                         index, w->buf ? "finished" : "failed");
     if (w->sections >= PVH_SNAP_MAX_SECTIONS)
-        return pvh_fail(err, PVH_E_INPUT, "state file: section (tag %u, index %u) would be section %u, over the limit of %u",
-                        tag, index, w->sections + 1, PVH_SNAP_MAX_SECTIONS);
+        return pvh_fail(err, PVH_E_INPUT,
+                        "state file: section (tag %u, index %u) would be section %u, over the limit of %u", tag, index,
+                        w->sections + 1, PVH_SNAP_MAX_SECTIONS);
     if (has_section(w, tag, index))
         return pvh_fail(err, PVH_E_INPUT, "state file: a second section (tag %u, index %u)", tag, index);
     size_t room = PVH_SNAP_MAX_FILE - w->len - TRAILER_SIZE; /* w->len never passes the limit less the trailer */
     if (room < SECTION_HEADER_SIZE || len > room - SECTION_HEADER_SIZE ||
         padding(len) > room - SECTION_HEADER_SIZE - len)
         return pvh_fail(err, PVH_E_INPUT,
-                        "state file: section (tag %u, index %u) of %zu bytes would take the file past its %u-byte limit",
+                        "state file: section (tag %u, index %u) of %zu bytes would take the file past its %u-byte "
+                        "limit",
                         tag, index, len, PVH_SNAP_MAX_FILE);
     size_t end = w->len + SECTION_HEADER_SIZE + len + padding(len);
     if (reserve(w, end + TRAILER_SIZE, err) != 0)

@@ -18,6 +18,7 @@
 #include "pvhboot/layout.h"
 #include "pvhboot/snapfile.h"
 #include "vcpu_state.h"
+#include "virtio/virtio.h"
 
 #define DEVICE_STATE_MAX (64u << 10)
 
@@ -67,10 +68,12 @@ void pvh_snap_devices_list(struct pvh_vm *vm, struct pvh_snap_devices *d)
     list_bus(&vm->dev.mmio, d);
 }
 
+/* A virtio device's transport saves and restores, but its own state (and a
+ * restore that rebuilds it) is not there yet: refused as unsaveable. */
 static int check_devices(const struct pvh_snap_devices *d, struct pvh_error *err)
 {
     for (size_t i = 0; i < d->n; i++)
-        if (!d->r[i]->ops->save || !d->r[i]->ops->restore)
+        if (!d->r[i]->ops->save || !d->r[i]->ops->restore || d->r[i]->ops == &pvh_virtio_mmio_ops)
             return pvh_fail(err, PVH_E_INPUT, "snapshot: device %s (at %#llx) cannot be saved yet (no save/restore "
                             "operations); this machine cannot be snapshotted", d->r[i]->ops->name,
                             (unsigned long long)d->r[i]->base);
@@ -79,9 +82,15 @@ static int check_devices(const struct pvh_snap_devices *d, struct pvh_error *err
 
 /* ---- setup ---- */
 
+/* Opened (made) now, before the sandbox, but left as they are until a
+ * snapshot is taken: an earlier snapshot in them survives a run that never
+ * takes one. A symbolic link is refused (O_NOFOLLOW), as for --serial file:. */
 static int open_output(const char *path, const char *what, int *fd, struct pvh_error *err)
 {
-    *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    *fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (*fd < 0 && errno == ELOOP)
+        return pvh_fail(err, PVH_E_INPUT, "%s %s: a symbolic link; pvhboot does not follow one there: name the file "
+                        "itself", what, path);
     if (*fd < 0)
         return pvh_fail(err, PVH_E_INPUT, "%s %s: %s", what, path, strerror(errno));
     return 0;
@@ -291,8 +300,6 @@ static int write_memory(struct pvh_vm *vm, int fd, struct pvh_error *err)
 
 static int write_state(int fd, const uint8_t *data, size_t len, struct pvh_error *err)
 {
-    if (ftruncate(fd, 0) != 0)
-        return pvh_fail(err, PVH_E_SYSTEM, "snapshot: truncating the state file: %s", strerror(errno));
     if (write_all(fd, data, len, 0, "the state file", err))
         return -1;
     if (fsync(fd) != 0)
@@ -320,7 +327,10 @@ static int take_into(struct pvh_vm *vm, int state_fd, int mem_fd, struct pvh_err
     if (pvh_snap_writer_init(&w, err))
         return -1;
     int rc = build_state(&w, vm, err) || pvh_snap_finish(&w, &data, &len, err) ? -1 : 0;
-    /* memory first: a state file that is there and whole comes with its memory */
+    /* The state file emptied first, written last: a state file that is there
+     * and whole comes with its memory, never with an earlier snapshot's. */
+    if (rc == 0 && ftruncate(state_fd, 0) != 0)
+        rc = pvh_fail(err, PVH_E_SYSTEM, "snapshot: truncating the state file: %s", strerror(errno));
     if (rc == 0)
         rc = write_memory(vm, mem_fd, err) || write_state(state_fd, data, len, err) ? -1 : 0;
     pvh_snap_writer_free(&w);

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """devstate-seed.py OUT_DIR: writes seed inputs for tests/fuzz/fuzz_devstate.c
 (tests/fuzz/corpus/devstate/): for each legacy device a valid saved state of
-version 1 (the formats in vmm/dev/*.c, "saved state, version 1"), followed by
-the harness's clock start and a few port accesses. The encoding is the
+version 1 (the formats in vmm/dev/*.c and vmm/virtio/mmio.c, "saved state,
+version 1"), followed by the harness's clock start and a few accesses; for
+the harness's virtio-mmio device, a running state with two ready queues and
+a chain built in RAM and notified. The encoding is the
 harness's (LLVMFuzzerTestOneInput and one_access there; keep them in step)."""
 import os
 import struct
 import sys
 
-UART, I8042, ACPIPM, RTC, DEBUGCON, DEBUGEXIT = range(6)
+UART, I8042, ACPIPM, RTC, DEBUGCON, DEBUGEXIT, VIRTIO = range(7)
 
 
 def seed(which, state, accesses):
@@ -39,7 +41,26 @@ cmos[0x0a], cmos[0x0b], cmos[0x0d] = 0x26, 0x42, 0x80
 cmos[0x0c] = 0xc0
 rtc = bytes([1, 0x0c, 1]) + bytes(cmos) + struct.pack("<qI", -3600, 500000000)
 
+
+
+def queue(size, desc, avail, used, last_avail=0, used_idx=0):
+    return struct.pack("<HBBBQQQHHHB", size, 1, 1, 1, desc, avail, used, last_avail, used_idx, used_idx, 1)
+
+
+features = (1 << 32) | (1 << 29) | (1 << 28) | (1 << 3)
+virtio = (bytes([1]) + struct.pack("<IB6IQB", 42, 2, 0x0f, 0, 0, 0, 1, 0, features, 0)
+          + queue(16, 0x1000, 0x2000, 0x3000) + queue(8, 0x4000, 0x5000, 0x6000, 3, 3))
+
+
+def ram(at, value):
+    return bytes([2]) + struct.pack("<HQ", at, value)
+
+
+notify = bytes([(0x50 // 4) << 2 | 1]) + struct.pack("<I", 0)
+chain = ram(0x1000, 0x8000) + ram(0x1008, 16 | (2 << 32)) + ram(0x2000, 1 << 16)
+
 SEEDS = {
+    "virtio": seed(VIRTIO, virtio, chain + notify + bytes([(0x60 // 4) << 2]) + bytes([(0x70 // 4) << 2])),
     "uart": seed(UART, uart, read(0) * 6 + read(2) + rx(0x41) + write(3, 0x80) + read(0) + read(5)),
     "i8042": seed(I8042, i8042, read(1) + read(0) * 4 + write(1, 0xaa) + read(0) + write(0, 0xf2)),
     "acpipm": seed(ACPIPM, acpipm, read(0, 1) + read(1, 1) + write(2, 0xffff, 1) + read(2, 1)),

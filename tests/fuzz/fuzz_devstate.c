@@ -1,22 +1,64 @@
-/* libFuzzer harness for the legacy devices' saved state (save/restore in
- * their pvh_dev_ops): the input picks a device (UART, i8042, ACPI PM, RTC,
- * debugcon, debug-exit), gives a state of up to 512 bytes for it, then
- * port accesses to that device and moves of the RTC's clock. A refused state
+/* libFuzzer harness for the devices' saved state (save/restore in their
+ * pvh_dev_ops): the input picks a device (UART, i8042, ACPI PM, RTC,
+ * debugcon, debug-exit, or a virtio-mmio transport with two queues on
+ * 64 KiB of fake guest RAM), gives a state of up to 512 bytes for it, then
+ * accesses to that device (ports; for virtio its registers, notifications
+ * and RAM bytes) and moves of the RTC's clock. A refused state
  * must leave the machine's devices byte for byte as they were and carry one
  * line naming the device; an accepted one must save again, restore into a
  * second fresh machine and save there to the same bytes, and then hold up
  * under the guest's accesses with the invariants fuzz_devices checks (FIFO
  * and queue inside their rings, the RTC's index, IRQ lines that only
- * toggle), saving and restoring again at the end. */
+ * toggle, a ready virtqueue's host views exactly what the checked accessor
+ * gives for its rings), saving and restoring again at the end. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../vmm/dev/devices.h"
+#include "../../vmm/virtio/virtio.h"
 #include "fuzz_common.h"
 #include "pvhboot/acpi.h"
+#include "pvhboot/bytes.h"
 
 #define STATE_MAX 512
+#define RAM_SIZE (64u << 10)
+#define VIRTIO 6 /* the device number of the virtio-mmio transport */
+
+/* ---- a virtio device type that returns every chain it pops */
+
+static uint8_t ram_bytes[RAM_SIZE] __attribute__((aligned(4096)));
+static const struct pvh_guestmem ram = {{{0, RAM_SIZE, ram_bytes}}};
+
+static void echo_config_read(struct pvh_virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
+{
+    (void)d;
+    memset(data, (int)off, len);
+}
+
+static void echo_notify(struct pvh_virtio_dev *d, unsigned queue)
+{
+    static struct pvh_vchain c;
+    struct pvh_error err;
+    int got;
+    for (unsigned n = 0; n < 64 && (got = pvh_virtq_pop(&d->q[queue], &c, &err)) == 1; n++)
+        pvh_virtq_push(&d->q[queue], c.head, (uint32_t)c.writable);
+    if (got < 0)
+        pvh_virtio_fail(d, &err);
+    else
+        pvh_virtio_used(d, queue);
+}
+
+static const struct pvh_virtio_device_ops echo_ops = {
+    .name = "echo", .device_id = 42, .nqueues = 2, .queue_max = 16, .features = 1ull << 3, .config_size = 8,
+    .config_read = echo_config_read, .queue_notify = echo_notify,
+};
+
+static void on_virtio_interrupt(void *ctx, uint32_t gsi)
+{
+    (void)ctx;
+    check(gsi == 5);
+}
 
 struct recorder {
     int irq_level[16];
@@ -54,6 +96,7 @@ struct machine {
     struct recorder rec;
     struct pvh_io_hooks hooks;
     struct pvh_devices d;
+    struct pvh_virtio_dev v;
 };
 
 static void machine_init(struct machine *m, uint64_t mono)
@@ -65,6 +108,14 @@ static void machine_init(struct machine *m, uint64_t mono)
     struct pvh_rtc_clock clock = {&m->rec, fake_realtime, fake_monotonic};
     pvh_rtc_destroy(&m->d.rtc);
     pvh_rtc_init(&m->d.rtc, &m->hooks, PVH_RTC_IRQ, &clock);
+    struct pvh_virtio_env env = {.ctx = m, .mem = &ram, .interrupt = on_virtio_interrupt};
+    pvh_virtio_init(&m->v, &echo_ops, NULL, &env, 0xd0000000, 5);
+}
+
+static void machine_destroy(struct machine *m)
+{
+    pvh_devices_destroy(&m->d);
+    pvh_virtio_destroy(&m->v);
 }
 
 static const struct {
@@ -77,12 +128,18 @@ static const struct {
     {PVH_RTC_PORT, 2, "rtc"},
     {PVH_DEBUGCON_PORT, 1, "debugcon"},
     {PVH_DEBUG_EXIT_PORT, 4, "debugexit"},
+    {0, 0x100, "virtio-mmio"},
 };
 #define NDEVICES (sizeof(DEVICES) / sizeof(DEVICES[0]))
 
 static const struct pvh_bus_range *device(struct machine *m, unsigned which)
 {
-    const struct pvh_bus_range *r = pvh_bus_find(&m->d.pio, DEVICES[which].port);
+    static struct pvh_bus_range virtio;
+    const struct pvh_bus_range *r = &virtio;
+    if (which == VIRTIO)
+        virtio = (struct pvh_bus_range){0xd0000000, 0x1000, &pvh_virtio_mmio_ops, &m->v, &m->v.lock};
+    else
+        r = pvh_bus_find(&m->d.pio, DEVICES[which].port);
     check(r != NULL && strcmp(r->ops->name, DEVICES[which].name) == 0 && r->ops->save && r->ops->restore);
     return r;
 }
@@ -123,7 +180,7 @@ static void check_round_trip(struct machine *m, unsigned which)
     check(restore(&other, which, a, na, &err) == 0);
     check(save(&other, which, b, &nb) == 0 && nb == na && memcmp(a, b, na) == 0);
     check(other.rec.irq_level[PVH_COM1_IRQ] == m->rec.irq_level[PVH_COM1_IRQ] || which != 0);
-    pvh_devices_destroy(&other.d);
+    machine_destroy(&other);
 }
 
 static void check_invariants(const struct machine *m)
@@ -133,11 +190,40 @@ static void check_invariants(const struct machine *m)
     check(d->i8042.head < PVH_I8042_QUEUE && d->i8042.count <= PVH_I8042_QUEUE);
     check(d->rtc.index < 0x80 && d->rtc.irq_level == m->rec.irq_level[PVH_RTC_IRQ]);
     check(d->uart.irq_level == m->rec.irq_level[PVH_COM1_IRQ]);
+    for (unsigned i = 0; i < echo_ops.nqueues; i++) {
+        const struct pvh_virtq *q = &m->v.q[i];
+        if (q->ready)
+            check(q->desc == pvh_gpa_ptr(&ram, q->desc_gpa, 16ull * q->size) &&
+                  q->avail == pvh_gpa_ptr(&ram, q->avail_gpa, 6ull + 2ull * q->size) &&
+                  q->used == pvh_gpa_ptr(&ram, q->used_gpa, 6ull + 8ull * q->size) && q->desc && q->avail &&
+                  q->used);
+    }
+}
+
+/* A register access (QueueNotify included: served at once) or 8 bytes of RAM. */
+static void virtio_access(struct machine *m, uint8_t op, struct input *in)
+{
+    uint64_t off = (uint64_t)(op >> 2) * 4 % 0x100;
+    if ((op & 3) == 2) {
+        uint32_t at = (uint32_t)take(in, 2) % (RAM_SIZE - 7);
+        pvh_put_le64(ram_bytes + at, take(in, 8));
+        return;
+    }
+    pthread_mutex_lock(&m->v.lock);
+    if (op & 1)
+        pvh_virtio_mmio_ops.write(&m->v, off, take(in, 4), 4);
+    else
+        pvh_virtio_mmio_ops.read(&m->v, off, 4);
+    pthread_mutex_unlock(&m->v.lock);
 }
 
 static void one_access(struct machine *m, unsigned which, struct input *in)
 {
     uint8_t op = (uint8_t)take(in, 1);
+    if (which == VIRTIO) {
+        virtio_access(m, op, in);
+        return;
+    }
     uint16_t port = (uint16_t)(DEVICES[which].port + (op >> 2) % DEVICES[which].len);
     static const unsigned sizes[] = {1, 2, 4, 1};
     unsigned size = sizes[(op >> 5) & 3];
@@ -168,6 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct machine m;
     static struct pvh_devices before;
+    static struct pvh_virtio_dev vbefore;
     struct input in = {data, size};
     unsigned which = (unsigned)(take(&in, 1) % NDEVICES);
     size_t len = take(&in, 2) % (STATE_MAX + 1);
@@ -180,12 +267,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.p += len;
     in.n -= len;
     machine_init(&m, 1000000000ull + take(&in, 4));
+    memset(ram_bytes, 0, sizeof(ram_bytes));
     memcpy(&before, &m.d, sizeof(before));
+    memcpy(&vbefore, &m.v, sizeof(vbefore));
     struct pvh_error err = {0};
     if (restore(&m, which, state, len, &err) != 0) {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "%s state: ", DEVICES[which].name);
-        check(memcmp(&before, &m.d, sizeof(before)) == 0);
+        check(memcmp(&before, &m.d, sizeof(before)) == 0 && memcmp(&vbefore, &m.v, sizeof(vbefore)) == 0);
         check(strncmp(err.msg, prefix, strlen(prefix)) == 0 && strchr(err.msg, '\n') == NULL);
     } else {
         check_invariants(&m);
@@ -197,6 +286,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_round_trip(&m, which);
     }
     free(state);
-    pvh_devices_destroy(&m.d);
+    machine_destroy(&m);
     return 0;
 }

@@ -16,7 +16,9 @@
 #    entry changed and resealed (another host's CPU): each refused with
 #    exit 2 and one line (the CPUID one naming the leaf), the guest never run;
 #  - a machine with a device that cannot be saved (virtio-rng) and
-#    --snapshot-file: refused before it runs, one line naming the device.
+#    --snapshot-file: refused before it runs, one line naming the device;
+#  - a run that never snapshots leaves an earlier snapshot's files as they
+#    were; --snapshot-file naming a symbolic link is refused (exit 2).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -82,6 +84,15 @@ for how in truncate flip cpuid; do
     run hostile-$how ./pvhboot restore $how.state --mem-file zero.mem
 done
 run unsaveable ./pvhboot run snapcount --mem 64 --rng --snapshot-on-port --snapshot-file u.state --mem-file u.mem
+busybox cp cpuid.state keep.state
+echo old-memory >keep.mem
+sums=$(busybox md5sum keep.state keep.mem)
+run keep ./pvhboot run snapcount --mem 64 --cmdline nosnap --snapshot-file keep.state --mem-file keep.mem
+echo "=== BEGIN keep-sums"
+[ "$(busybox md5sum keep.state keep.mem)" = "$sums" ] && echo "files unchanged" || echo "files changed"
+echo "=== END keep-sums rc=0"
+busybox ln -s keep.state link.state
+run link ./pvhboot run snapcount --mem 64 --snapshot-on-port --snapshot-file link.state --mem-file l.mem
 CASES
 tests/kvm/with-kvm.sh --mem 512 --cpus 1 --file build/static/pvhboot --file guest/build/snapcount --file "$work/truncate.state" \
     --file "$work/flip.state" --file "$work/cpuid.state" --file "$work/hostile.sh" -- sh hostile.sh \
@@ -161,5 +172,18 @@ ok = check(rc == 2 and len(lines) == 1 and re.search(r"snapshot: device \S+ \(at
            and "count" not in text,
            f"a machine with a device that has no save operation is refused before it runs: {lines[0][:150] if lines else '(nothing)'}")
 ok or show_failed_boot("unsaveable", text, rc)
+
+text, rc = get("keep")
+sums, _ = get("keep-sums")
+ok = check(rc == 33 and counts(text) == list(range(1, 11)) and "files unchanged" in sums,
+           f"a run that never takes a snapshot leaves the files named by --snapshot-file/--mem-file as they were "
+           f"(exit {rc}; {sums.strip()})")
+ok or show_failed_boot("keep", text, rc)
+text, rc = get("link")
+lines = [l for l in text.splitlines() if l.strip()]
+ok = check(rc == 2 and len(lines) == 1 and lines[0] == "pvhboot: --snapshot-file link.state: a symbolic link; pvhboot "
+           "does not follow one there: name the file itself" and "count" not in text,
+           f"--snapshot-file naming a symbolic link: refused before the guest runs, exit 2, one line ({lines[:1]})")
+ok or show_failed_boot("link", text, rc)
 finish()
 PY

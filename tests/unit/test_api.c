@@ -404,6 +404,30 @@ static void after_boot_only_runtime_calls(void **state)
     assert_string_equal(f->fake.swapped, "data=other.img");
 }
 
+/* A drive from the command line (--drive FILE,id=NAME, in the base config)
+ * is swapped by PATCH /drives/NAME after boot like an API drive; one without
+ * an id, or an id nobody gave, is refused. */
+static void command_line_drive_swapped_by_its_id(void **state)
+{
+    struct fixture *f = *state;
+    pvh_api_fini(&f->api);
+    struct pvh_vm_config base = base_cfg;
+    base.ndrives = 2;
+    base.drives[0] = (struct pvh_vm_drive){.path = "cli.img", .id = "scratch"};
+    base.drives[1] = (struct pvh_vm_drive){.path = "anon.img"};
+    pvh_api_init(&f->api, &base, &f->ops, "0.1.0", "vm1");
+    put_boot_config(f);
+    assert_int_equal(call(f, "PATCH", "/drives/scratch", "{\"drive_id\":\"scratch\",\"path_on_host\":\"n.img\"}"), 400);
+    assert_non_null(strstr(fault(f), "only after InstanceStart"));
+    assert_int_equal(call(f, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"), 204);
+    assert_int_equal(call(f, "PATCH", "/drives/scratch", "{\"drive_id\":\"scratch\",\"path_on_host\":\"n.img\"}"), 204);
+    assert_string_equal(f->fake.swapped, "scratch=n.img");
+    assert_int_equal(call(f, "PATCH", "/drives/anon", "{\"drive_id\":\"anon\",\"path_on_host\":\"n.img\"}"), 400);
+    assert_string_equal(fault(f),
+                        "drives: no drive 'anon' (PUT it before InstanceStart, or start with --drive FILE,id=anon)");
+    assert_int_equal(f->fake.swaps, 1);
+}
+
 static void start_failure_is_a_fault_and_leaves_it_not_started(void **state)
 {
     struct fixture *f = *state;
@@ -621,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refused_body_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(instance_start_hands_over_the_config, setup, teardown),
         cmocka_unit_test_setup_teardown(after_boot_only_runtime_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(command_line_drive_swapped_by_its_id, setup, teardown),
         cmocka_unit_test_setup_teardown(start_failure_is_a_fault_and_leaves_it_not_started, setup, teardown),
         cmocka_unit_test_setup_teardown(metrics_flush_reaches_the_vmm, setup, teardown),
         cmocka_unit_test_setup_teardown(vm_config_shows_what_was_put, setup, teardown),

@@ -59,4 +59,6 @@ static int debugcon_restore(void *dev, const uint8_t *buf, size_t len, struct pv
 }
 
 const struct pvh_dev_ops pvh_debugcon_ops = {
-    .name = "debugcon", .read = debugcon_read, .write = debugcon_write, .save = debugcon_save, .restore = debugcon_restore};
+    .name = "debugcon", .read = debugcon_read, .write = debugcon_write,
+    .save = debugcon_save, .restore = debugcon_restore,
+};

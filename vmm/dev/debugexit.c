@@ -49,4 +49,6 @@ static int debugexit_restore(void *dev, const uint8_t *buf, size_t len, struct p
 }
 
 const struct pvh_dev_ops pvh_debugexit_ops = {
-    .name = "debugexit", .read = debugexit_read, .write = debugexit_write, .save = debugexit_save, .restore = debugexit_restore};
+    .name = "debugexit", .read = debugexit_read, .write = debugexit_write,
+    .save = debugexit_save, .restore = debugexit_restore,
+};

@@ -6,12 +6,15 @@
  * 32-bit accesses at aligned offsets; other sizes read 0 and write nothing.
  * The configuration space takes 1, 2, 4 and 8 bytes. A developer's
  * recording (trace.h, off unless PVHBOOT_VIRTIO_TRACE is set) sees every
- * register access and every notification a device serves. */
+ * register access and every notification a device serves. Saved state
+ * (save/restore): the transport's registers and each queue's size, ready
+ * bit, ring addresses and indices; a device type's own state is not here. */
 #include "virtio.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "../dev/devstate.h"
 #include "pvhboot/bytes.h"
 #include "trace.h"
 
@@ -301,6 +304,141 @@ static void mmio_reset(void *dev)
     reset(dev);
 }
 
+/* ---- saved state, version 1: device ID (u32), queue count (u8), status,
+ * ISR, the two feature selectors, QueueSel, the configuration generation
+ * (u32 each), the driver's features (u64), broken (u8); then per queue: size
+ * (u16), ready, event_idx, indirect (u8), the descriptor, driver and device
+ * ring addresses (u64), last_avail, used_idx, signalled_used (u16),
+ * signalled_valid (u8). Host views, stats and the last error are the host's. */
+
+#define STATE_VERSION 1
+#define STATE_FIXED 39
+#define STATE_QUEUE 36
+#define NAME "virtio-mmio"
+
+static void save_queue(const struct pvh_virtq *q, uint8_t *p)
+{
+    pvh_put_le16(p, q->size);
+    p[2] = q->ready;
+    p[3] = q->event_idx;
+    p[4] = q->indirect;
+    pvh_put_le64(p + 5, q->desc_gpa);
+    pvh_put_le64(p + 13, q->avail_gpa);
+    pvh_put_le64(p + 21, q->used_gpa);
+    pvh_put_le16(p + 29, q->last_avail);
+    pvh_put_le16(p + 31, q->used_idx);
+    pvh_put_le16(p + 33, q->signalled_used);
+    p[35] = q->signalled_valid;
+}
+
+static int mmio_save(void *dev, uint8_t *buf, size_t cap, size_t *len, struct pvh_error *err)
+{
+    struct pvh_virtio_dev *d = dev;
+    size_t need = STATE_FIXED + (size_t)STATE_QUEUE * d->ops->nqueues;
+    if (pvh_devstate_begin(NAME, STATE_VERSION, buf, cap, need, err) != 0)
+        return -1;
+    pvh_put_le32(buf + 1, d->ops->device_id);
+    buf[5] = (uint8_t)d->ops->nqueues;
+    const uint32_t regs[6] = {d->status, d->isr, d->device_features_sel, d->driver_features_sel, d->queue_sel,
+                              d->config_generation};
+    for (unsigned i = 0; i < 6; i++)
+        pvh_put_le32(buf + 6 + 4 * i, regs[i]);
+    pvh_put_le64(buf + 30, d->driver_features);
+    buf[38] = d->broken;
+    for (unsigned i = 0; i < d->ops->nqueues; i++)
+        save_queue(&d->q[i], buf + STATE_FIXED + (size_t)STATE_QUEUE * i);
+    *len = need;
+    return 0;
+}
+
+/* One queue's saved fields into *q; a ready queue's rings checked against
+ * guest RAM and its host views set, as the driver's QueueReady write does
+ * (pvh_virtq_start). */
+static int load_queue(const struct pvh_virtio_dev *d, uint64_t features, unsigned i, const uint8_t *p,
+                      struct pvh_virtq *q, struct pvh_error *err)
+{
+    if (p[2] > 1 || p[3] > 1 || p[4] > 1 || p[35] > 1)
+        return pvh_devstate_bad(err, NAME, "%s queue %u: a flag is not 0 or 1", d->ops->name, i);
+    pvh_virtq_reset(q);
+    q->size = pvh_le16(p);
+    q->desc_gpa = pvh_le64(p + 5);
+    q->avail_gpa = pvh_le64(p + 13);
+    q->used_gpa = pvh_le64(p + 21);
+    if (p[2]) {
+        struct pvh_error why;
+        if (pvh_virtq_start(q, d->env.mem, features, d->ops->queue_max, &why) != 0)
+            return pvh_devstate_bad(err, NAME, "%s queue %u: %.300s", d->ops->name, i, why.msg);
+        q->ready = true;
+    }
+    q->event_idx = p[3];
+    q->indirect = p[4];
+    q->last_avail = pvh_le16(p + 29);
+    q->used_idx = pvh_le16(p + 31);
+    q->signalled_used = pvh_le16(p + 33);
+    q->signalled_valid = p[35];
+    return 0;
+}
+
+/* The transport's fields as only its register writes can leave them
+ * (DRIVER_OK without FEATURES_OK is one: write_status checks only the bits
+ * a write adds, so a driver may take FEATURES_OK back). */
+static int check_transport(const struct pvh_virtio_dev *d, const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    if (pvh_devstate_open(NAME, STATE_VERSION, buf, len, STATE_FIXED, err) != 0)
+        return -1;
+    uint32_t id = pvh_le32(buf + 1), status = pvh_le32(buf + 6), isr = pvh_le32(buf + 10);
+    if (id != d->ops->device_id || buf[5] != d->ops->nqueues)
+        return pvh_devstate_bad(err, NAME, "a device of ID %u with %u queues, this one is %s (ID %u, %u queues)", id,
+                                buf[5], d->ops->name, d->ops->device_id, d->ops->nqueues);
+    if (pvh_devstate_length(NAME, len, STATE_FIXED + (size_t)STATE_QUEUE * d->ops->nqueues, err) != 0)
+        return -1;
+    if (status > 0xff || isr > (VIRTIO_ISR_USED_BUFFER | VIRTIO_ISR_CONFIG_CHANGE) || buf[38] > 1)
+        return pvh_devstate_bad(err, NAME, "%s: status 0x%x, ISR 0x%x or broken %u out of range", d->ops->name,
+                                status, isr, buf[38]);
+    if (buf[38] && !(status & VIRTIO_STATUS_NEEDS_RESET))
+        return pvh_devstate_bad(err, NAME, "%s: broken without DEVICE_NEEDS_RESET in status 0x%x", d->ops->name,
+                                status);
+    uint64_t features = pvh_le64(buf + 30);
+    if ((status & VIRTIO_STATUS_FEATURES_OK) &&
+        ((features & ~pvh_virtio_offered(d)) || !(features & VIRTIO_F_VERSION_1_BIT)))
+        return pvh_devstate_bad(err, NAME, "%s: features 0x%llx agreed, not a subset of 0x%llx with VERSION_1",
+                                d->ops->name, (unsigned long long)features, (unsigned long long)pvh_virtio_offered(d));
+    return 0;
+}
+
+/* Checked whole before anything changes; then the device is reset (its
+ * type's reset too), takes the saved transport, is activated again when
+ * the driver had it running, and the interrupt is raised again when the
+ * ISR still holds a reason (an edge the guest may not have taken). */
+static int mmio_restore(void *dev, const uint8_t *buf, size_t len, struct pvh_error *err)
+{
+    struct pvh_virtio_dev *d = dev;
+    if (check_transport(d, buf, len, err) != 0)
+        return -1;
+    struct pvh_virtq q[PVH_VIRTIO_MAX_QUEUES];
+    uint64_t features = pvh_le64(buf + 30);
+    for (unsigned i = 0; i < d->ops->nqueues; i++)
+        if (load_queue(d, features, i, buf + STATE_FIXED + (size_t)STATE_QUEUE * i, &q[i], err) != 0)
+            return -1;
+    reset(d);
+    d->status = pvh_le32(buf + 6);
+    d->isr = pvh_le32(buf + 10);
+    d->device_features_sel = pvh_le32(buf + 14);
+    d->driver_features_sel = pvh_le32(buf + 18);
+    d->queue_sel = pvh_le32(buf + 22);
+    d->config_generation = pvh_le32(buf + 26);
+    d->driver_features = features;
+    d->broken = buf[38];
+    for (unsigned i = 0; i < d->ops->nqueues; i++)
+        d->q[i] = q[i];
+    if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->ops->activate)
+        d->ops->activate(d);
+    if (d->isr && d->env.interrupt)
+        d->env.interrupt(d->env.ctx, d->gsi);
+    return 0;
+}
+
 const struct pvh_dev_ops pvh_virtio_mmio_ops = {
     .name = "virtio-mmio", .read = mmio_read, .write = mmio_write, .reset = mmio_reset,
+    .save = mmio_save, .restore = mmio_restore,
 };
