@@ -38,6 +38,13 @@ struct pvh_api_ops {
     int (*swap_drive)(void *ctx, const char *drive_id, const char *path, struct pvh_error *err);
     /* a file named in a body must be readable (writable: want_write) */
     int (*check_file)(void *ctx, const char *path, bool want_write, struct pvh_error *err);
+    /* PUT /snapshot/create, the VM paused: both files written, it stays paused */
+    int (*snapshot_create)(void *ctx, const char *state_path, const char *mem_path, struct pvh_error *err);
+    /* PUT /snapshot/load before boot: the VM restored from the files on cfg's
+     * host side (serial, sandbox, ...), running (resume) or paused; cfg stays
+     * valid until pvh_api_fini */
+    int (*snapshot_load)(void *ctx, const struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
+                         bool resume, struct pvh_error *err);
 };
 
 /* PUT /drives/{id}'s fields. */
@@ -73,6 +80,7 @@ struct pvh_api {
     int log_fd;
     char *metrics_path;
     int metrics_fd;
+    bool configured;                        /* a boot resource was PUT (snapshot/load is refused after) */
     struct pvh_vm_config started;          /* what InstanceStart handed to ops->start */
     char *started_cmdline;
 };

@@ -652,6 +652,151 @@ static void patch_vm(struct pvh_api *api, const char *id, json_t *b, struct pvh_
     no_content(r);
 }
 
+/* ---- snapshots ------------------------------------------------------------------ */
+
+static const struct pvh_field snap_create_fields[] = {
+    {"snapshot_path", PVH_FIELD_STRING, true},
+    {"mem_file_path", PVH_FIELD_STRING, true},
+    {"snapshot_type", PVH_FIELD_STRING, false},
+};
+
+static int snapshot_paths(const char *what, const char *state, const char *mem, struct pvh_api_response *r)
+{
+    if (!state[0] || !mem[0])
+        pvh_api_fault(r, 400, "%s: %s: an empty path", what, state[0] ? "mem_file_path" : "snapshot_path");
+    else if (!strcmp(state, mem))
+        pvh_api_fault(r, 400, "%s: snapshot_path and the memory file are the same file '%.200s'", what, state);
+    else
+        return 0;
+    return -1;
+}
+
+/* The paused VM's state and memory written to the two paths; it stays paused. */
+static void put_snapshot_create(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
+{
+    (void)id;
+    struct pvh_error err = {0};
+    if (pvh_fields_check(b, "snapshot/create", snap_create_fields, COUNT(snap_create_fields), r))
+        return;
+    const char *type = pvh_field_string(b, "snapshot_type", "Full");
+    const char *state = pvh_field_string(b, "snapshot_path", ""), *mem = pvh_field_string(b, "mem_file_path", "");
+    if (!strcmp(type, "Diff")) {
+        pvh_api_fault(r, 400, "snapshot/create: snapshot_type Diff: pvhboot has no diff snapshots yet (no dirty-page "
+                      "tracking; \"Full\" only)");
+        return;
+    }
+    if (strcmp(type, "Full")) {
+        pvh_api_fault(r, 400, "snapshot/create: snapshot_type '%.32s': \"Full\" or \"Diff\"", type);
+        return;
+    }
+    if (snapshot_paths("snapshot/create", state, mem, r))
+        return;
+    if (api->state != PVH_API_PAUSED) {
+        pvh_api_fault(r, 400, "snapshot/create: the microVM is not paused (PATCH /vm {\"state\": \"Paused\"} first)");
+        return;
+    }
+    if (!api->ops->snapshot_create) {
+        pvh_api_fault(r, 400, "snapshot/create: not built in this server");
+        return;
+    }
+    if (api->ops->snapshot_create(api->ops->ctx, state, mem, &err)) {
+        pvh_api_fault(r, 400, "snapshot/create: %s", err.msg);
+        return;
+    }
+    no_content(r);
+}
+
+static const struct pvh_field snap_load_fields[] = {
+    {"snapshot_path", PVH_FIELD_STRING, true},     {"mem_file_path", PVH_FIELD_STRING, false},
+    {"mem_backend", PVH_FIELD_OBJECT, false},      {"enable_diff_snapshots", PVH_FIELD_BOOL, false},
+    {"track_dirty_pages", PVH_FIELD_BOOL, false},  {"resume_vm", PVH_FIELD_BOOL, false},
+    {"network_overrides", PVH_FIELD_ARRAY, false}, {"vsock_override", PVH_FIELD_OBJECT, false},
+    {"clock_realtime", PVH_FIELD_BOOL, false},
+};
+static const struct pvh_field mem_backend_fields[] = {
+    {"backend_type", PVH_FIELD_STRING, true},
+    {"backend_path", PVH_FIELD_STRING, true},
+};
+
+/* The memory file: mem_backend {File, path} or the deprecated mem_file_path, exactly one. */
+static const char *load_mem_path(json_t *b, struct pvh_api_response *r)
+{
+    json_t *mb = json_object_get(b, "mem_backend");
+    bool has_backend = mb && !json_is_null(mb), has_file = pvh_field_present(b, "mem_file_path");
+    if (has_backend == has_file) {
+        pvh_api_fault(r, 400, has_file ? "snapshot/load: mem_backend and mem_file_path: give one of them, not both"
+                                       : "snapshot/load: missing field 'mem_backend' (or the deprecated 'mem_file_path')");
+        return NULL;
+    }
+    if (has_file)
+        return pvh_field_string(b, "mem_file_path", "");
+    if (pvh_fields_check(mb, "snapshot/load: mem_backend", mem_backend_fields, COUNT(mem_backend_fields), r))
+        return NULL;
+    const char *type = pvh_field_string(mb, "backend_type", "");
+    if (!strcmp(type, "File"))
+        return pvh_field_string(mb, "backend_path", "");
+    if (!strcmp(type, "Uffd"))
+        pvh_api_fault(r, 400, "snapshot/load: mem_backend: backend_type Uffd: pvhboot has no userfaultfd page server; "
+                      "\"File\" only (the file is mapped copy-on-write, read as the guest touches it)");
+    else
+        pvh_api_fault(r, 400, "snapshot/load: mem_backend: backend_type '%.32s': \"File\" or \"Uffd\"", type);
+    return NULL;
+}
+
+/* What pvhboot's restore does not do, at its defaults only. */
+static int load_defaults_only(json_t *b, struct pvh_api_response *r)
+{
+    json_t *nets = json_object_get(b, "network_overrides");
+    if (pvh_field_bool(b, "enable_diff_snapshots", false) || pvh_field_bool(b, "track_dirty_pages", false))
+        pvh_api_fault(r, 400, "snapshot/load: enable_diff_snapshots, track_dirty_pages: pvhboot has no dirty-page "
+                      "tracking yet (false only)");
+    else if (nets && json_is_array(nets) && json_array_size(nets) > 0)
+        pvh_api_fault(r, 400, "snapshot/load: network_overrides: pvhboot's restore rebuilds no network interfaces "
+                      "yet (empty or absent only)");
+    else if (pvh_field_present(b, "vsock_override"))
+        pvh_api_fault(r, 400, "snapshot/load: vsock_override: pvhboot's restore rebuilds no vsock device yet (leave "
+                      "it out)");
+    else if (pvh_field_bool(b, "clock_realtime", false))
+        pvh_api_fault(r, 400, "snapshot/load: clock_realtime: kvmclock resumes where the snapshot stopped it (false "
+                      "only)");
+    else
+        return 0;
+    return -1;
+}
+
+/* A fresh microVM restored from the two files instead of booted. */
+static void put_snapshot_load(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
+{
+    (void)id;
+    struct pvh_error err = {0};
+    if (pvh_fields_check(b, "snapshot/load", snap_load_fields, COUNT(snap_load_fields), r) ||
+        load_defaults_only(b, r))
+        return;
+    const char *state = pvh_field_string(b, "snapshot_path", ""), *mem = load_mem_path(b, r);
+    bool resume = pvh_field_bool(b, "resume_vm", false);
+    if (!mem || snapshot_paths("snapshot/load", state, mem, r))
+        return;
+    if (api->configured) {
+        pvh_api_fault(r, 400, "snapshot/load: only on a fresh microVM; boot resources were configured already "
+                      "(only logger and metrics may come before a load)");
+        return;
+    }
+    if (check_file(api, "snapshot/load: snapshot_path", state, false, r) ||
+        check_file(api, "snapshot/load: memory file", mem, false, r))
+        return;
+    if (!api->ops->snapshot_load) {
+        pvh_api_fault(r, 400, "snapshot/load: not built in this server");
+        return;
+    }
+    api->started = api->cfg;
+    if (api->ops->snapshot_load(api->ops->ctx, &api->started, state, mem, resume, &err)) {
+        pvh_api_fault(r, 400, "snapshot/load: %s", err.msg);
+        return;
+    }
+    api->state = resume ? PVH_API_RUNNING : PVH_API_PAUSED;
+    no_content(r);
+}
+
 /* Firecracker endpoints pvhboot does not have (yet): a 400 saying so. */
 static void not_built(struct pvh_api *api, const char *id, json_t *b, struct pvh_api_response *r)
 {
@@ -692,8 +837,8 @@ static const struct route routes[] = {
     {"PUT", "/balloon", BEFORE_BOOT, NO_BODY, not_built},
     {"PUT", "/mmds", ANY_TIME, NO_BODY, not_built},
     {"PUT", "/mmds/config", BEFORE_BOOT, NO_BODY, not_built},
-    {"PUT", "/snapshot/create", ANY_TIME, NO_BODY, not_built},
-    {"PUT", "/snapshot/load", ANY_TIME, NO_BODY, not_built},
+    {"PUT", "/snapshot/create", AFTER_BOOT, JSON_BODY, put_snapshot_create},
+    {"PUT", "/snapshot/load", BEFORE_BOOT, JSON_BODY, put_snapshot_load},
     {"PUT", "/cpu-config", BEFORE_BOOT, NO_BODY, not_built},
 };
 
@@ -732,6 +877,8 @@ static void dispatch(struct pvh_api *api, const struct route *rt, const char *id
         return;
     rt->fn(api, id, obj, r);
     json_decref(obj);
+    if (rt->when == BEFORE_BOOT && r->status == 204 && rt->fn != put_logger && rt->fn != put_metrics)
+        api->configured = true; /* Firecracker's rule: a snapshot loads only into a fresh microVM */
 }
 
 /* One line per request onto the logger's file, at level Info and above. */

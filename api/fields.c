@@ -59,6 +59,7 @@ static const char *type_name(enum pvh_field_type t)
     case PVH_FIELD_INT: return "an integer";
     case PVH_FIELD_BOOL: return "true or false";
     case PVH_FIELD_STRING: return "a string";
+    case PVH_FIELD_ARRAY: return "an array";
     default: return "an object";
     }
 }
@@ -69,6 +70,7 @@ static bool has_type(json_t *v, enum pvh_field_type t)
     case PVH_FIELD_INT: return json_is_integer(v);
     case PVH_FIELD_BOOL: return json_is_boolean(v);
     case PVH_FIELD_STRING: return json_is_string(v);
+    case PVH_FIELD_ARRAY: return json_is_array(v);
     default: return json_is_object(v);
     }
 }

@@ -9,7 +9,7 @@
 
 #include "api.h"
 
-enum pvh_field_type { PVH_FIELD_INT, PVH_FIELD_BOOL, PVH_FIELD_STRING, PVH_FIELD_OBJECT };
+enum pvh_field_type { PVH_FIELD_INT, PVH_FIELD_BOOL, PVH_FIELD_STRING, PVH_FIELD_OBJECT, PVH_FIELD_ARRAY };
 
 struct pvh_field {
     const char *name;

@@ -8,7 +8,8 @@
  * struct `run` fills); InstanceStart runs it on a VM thread through
  * run_config, exactly as `run` would, and waits until the guest runs or
  * its setup failed; SendCtrlAltDel types on the VM's i8042, PATCH /vm pauses
- * it (vmm/control.c). The process ends with the VM, with run's exit status;
+ * it (vmm/control.c), PUT /snapshot/create writes the paused VM's files and
+ * PUT /snapshot/load restores one on the VM thread instead of booting. The process ends with the VM, with run's exit status;
  * the socket file goes with it (sock_janitor.c), however it ends. */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +57,8 @@ struct server {
     pthread_t vm_thread;
     bool vm_thread_started;
     struct pvh_vm_config vm_cfg;   /* the VM thread's copy */
+    char *load_state, *load_mem;   /* PUT /snapshot/load: the VM thread restores these instead of booting */
+    struct pvh_error load_err;     /* why the restore failed, for the fault_message */
     int vm_status;
     unsigned long requests, faults;
 };
@@ -113,10 +116,31 @@ static int listen_on(const char *path, struct pvh_error *err)
 
 /* ---- the VM --------------------------------------------------------------------- */
 
+/* PUT /snapshot/load on the VM thread: `pvhboot restore`'s run, its
+ * failure kept for the fault_message. */
+static int restore_config(struct server *s)
+{
+    struct pvh_vm_result *res = malloc(sizeof(*res));
+    if (!res)
+        return cli_report(&(struct pvh_error){.code = PVH_E_SYSTEM, .msg = "out of memory"});
+    struct pvh_error err = {0};
+    int rc;
+    if (pvh_vm_restore(&s->vm_cfg, s->load_state, s->load_mem, res, &s->load_err) != 0) {
+        rc = cli_report(&s->load_err);
+    } else {
+        fflush(stdout);
+        if (s->vm_cfg.verbose)
+            run_print_stats(res);
+        rc = run_exit_status(&s->vm_cfg, res, &err);
+    }
+    free(res);
+    return rc;
+}
+
 static void *vm_thread(void *arg)
 {
     struct server *s = arg;
-    s->vm_status = run_config(&s->vm_cfg);
+    s->vm_status = s->load_state ? restore_config(s) : run_config(&s->vm_cfg);
     pvh_vm_control_end(s->control); /* also when it never reached the guest */
     uint64_t one = 1;
     if (write(s->end_fd, &one, sizeof(one)) < 0) {
@@ -125,9 +149,10 @@ static void *vm_thread(void *arg)
     return NULL;
 }
 
-static int op_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error *err)
+/* The VM's thread started on cfg (booting it, or restoring load_state);
+ * returns once its guest runs (0) or its setup failed (-1). */
+static int start_vm_thread(struct server *s, const struct pvh_vm_config *cfg, struct pvh_error *err)
 {
-    struct server *s = ctx;
     if (s->vm_thread_started) { /* a start that failed before: its thread is over */
         pthread_join(s->vm_thread, NULL);
         s->vm_thread_started = false;
@@ -149,12 +174,54 @@ static int op_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error
     if (s->vm_cfg.dry_run && s->vm_status == 0)
         return 0; /* --dry-run: the plan is printed and the server ends, as run --dry-run does */
     s->vm_thread_started = false;
+    pvh_vm_control_free(s->control); /* its thread is over; a retry makes a new one */
+    s->control = NULL;
     uint64_t drop;
     if (read(s->end_fd, &drop, sizeof(drop)) < 0) {
         /* nothing was pending */
     }
+    if (s->load_state && s->load_err.msg[0])
+        return pvh_fail(err, s->load_err.code, "%s", s->load_err.msg);
     return pvh_fail(err, PVH_E_INPUT, "the VM could not start (exit status %d; pvhboot's stderr says why)",
                     s->vm_status);
+}
+
+static int op_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    free(s->load_state); /* a load that failed before: this one boots */
+    free(s->load_mem);
+    s->load_state = s->load_mem = NULL;
+    return start_vm_thread(s, cfg, err);
+}
+
+/* PUT /snapshot/load: the VM restored on its thread, as `pvhboot restore`
+ * would, with the command line's host side (serial, sandbox, --timeout);
+ * paused before its first instruction unless resume. */
+static int op_snapshot_load(void *ctx, const struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
+                            bool resume, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    if (cfg->dry_run)
+        return pvh_fail(err, PVH_E_INPUT, "--dry-run: nothing is restored");
+    free(s->load_state);
+    free(s->load_mem);
+    s->load_state = strdup(state_path);
+    s->load_mem = strdup(mem_path);
+    s->load_err = (struct pvh_error){0};
+    if (!s->load_state || !s->load_mem)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    struct pvh_vm_config restore_cfg = *cfg;
+    restore_cfg.start_paused = !resume;
+    return start_vm_thread(s, &restore_cfg, err);
+}
+
+/* PUT /snapshot/create: the paused VM's files, written from this thread
+ * while its vCPUs stay parked (vmm/control.c). */
+static int op_snapshot_create(void *ctx, const char *state_path, const char *mem_path, struct pvh_error *err)
+{
+    struct server *s = ctx;
+    return pvh_vm_snapshot_create(s->control, state_path, mem_path, err);
 }
 
 static int op_ctrl_alt_del(void *ctx, struct pvh_error *err)
@@ -447,7 +514,8 @@ static int serve_with(struct server *s, struct run_args *a, const struct serve_o
     sigaction(SIGPIPE, &ignore, NULL); /* a client that left: its writes fail with EPIPE */
     s->ops = (struct pvh_api_ops){.ctx = s, .start = op_start, .ctrl_alt_del = op_ctrl_alt_del, .pause = op_pause,
                                   .open_output = api_host_open_output, .flush_metrics = op_flush_metrics,
-                                  .swap_drive = op_swap_drive, .check_file = api_host_check_file};
+                                  .swap_drive = op_swap_drive, .check_file = api_host_check_file,
+                                  .snapshot_create = op_snapshot_create, .snapshot_load = op_snapshot_load};
     pvh_api_init(&s->api, &a->cfg, &s->ops, cli_version(), id);
     if (setup_server(s, sock, &err))
         return cli_report(&err);
@@ -484,6 +552,8 @@ int cmd_serve(int argc, char **argv)
         if (s->clients[i])
             drop_client(s, i);
     pvh_vm_control_free(s->control);
+    free(s->load_state);
+    free(s->load_mem);
     pvh_api_fini(&s->api);
     if (s->listen_fd >= 0)
         close(s->listen_fd);

@@ -3,10 +3,12 @@
  * torn down, so a pause from the server's thread reaches a live VM or is
  * refused, never a freed one; the server waits here for InstanceStart's
  * outcome, reads the VM's counters for FlushMetrics and swaps a drive's
- * file for PATCH /drives. */
+ * file for PATCH /drives and writes a paused VM's snapshot for PUT
+ * /snapshot/create. */
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "snapshot.h"
 #include "vm.h"
 
 enum control_state { CONTROL_WAITING, CONTROL_RUNNING, CONTROL_OVER };
@@ -120,6 +122,23 @@ int pvh_vm_swap_drive(struct pvh_vm_control *c, const char *id, const char *path
         return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
     }
     int rc = pvh_machine_swap_drive(c->vm, id, path, err);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int pvh_vm_snapshot_create(struct pvh_vm_control *c, const char *state_path, const char *mem_path,
+                           struct pvh_error *err)
+{
+    pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed meanwhile */
+    int rc;
+    if (c->state != CONTROL_RUNNING)
+        rc = pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
+    else if (!atomic_load(&c->vm->paused))
+        rc = pvh_fail(err, PVH_E_INPUT, "the microVM is not paused (PATCH /vm {\"state\": \"Paused\"} first)");
+    else {
+        pvh_vm_set_paused(c->vm, true); /* returns once every vCPU is parked (one resumed from a load may not be yet) */
+        rc = pvh_snapshot_take_to(c->vm, state_path, mem_path, err);
+    }
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

@@ -415,6 +415,8 @@ static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error
     if (restore_vcpus(rs, vm, info, err) || restore_vm_state(rs, vm, err) || restore_devices(rs, vm, err))
         goto out;
     pvh_kvm_close_device(vm);
+    if (vm->cfg->api_server) /* kept for a PUT /snapshot/create of the restored VM */
+        vm->snap_info = info, info = NULL;
     rc = vm->cfg->drop_user ? pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err) : 0;
 out:
     free(info);

@@ -375,7 +375,7 @@ static int start_threads(struct pvh_vm *vm, pthread_t *input, bool *has_input, s
     struct sigaction ignore = {.sa_handler = SIG_IGN};
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, NULL);
-    if (vm->snap_info) {
+    if (vm->cfg->snapshot_file) {
         struct sigaction snap = {.sa_handler = on_snapshot_signal};
         sigemptyset(&snap.sa_mask);
         sigaction(SNAPSHOT_SIGNAL, &snap, NULL);
@@ -423,7 +423,7 @@ static void take_snapshot(struct pvh_vm *vm)
 
 static bool snapshot_wanted(const struct pvh_vm *vm)
 {
-    return vm->snap_info && (atomic_load(&vm->snap_requested) || atomic_load(&snapshot_signalled));
+    return vm->cfg->snapshot_file && (atomic_load(&vm->snap_requested) || atomic_load(&snapshot_signalled));
 }
 
 /* Main waits for the end, the timeout, or (with --snapshot-file) a
@@ -443,7 +443,7 @@ static void wait_for_end(struct pvh_vm *vm)
             continue;
         }
         struct timespec poll = pvh_deadline_in(SNAPSHOT_POLL_NS);
-        bool polling = vm->snap_info && (!timeout || before(&poll, &deadline));
+        bool polling = vm->cfg->snapshot_file && (!timeout || before(&poll, &deadline));
         if (!timeout && !polling) {
             pthread_cond_wait(&vm->end_cond, &vm->end_lock);
         } else if (pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, polling ? &poll : &deadline) == ETIMEDOUT &&
@@ -527,6 +527,17 @@ void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
     pthread_mutex_unlock(&vm->end_lock);
 }
 
+/* Before the go (PUT /snapshot/load, resume_vm false): each vCPU parks
+ * before its first KVM_RUN, the guest's clock stopped where the snapshot
+ * set it until PATCH /vm Resumed. */
+static void start_paused(struct pvh_vm *vm)
+{
+    pthread_mutex_lock(&vm->end_lock);
+    atomic_store(&vm->paused, true);
+    stop_guest_clock(vm);
+    pthread_mutex_unlock(&vm->end_lock);
+}
+
 static bool vcpus_done(const struct pvh_vm *vm)
 {
     for (unsigned i = 0; i < vm->ncpus; i++)
@@ -607,6 +618,8 @@ int pvh_vm_start_and_wait(struct pvh_vm *vm, struct pvh_error *err)
         rc = -1;
     if (rc != 0)
         claim_end(vm, PVH_END_ERROR, 1); /* before the go: the threads end without a KVM_RUN */
+    if (rc == 0 && vm->cfg->start_paused)
+        start_paused(vm);
     let_threads_go(vm);
     if (rc == 0 && vm->cfg->control)
         pvh_vm_control_attach(vm->cfg->control, vm);

@@ -9,7 +9,9 @@
  * generation 0 is full, generation N > 0 (STATE.N, MEM.N, opened then) holds
  * only the pages written since N - 1: KVM's dirty log of each slot
  * (KVM_GET_DIRTY_LOG, which also clears it) and the VMM's own bitmap
- * (guestmem.h), every such page written even when it is zero. */
+ * (guestmem.h), every such page written even when it is zero. For
+ * PUT /snapshot/create: a full snapshot into files opened at the request's
+ * paths. */
 #include "snapshot.h"
 
 #include <errno.h>
@@ -105,11 +107,19 @@ static int open_output(const char *path, const char *what, int *fd, struct pvh_e
     return 0;
 }
 
+static int read_vcpu_info(struct pvh_vm *vm, struct pvh_error *err)
+{
+    vm->snap_info = malloc(sizeof(*vm->snap_info));
+    if (!vm->snap_info)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    return pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, vm->snap_info, err);
+}
+
 int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err)
 {
     const struct pvh_vm_config *cfg = vm->cfg;
     if (!cfg->snapshot_file)
-        return 0;
+        return cfg->api_server ? read_vcpu_info(vm, err) : 0;
     if (cfg->snapshot_on_port &&
         pvh_bus_register(&vm->dev.pio, PVH_SNAPSHOT_PORT, 4, &snapshot_port_ops, vm, NULL, err))
         return -1;
@@ -117,10 +127,7 @@ int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err)
     pvh_snap_devices_list(vm, &d);
     if (check_devices(&d, err))
         return -1;
-    vm->snap_info = malloc(sizeof(*vm->snap_info));
-    if (!vm->snap_info)
-        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
-    if (pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, vm->snap_info, err))
+    if (read_vcpu_info(vm, err))
         return -1;
     vm->snap_generation = 0;
     if (cfg->snapshot_diff && getrandom(&vm->snap_chain, sizeof(vm->snap_chain), 0) != sizeof(vm->snap_chain))
@@ -515,5 +522,31 @@ int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
     pvh_snap_writer_free(&w);
     if (rc == 0 && vm->cfg->snapshot_diff)
         vm->snap_generation++;
+    return rc;
+}
+
+/* PUT /snapshot/create: a full snapshot into the two paths, the files of
+ * --snapshot-file (if any) set aside meanwhile. */
+int pvh_snapshot_take_to(struct pvh_vm *vm, const char *state_path, const char *mem_path, struct pvh_error *err)
+{
+    if (!vm->snap_info)
+        return pvh_fail(err, PVH_E_INPUT, "snapshot: this VM was set up without what saving its vCPUs needs");
+    if (vm->cfg->snapshot_diff)
+        return pvh_fail(err, PVH_E_INPUT, "snapshot: this VM takes --snapshot-diff generations; it takes no other "
+                        "snapshot");
+    int state_fd = -1, mem_fd = -1, kept_state = vm->snap_state_fd, kept_mem = vm->snap_mem_fd;
+    int rc = open_output(state_path, "snapshot_path", &state_fd, err) ||
+                     open_output(mem_path, "mem_file_path", &mem_fd, err)
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        vm->snap_state_fd = state_fd, vm->snap_mem_fd = mem_fd;
+        rc = pvh_snapshot_take(vm, err);
+        vm->snap_state_fd = kept_state, vm->snap_mem_fd = kept_mem;
+    }
+    if (state_fd >= 0)
+        close(state_fd);
+    if (mem_fd >= 0)
+        close(mem_fd);
     return rc;
 }

@@ -36,13 +36,18 @@ void pvh_snap_devices_list(struct pvh_vm *vm, struct pvh_snap_devices *d);
 /* Before the sandbox, with /dev/kvm still open (--snapshot-file): reads what
  * saving vCPUs needs, opens (creates, truncates) both files, registers the
  * snapshot port (--snapshot-on-port), and refuses a machine with a device
- * that cannot be saved (one line naming it). */
+ * that cannot be saved (one line naming it). Under an API server without
+ * --snapshot-file: only reads what saving vCPUs needs, for PUT
+ * /snapshot/create (the devices are checked then). */
 int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err);
 /* Every vCPU parked: writes the state file and the memory file, each synced.
  * With --snapshot-diff the first is full, generation N > 0 goes to STATE.N
  * and MEM.N with only the pages KVM's dirty log and the VMM's bitmap
  * (guestmem.h) mark since generation N - 1. */
 int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err);
+/* The same into files opened now at these paths (PUT /snapshot/create;
+ * the VM prepared under an API server, every vCPU parked). */
+int pvh_snapshot_take_to(struct pvh_vm *vm, const char *state_path, const char *mem_path, struct pvh_error *err);
 void pvh_snapshot_close(struct pvh_vm *vm);
 
 #endif

@@ -110,6 +110,7 @@ struct pvh_vm_config {
     bool snapshot_diff;            /* --snapshot-diff: the first snapshot full, later ones only dirtied pages */
     const char *const *restore_mem_diffs; /* restore --mem-diff: generations 1..N of the chain, in order */
     unsigned restore_mem_ndiffs;
+    bool start_paused;             /* PUT /snapshot/load with resume_vm false: the vCPUs start parked */
 };
 
 enum pvh_vm_end {
@@ -204,5 +205,11 @@ int pvh_vm_counters(struct pvh_vm_control *c, struct pvh_vm_stats *st, struct pv
  * line) when it is not running, has no such drive, or the file cannot be
  * used: the drive then keeps its file. */
 int pvh_vm_swap_drive(struct pvh_vm_control *c, const char *id, const char *path, struct pvh_error *err);
+/* PUT /snapshot/create: the paused VM's state file and memory file written
+ * at these paths (created or truncated, mode 0600) and synced; it stays
+ * paused. -1 with err (one line) when it is not running, not paused, has a
+ * device that cannot be saved, or a file cannot be written. */
+int pvh_vm_snapshot_create(struct pvh_vm_control *c, const char *state_path, const char *mem_path,
+                           struct pvh_error *err);
 
 #endif

@@ -6,13 +6,17 @@ firecracker.yaml). Prints TAP.
 
   schema.py APIDRIVE SOCK
     first the request handler through tests/api/apidrive (faked VMM): a walk
-    before boot, InstanceStart, and the calls after it; then `pvhboot serve`
+    before boot, InstanceStart, and the calls after it, and a second walk
+    on a fresh API that loads a snapshot (PUT /snapshot/load) instead of
+    booting; then `pvhboot serve`
     (--dry-run) on SOCK, over its UNIX socket (real HTTP framing and the
     CLI's host side): the calls before boot
 
 Each answer must have the status the table names; a 200 body must validate
 against the table's schema, a 204 have no body, and every 4xx/5xx body be
-Firecracker's Error ({"fault_message": "..."}).
+Firecracker's Error ({"fault_message": "..."}). The snapshot endpoints'
+request bodies are checked against the YAML's request objects too: a body
+the YAML refuses must get a 400.
 """
 import http.client
 import json
@@ -41,6 +45,14 @@ def drive(path_id, **extra):
 
 def mc(**kw):
     return json.dumps(kw)
+
+
+def snap(**kw):
+    """A snapshot body: create's or load's fields as given."""
+    return json.dumps(kw)
+
+
+FILE_BACKEND = {"backend_type": "File", "backend_path": "snap.mem"}
 
 
 # (method, path, body or None, status, schema of a 200 body, {field: value} the 200 body must hold)
@@ -101,6 +113,33 @@ BEFORE = [
     ("PATCH", "/vm", json.dumps({"state": "Paused"}), 400, None, {}),
     ("PUT", "/balloon", json.dumps({"amount_mib": 0, "deflate_on_oom": False}), 400, None, {}),
     ("PUT", "/snapshot/create", "{}", 400, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state", mem_file_path="snap.mem"), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state"), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_file_path="snap.mem", mem_backend=FILE_BACKEND),
+     400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend={"backend_type": "Uffd",
+                                                                           "backend_path": "uffd.sock"}), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend={"backend_type": "Disk",
+                                                                           "backend_path": "snap.mem"}), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend={"backend_type": "File"}), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND, enable_diff_snapshots=True),
+     400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND, track_dirty_pages=True),
+     400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND,
+                                   network_overrides=[{"iface_id": "eth0", "host_dev_name": "tap1"}]), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND, network_overrides="eth0"),
+     400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND,
+                                   vsock_override={"uds_path": "v2.sock"}), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND, clock_realtime=True),
+     400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND, resume_vm="yes"), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_file_path=""), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_file_path="snap.mem", version="1.0"), 400, None, {}),
+    # a good body, but boot resources were configured above (Firecracker's rule: a fresh microVM only)
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND, resume_vm=True), 400, None, {}),
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Not started"}),
     ("GET", "/nothing", None, 400, None, {}),
     ("DELETE", "/machine-config", None, 400, None, {}),
     ("GET", "/drives/rootfs", None, 400, None, {}),
@@ -116,6 +155,19 @@ AFTER = [
     ("PUT", "/drives/more", drive("more"), 400, None, {}),
     ("PATCH", "/vm", json.dumps({"state": "Paused"}), 204, None, {}),
     ("GET", "/", None, 200, "InstanceInfo", {"state": "Paused"}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state", mem_file_path="snap.mem"), 204, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state", mem_file_path="snap.mem", snapshot_type="Full"),
+     204, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state", mem_file_path="snap.mem", snapshot_type="Diff"),
+     400, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state", mem_file_path="snap.mem", snapshot_type="Incremental"),
+     400, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state"), 400, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state", mem_file_path="snap.state"), 400, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="missing/snap.state", mem_file_path="snap.mem"), 400, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path=7, mem_file_path="snap.mem"), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_file_path="snap.mem"), 400, None, {}),
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Paused"}),
     ("PATCH", "/vm", json.dumps({"state": "Stopped"}), 400, None, {}),
     ("PATCH", "/vm", json.dumps({"state": "Resumed"}), 204, None, {}),
     ("PATCH", "/drives/data", json.dumps({"drive_id": "data", "path_on_host": "disk2.img"}), 204, None, {}),
@@ -128,10 +180,53 @@ AFTER = [
     ("GET", "/machine-config", None, 200, "MachineConfiguration", {"vcpu_count": 2}),
     ("GET", "/vm/config", None, 200, "FullVmConfiguration", {}),
     ("GET", "/version", None, 200, "FirecrackerVersion", {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap.state", mem_file_path="snap.mem"), 400, None, {}),
 ]
 
+# A fresh API (its own apidrive): logger and metrics may come before a load;
+# a state file the restore refuses (the fake's "corrupt"): 400, still fresh;
+# then a load that leaves the VM paused, and the calls after it.
+LOAD = [
+    ("PUT", "/logger", json.dumps({"log_path": "api.log", "level": "Info"}), 204, None, {}),
+    ("PUT", "/metrics", json.dumps({"metrics_path": "metrics.json"}), 204, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="corrupt.state", mem_backend=FILE_BACKEND), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="missing.state", mem_backend=FILE_BACKEND), 400, None, {}),
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Not started"}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_backend=FILE_BACKEND, resume_vm=False,
+                                   enable_diff_snapshots=False, network_overrides=[]), 204, None, {}),
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Paused"}),
+    ("PUT", "/boot-source", json.dumps({"kernel_image_path": "vmlinux"}), 400, None, {}),
+    ("PUT", "/actions", json.dumps({"action_type": "InstanceStart"}), 400, None, {}),
+    ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_file_path="snap.mem"), 400, None, {}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap2.state", mem_file_path="snap2.mem"), 204, None, {}),
+    ("PATCH", "/vm", json.dumps({"state": "Resumed"}), 204, None, {}),
+    ("GET", "/", None, 200, "InstanceInfo", {"state": "Running"}),
+    ("PUT", "/snapshot/create", snap(snapshot_path="snap2.state", mem_file_path="snap2.mem"), 400, None, {}),
+    ("GET", "/vm/config", None, 200, "FullVmConfiguration", {}),
+]
+
+# The request bodies Firecracker's YAML describes: one it refuses must get a
+# 400 (and a 204 is only for one it takes).
+REQUEST_SCHEMAS = {("PUT", "/snapshot/create"): "SnapshotCreateParams",
+                   ("PUT", "/snapshot/load"): "SnapshotLoadParams"}
 
 COUNT = [0]
+
+
+def request_problems(method, path, req, status):
+    """The YAML's verdict on a snapshot body against the status it got."""
+    name = REQUEST_SCHEMAS.get((method, path))
+    if not name or req is None:
+        return [], ""
+    try:
+        doc = json.loads(req)
+        errors = [e.message for e in validator(name).iter_errors(doc)]
+    except ValueError:
+        errors = ["not JSON"]
+    verdict = " (YAML: %s)" % ("refused" if errors else "valid")
+    if errors and status != 400:
+        return ["the YAML's %s refuses the body (%s) but it got %d" % (name, errors[0][:80], status)], verdict
+    return [], verdict
 
 
 def check(case, status, body):
@@ -147,6 +242,9 @@ def check(case, status, body):
         doc, problems = None, problems + ["not JSON (%s): %r" % (e, body[:200])]
     if status == 204 and body:
         problems.append("a 204 with a body")
+    req_problems, verdict = request_problems(method, path, req, status)
+    problems += req_problems
+    name += verdict
     if status >= 400 or schema:
         v = validator("Error" if status >= 400 else schema)
         for e in v.iter_errors(doc):
@@ -167,8 +265,7 @@ HANDLER_CASES = BEFORE + START + AFTER
 SOCKET_CASES = [c for c in BEFORE if c[0:2] != ("PUT", "/actions") or "FlushMetrics" in (c[2] or "")]
 
 
-def run_handler(apidrive):
-    cases = HANDLER_CASES
+def run_handler(apidrive, cases):
     script = "".join("%s\t%s\t%s\n" % (m, p, b if b is not None else "") if b is not None else "%s\t%s\n" % (m, p)
                      for m, p, b, *_ in cases)
     out = subprocess.run([apidrive], input=script.encode(), stdout=subprocess.PIPE, check=True).stdout.decode()
@@ -209,7 +306,8 @@ def run_socket(sock):
 
 
 if __name__ == "__main__":
-    print("1..%d" % (len(HANDLER_CASES) + len(SOCKET_CASES)))
-    ok = run_handler(sys.argv[1])
+    print("1..%d" % (len(HANDLER_CASES) + len(LOAD) + len(SOCKET_CASES)))
+    ok = run_handler(sys.argv[1], HANDLER_CASES)
+    ok = run_handler(sys.argv[1], LOAD) and ok
     ok = run_socket(sys.argv[2]) and ok
     sys.exit(0 if ok else 1)

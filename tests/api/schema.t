@@ -3,8 +3,8 @@
 # written from firecracker.yaml) against every endpoint's answers, good and
 # bad bodies, validated by Python's jsonschema (tests/api/schema.py): the
 # request handler through tests/api/apidrive.c (faked VMM: before boot,
-# InstanceStart, after boot), then `pvhboot serve --dry-run` over its socket
-# before boot. No KVM. ASan+UBSan build (make variant VARIANT=san).
+# InstanceStart, after boot; a fresh one through PUT /snapshot/load), then
+# `pvhboot serve --dry-run` over its socket before boot. No KVM. ASan+UBSan build (make variant VARIANT=san).
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -21,7 +21,7 @@ cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $SAN -Iinclude -o "$tmp/apidr
     "$san/libpvhapi.a" "$san/libpvhboot.a" -ljansson -lhttp_parser 2>"$tmp/cc.txt" \
     || fail_all "cannot build apidrive: $(head -3 "$tmp/cc.txt")"
 cd "$tmp"
-touch vmlinux initrd disk.img disk2.img
+touch vmlinux initrd disk.img disk2.img snap.state snap.mem corrupt.state
 "$san/pvhboot" serve --api-sock api.sock --id schema-vm --dry-run >serve.out 2>serve.err & srv=$!
 for _ in $(seq 100); do [ -S api.sock ] && break; sleep 0.1; done
 [ -S api.sock ] || fail_all "the server made no socket: $(cat serve.err)"

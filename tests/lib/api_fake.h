@@ -12,7 +12,8 @@
 #include "../../api/api.h"
 
 struct api_fake {
-    unsigned starts, ctrl_alt_dels, pauses, resumes, flushes, swaps;
+    unsigned starts, ctrl_alt_dels, pauses, resumes, flushes, swaps, snapshots, loads;
+    bool load_resumed;
     struct pvh_vm_config started;
     char swapped[64];
     bool fail_start;
@@ -77,10 +78,32 @@ static int fake_check_file(void *ctx, const char *path, bool want_write, struct 
     return strstr(path, "missing") ? pvh_fail(err, PVH_E_INPUT, "%s: no such file or directory", path) : 0;
 }
 
+static int fake_snapshot_create(void *ctx, const char *state, const char *mem, struct pvh_error *err)
+{
+    if (strstr(state, "missing") || strstr(mem, "missing"))
+        return pvh_fail(err, PVH_E_INPUT, "%s: no such file or directory", strstr(state, "missing") ? state : mem);
+    ((struct api_fake *)ctx)->snapshots++;
+    return 0;
+}
+
+/* A state file whose path holds "corrupt": refused as restore refuses one. */
+static int fake_snapshot_load(void *ctx, const struct pvh_vm_config *cfg, const char *state, const char *mem,
+                              bool resume, struct pvh_error *err)
+{
+    struct api_fake *f = ctx;
+    (void)mem;
+    if (strstr(state, "corrupt"))
+        return pvh_fail(err, PVH_E_INPUT, "%s: not a pvhboot state file", state);
+    f->loads++;
+    f->load_resumed = resume;
+    f->started = *cfg;
+    return 0;
+}
+
 static inline struct pvh_api_ops api_fake_ops(struct api_fake *f)
 {
     return (struct pvh_api_ops){f, fake_start, fake_ctrl_alt_del, fake_pause, fake_open_output, fake_flush,
-                                fake_swap, fake_check_file};
+                                fake_swap, fake_check_file, fake_snapshot_create, fake_snapshot_load};
 }
 
 #endif

@@ -201,7 +201,26 @@ static const struct row pre_boot[] = {
     {"PUT", "/vsock", "{\"guest_cid\":3}", 400, "missing field 'uds_path'"},
     {"PUT", "/vsock", "{\"guest_cid\":\"3\",\"uds_path\":\"v.sock\"}", 400, "'guest_cid' must be an integer"},
     {"PUT", "/balloon", "{\"amount_mib\":0,\"deflate_on_oom\":false}", 400, "not built yet"},
-    {"PUT", "/snapshot/create", "{}", 400, "not built yet"},
+    {"PUT", "/snapshot/create", "{}", 400, "only after InstanceStart"},
+    /* snapshot/load on a fresh API (each row has its own) */
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\"}", 400, "missing field 'mem_backend'"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"m\",\"mem_backend\":"
+                              "{\"backend_type\":\"File\",\"backend_path\":\"m\"}}", 400, "not both"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_backend\":{\"backend_type\":\"Uffd\","
+                              "\"backend_path\":\"u.sock\"}}", 400, "backend_type Uffd"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_backend\":{\"backend_type\":\"File\"}}",
+     400, "missing field 'backend_path'"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"m\",\"network_overrides\":"
+                              "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap1\"}]}", 400, "network_overrides"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"m\",\"network_overrides\":{}}",
+     400, "'network_overrides' must be an array"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"s.state\"}", 400, "same file"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"missing.state\",\"mem_file_path\":\"m\"}", 400,
+     "snapshot_path: missing.state"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"corrupt.state\",\"mem_file_path\":\"m\"}", 400,
+     "snapshot/load: corrupt.state: not a pvhboot state file"},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"m\",\"resume_vm\":true,"
+                              "\"network_overrides\":[],\"clock_realtime\":false}", 204, NULL},
     {"GET", "/nothing", NULL, 400, "Invalid request method and/or path: GET /nothing"},
     /* not UTF-8: the fault is still JSON (found by fuzz_api: a 500 without a body) */
     {"GET", "/\xff\xfe", NULL, 400, "Invalid request method and/or path: GET /??"},
@@ -230,6 +249,42 @@ static void every_endpoint_good_and_bad_bodies(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(pre_boot) / sizeof(pre_boot[0]); i++)
         check_row(&pre_boot[i]);
+}
+
+/* A load before boot: the restore gets the base config and resume_vm,
+ * the state follows it, pre-boot calls are refused after it, and a
+ * snapshot can be taken once paused; a load after configuring is refused. */
+static void snapshot_load_then_create(void **state)
+{
+    struct fixture *f = *state;
+    static const char load[] = "{\"snapshot_path\":\"s.state\",\"mem_backend\":{\"backend_type\":\"File\","
+                               "\"backend_path\":\"s.mem\"}}";
+    static const char create[] = "{\"snapshot_path\":\"t.state\",\"mem_file_path\":\"t.mem\"}";
+    assert_int_equal(call(f, "PUT", "/logger", "{\"level\":\"Info\"}"), 204);
+    assert_int_equal(call(f, "PUT", "/snapshot/load", load), 204);
+    assert_int_equal(f->fake.loads, 1);
+    assert_false(f->fake.load_resumed); /* resume_vm absent: paused, as in Firecracker */
+    assert_int_equal(f->fake.started.ram_size, base_cfg.ram_size);
+    assert_int_equal(f->api.state, PVH_API_PAUSED);
+    assert_int_equal(call(f, "PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":128}"), 400);
+    assert_int_equal(call(f, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"), 400);
+    assert_int_equal(f->fake.starts, 0);
+    assert_int_equal(call(f, "PUT", "/snapshot/create", create), 204);
+    assert_int_equal(f->fake.snapshots, 1);
+    assert_int_equal(call(f, "PATCH", "/vm", "{\"state\":\"Resumed\"}"), 204);
+    assert_int_equal(call(f, "PUT", "/snapshot/create", create), 400);
+    assert_non_null(strstr(fault(f), "not paused"));
+    assert_int_equal(f->fake.snapshots, 1);
+}
+
+static void snapshot_load_only_when_fresh(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(call(f, "PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":256}"), 204);
+    assert_int_equal(call(f, "PUT", "/snapshot/load", "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}"), 400);
+    assert_non_null(strstr(fault(f), "only on a fresh microVM"));
+    assert_int_equal(f->fake.loads, 0);
+    assert_int_equal(f->api.state, PVH_API_NOT_STARTED);
 }
 
 /* A body that is refused changes nothing. */
@@ -601,6 +656,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(config_file_through_the_endpoints, setup, teardown),
         cmocka_unit_test(config_file_errors_name_the_member),
         cmocka_unit_test_setup_teardown(config_twice_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_load_then_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_load_only_when_fresh, setup, teardown),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }
