@@ -73,6 +73,11 @@ static int resolve_kernel(struct pvh_vm_config *cfg, char *elf_path, size_t cap)
 
 static void print_load_stats(const struct pvh_vm_stats *s)
 {
+    if (s->restored) {
+        fprintf(stderr, "pvhboot: restored %.3f ms from process start: the machine rebuilt, every state set, guest RAM "
+                "mapped from the memory file\n", s->ns_loaded / 1e6);
+        return;
+    }
     fprintf(stderr, "pvhboot: loaded %.3f ms from process start: kernel and modules %llu bytes mapped, %llu copied, "
             "in %.1f us with the boot data\n", s->ns_loaded / 1e6, (unsigned long long)s->bytes_mapped,
             (unsigned long long)s->bytes_copied, s->ns_load / 1e3);
@@ -122,8 +127,11 @@ void run_print_stats(const struct pvh_vm_result *r)
             (unsigned long long)s->exits_io, (unsigned long long)s->exits_mmio, (unsigned long long)s->exits_hlt,
             (unsigned long long)s->exits_intr, (unsigned long long)s->exits_shutdown,
             (unsigned long long)s->exits_system_event, (unsigned long long)s->exits_other);
-    fprintf(stderr, "pvhboot: kernel loaded at %#llx; serial bytes %llu\n", (unsigned long long)s->kernel_load,
-            (unsigned long long)s->serial_bytes);
+    if (s->restored)
+        fprintf(stderr, "pvhboot: serial bytes %llu\n", (unsigned long long)s->serial_bytes);
+    else
+        fprintf(stderr, "pvhboot: kernel loaded at %#llx; serial bytes %llu\n", (unsigned long long)s->kernel_load,
+                (unsigned long long)s->serial_bytes);
     for (size_t i = 0; i < s->nunhandled; i++)
         fprintf(stderr, "pvhboot: unhandled %s %#llx: %llu reads, %llu writes\n", s->unhandled[i].mmio ? "mmio" : "port",
                 (unsigned long long)s->unhandled[i].addr, (unsigned long long)s->unhandled[i].reads,

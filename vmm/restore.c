@@ -452,6 +452,8 @@ int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, c
     struct pvh_proc_files pf;
     pvh_proc_files_open(&pf);
     bool ready = build_machine(&rs, vm, err) == 0;
+    res->stats.restored = true;
+    res->stats.ns_loaded = pvh_now_ns() - cfg.start_ns;
     if (ready)
         pvh_proc_files_open_pagemap(&cfg, &pf);
     pvh_file_close(&rs.state); /* every section is set */

@@ -136,7 +136,9 @@ struct pvh_device_stats {
 };
 
 struct pvh_vm_stats {
-    uint64_t ns_loaded;         /* process start -> kernel, modules and boot data in guest RAM */
+    uint64_t ns_loaded;         /* process start -> kernel, modules and boot data in guest RAM (restore:
+                                   -> the machine rebuilt and every state set) */
+    bool restored;              /* pvh_vm_restore: no kernel was loaded */
     uint64_t ns_load;           /* of which loading them (pvh_guestmem_load + boot data) */
     uint64_t bytes_mapped;      /* kernel and module bytes mapped from their files */
     uint64_t bytes_copied;      /* ... and copied */

@@ -35,7 +35,7 @@ echo "=== BEGIN sizes"
 echo "apparent=$(stat -c %s s1.mem) du_kib=$(du -k s1.mem | cut -f1) state=$(stat -c %s s1.state)"
 echo "=== END sizes rc=0"
 run restore ./pvhboot restore s1.state --mem-file s1.mem
-run restore-again ./pvhboot restore s1.state --mem-file s1.mem
+run restore-again ./pvhboot restore s1.state --mem-file s1.mem -v
 run continue ./pvhboot run snapcount --mem 64 --snapshot-on-port --snapshot-continue --snapshot-file s2.state --mem-file s2.mem
 run restore-continue ./pvhboot restore s2.state --mem-file s2.mem
 run smp ./pvhboot run snapcount --mem 64 --cpus 2 --snapshot-on-port --snapshot-file s4.state --mem-file s4.mem
@@ -132,6 +132,11 @@ for name in ("restore", "restore-again"):
     ok = check(rc == 33 and counts(text) == list(range(6, 11)) and "memory ok" in text and "done" in text,
                f"{name}: the restored VM counts on from 6 to 10 with its RAM intact, exit 33")
     ok or show_failed_boot(name, text, rc)
+
+text, _ = get("restore-again")
+m = re.search(r"^pvhboot: restored (\d+\.\d+) ms from process start: the machine rebuilt", text, re.M)
+check(m and "kernel loaded at" not in text and re.search(r"^pvhboot: times from process start: first KVM_RUN", text, re.M),
+      f"restore -v says when the machine was restored ({m.group(1) + ' ms' if m else 'no line'}), no kernel load")
 
 text, rc = get("continue")
 ok = check(rc == 33 and counts(text) == list(range(1, 11)) and "done" in text,
