@@ -826,6 +826,15 @@ static int opt_config_file(struct run_args *a, const char *o, char *v)
     return 0;
 }
 
+/* Firecracker starts from a config file with `--no-api --config-file F`;
+ * run never serves the API, so the flag only asks for the config file. */
+static int opt_no_api(struct run_args *a, const char *o, char *v)
+{
+    (void)o, (void)v;
+    a->no_api = true;
+    return 0;
+}
+
 static const struct pvh_api_ops config_file_ops = {
     .check_file = api_host_check_file,
     .open_output = api_host_open_output,
@@ -914,6 +923,7 @@ static const struct run_option options[] = {
     {"-s", NULL, false, opt_gdb_default},
     {"--gdb-wait", "-S", false, opt_gdb_wait},
     {"--config-file", NULL, true, opt_config_file},
+    {"--no-api", NULL, false, opt_no_api},
     {"--snapshot-file", NULL, true, opt_snapshot_file},
     {"--mem-file", NULL, true, opt_mem_file},
     {"--snapshot-on-port", NULL, false, opt_snapshot_on_port},
@@ -998,6 +1008,11 @@ int run_parse_args(struct run_args *a, int argc, char **argv)
             return bad("unexpected argument '%s' (one kernel only)", argv[i]);
         }
     }
+    if (a->no_api && a->kernel_later)
+        return bad("%s", "--no-api with --api-sock (or serve): the one serves the API, the other asks for none");
+    if (a->no_api && !a->config_file)
+        return bad("%s", "--no-api needs --config-file FILE (Firecracker's rule: without the API the VM comes from the "
+                   "file)");
     if (!a->cfg.kernel && !a->config_file && !a->kernel_later) {
         run_usage(stderr);
         return PVH_EXIT_BAD_INPUT;
@@ -1101,7 +1116,8 @@ void run_usage(FILE *f)
             "  --verbose, -v          timings, VM exits, device counters and unhandled accesses at the end\n"
             "  --kvm-device PATH      the KVM device (default /dev/kvm)\n"
             "  --config-file FILE     Firecracker's JSON config (boot-source, machine-config, drives,\n"
-            "                         entropy, logger): KERNEL may then be left out (docs/api.md)\n"
+            "                         entropy, logger): KERNEL may then be left out (docs/api.md);\n"
+            "                         --no-api is accepted beside it, as Firecracker spells that start\n"
             "  --snapshot-file STATE --mem-file MEM   where a snapshot goes (SIGUSR2 takes one; the VM then\n"
             "                         ends, exit 0); restore it with pvhboot restore STATE --mem-file MEM\n"
             "  --snapshot-on-port     the guest may ask for the snapshot: a 32-bit OUT of 0x50414e53 (\"SNAP\")\n"

@@ -34,6 +34,7 @@ struct run_args {
     size_t npending_nets;
     const char *seed;          /* --seed's value, NULL when not given */
     const char *config_file;   /* --config-file: Firecracker's JSON config */
+    bool no_api;               /* --no-api: Firecracker's spelling; run serves no API anyway */
     struct pvh_api *api;       /* the config file's state: cfg's strings point into it */
     bool kernel_later;         /* serve: the API names the kernel (boot-source) */
 };

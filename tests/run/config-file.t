@@ -5,7 +5,9 @@
 # kernel, command line with the root drive's root=, initrd, drives in
 # Firecracker's order with the root drive first, network interfaces after
 # the command line's, entropy); and each bad
-# file is refused with exit status 2 and one line naming the member.
+# file is refused with exit status 2 and one line naming the member;
+# Firecracker's `--no-api --config-file F` spelling is taken, --no-api
+# alone or beside --api-sock refused.
 set -u
 cd "$(dirname "$0")/../.."
 bin=build/san/pvhboot
@@ -69,6 +71,9 @@ same_plan "the command line's options beside a file without machine-config" \
     -- "$kernel" --mem 64 --load copy
 same_plan "run's defaults when the file has no machine-config" \
     "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}}" -- "$kernel"
+same_plan "Firecracker's start spelling, --no-api beside --config-file" \
+    "{\"boot-source\": {\"kernel_image_path\": \"$kernel\"}, \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 96}}" \
+    --no-api -- "$kernel" --mem 96 --cpus 2
 
 # refused: refuses NAME JSON EXPECTED [ARGS...]: exit 2, one line holding EXPECTED
 refuses() {
@@ -104,4 +109,17 @@ refuses "metrics (the API flushes them)" "{\"boot-source\": {\"kernel_image_path
     "metrics: flushed through the API only"
 refuses "invalid JSON" '{"boot-source": ' "--config-file bad.json: line 2"
 refuses "no kernel anywhere" '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}}' "no kernel: PUT /boot-source first"
+# --no-api without a config file, and beside --api-sock: exit 2, one line
+no_api_refused() {
+    local name=$1 want=$2; shift 2
+    "$bin" "$@" >"$tmp/na.out" 2>"$tmp/na.err"; local rc=$?
+    if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/na.err")" -eq 1 ] && grep -qF -- "$want" "$tmp/na.err"; then
+        ok "refused: $name"
+    else
+        notok "refused: $name (exit $rc)"
+        sed 's/^/# /' "$tmp/na.err" | head -3
+    fi
+}
+no_api_refused "--no-api without --config-file" "--no-api needs --config-file FILE" --no-api "$kernel" --dry-run
+no_api_refused "--no-api beside --api-sock" "--no-api with --api-sock" --api-sock "$tmp/api.sock" --no-api
 echo "1..$n"
