@@ -142,17 +142,7 @@ int pvh_snap_finish(struct pvh_snap_writer *w, const uint8_t **out, size_t *len,
 
 /* ---- the reader */
 
-static int bad(struct pvh_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int bad(struct pvh_error *err, const char *fmt, ...)
-{
-    char what[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return pvh_fail(err, PVH_E_INPUT, "state file: %s", what);
-}
+#define bad(err, ...) pvh_fail_at(err, PVH_E_INPUT, "state file", __VA_ARGS__)
 
 static int check_header(const uint8_t *buf, size_t len, struct pvh_error *err)
 {

@@ -62,17 +62,7 @@ void pvh_snapmem_encode(const struct pvh_snapmem_id *id, uint64_t ram, const uin
     pvh_put_le32(out + OFF_CRC, crc_of(out, bitmap, bitmap_len));
 }
 
-static int bad(struct pvh_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int bad(struct pvh_error *err, const char *fmt, ...)
-{
-    char what[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return pvh_fail(err, PVH_E_INPUT, "memory file: %s", what);
-}
+#define bad(err, ...) pvh_fail_at(err, PVH_E_INPUT, "memory file", __VA_ARGS__)
 
 static uint64_t popcount(const uint8_t *b, uint64_t len)
 {

@@ -45,12 +45,11 @@ struct restore {
 __attribute__((format(printf, 3, 4))) static int bad_state(const struct restore *rs, struct pvh_error *err,
                                                            const char *fmt, ...)
 {
-    char msg[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = pvh_vfail_at(err, PVH_E_INPUT, rs->state_path, fmt, ap);
     va_end(ap);
-    return pvh_fail(err, PVH_E_INPUT, "%s: %s", rs->state_path, msg);
+    return rc;
 }
 
 static int section(const struct restore *rs, uint32_t tag, uint32_t index, const char *what,

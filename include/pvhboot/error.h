@@ -3,6 +3,8 @@
 #ifndef PVHBOOT_ERROR_H
 #define PVHBOOT_ERROR_H
 
+#include <stdarg.h>
+
 enum pvh_errcode {
     PVH_OK = 0,
     PVH_E_INPUT,   /* unusable input (kernel image, module, option): exit 2 */
@@ -19,5 +21,12 @@ struct pvh_error {
 /* Sets *err (if non-NULL) from a printf-style message; always returns -1. */
 int pvh_fail(struct pvh_error *err, enum pvh_errcode code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* As pvh_fail, the message prefixed by "where: " (a file's name, "state
+ * file", "i8042 state"): the one-line error of a reader of some input. */
+int pvh_fail_at(struct pvh_error *err, enum pvh_errcode code, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int pvh_vfail_at(struct pvh_error *err, enum pvh_errcode code, const char *where, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 #endif

@@ -37,10 +37,11 @@ int pvh_devstate_length(const char *dev, size_t len, size_t want, struct pvh_err
 
 int pvh_devstate_bad(struct pvh_error *err, const char *dev, const char *fmt, ...)
 {
-    char what[400];
+    char where[64];
+    snprintf(where, sizeof(where), "%s state", dev);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    int rc = pvh_vfail_at(err, PVH_E_INPUT, where, fmt, ap);
     va_end(ap);
-    return pvh_fail(err, PVH_E_INPUT, "%s state: %s", dev, what);
+    return rc;
 }
