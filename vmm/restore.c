@@ -5,7 +5,11 @@
  * CPUID compared with the snapshot's (a difference refused, named), the
  * memory file mapped private over guest RAM (copy-on-write: nothing is read
  * until the guest touches it, so the time does not grow with RAM), each
- * saved state set, and the VM run as pvh_vm_run runs one. */
+ * saved state set, and the VM run as pvh_vm_run runs one. The virtio
+ * devices are built again from the VIRTIO section (virtio/devconfig.h) with
+ * the clone's overrides, in the same slots; after their transports are set,
+ * each ready queue is looked at again (kicked) and vsock tells the guest
+ * its connections are gone (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +22,8 @@
 #include "pvhboot/snapfile.h"
 #include "snapshot.h"
 #include "vcpu_state.h"
+#include "virtio/devconfig.h"
+#include "virtio/vsock.h"
 
 #define FOUR_GIB 0x100000000ull
 
@@ -29,6 +35,7 @@ struct restore {
     uint64_t low, high;
     uint32_t ndevices;
     const uint8_t *device_names;
+    struct pvh_vconfig *vc;         /* the virtio devices, overrides applied */
 };
 
 __attribute__((format(printf, 3, 4))) static int bad_state(const struct restore *rs, struct pvh_error *err,
@@ -114,6 +121,51 @@ static int parse_memory(struct restore *rs, struct pvh_error *err)
     return 0;
 }
 
+/* The virtio devices: the VIRTIO section, then the clone's overrides
+ * (cfg_in's drives, NICs and vsock). */
+static int parse_virtio(struct restore *rs, const struct pvh_vm_config *over, struct pvh_error *err)
+{
+    struct pvh_snap_section s;
+    struct pvh_error e;
+    if (section(rs, PVH_SNAP_VIRTIO, 0, "VIRTIO", &s, err))
+        return -1;
+    rs->vc = malloc(sizeof(*rs->vc));
+    if (!rs->vc)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (pvh_vconfig_decode(rs->vc, s.data, s.len, &e) || pvh_vconfig_override(rs->vc, over, &e))
+        return bad_state(rs, err, "%s", e.msg);
+    return 0;
+}
+
+/* The plan's virtio slots for the devices cfg asks for: slot i at its
+ * base and GSI, as a run's plan puts them (lib/plan.c). */
+static int plan_virtio(const struct restore *rs, const struct pvh_vm_config *cfg, struct pvh_boot_inputs *in,
+                       struct pvh_error *err)
+{
+    in->ndevices = pvh_machine_device_specs(cfg, in->devices);
+    if (in->ndevices != rs->vc->ndevices)
+        return bad_state(rs, err, "VIRTIO: %zu devices, the machine rebuilt has %zu", rs->vc->ndevices, in->ndevices);
+    for (size_t i = 0; i < in->ndevices; i++) {
+        if (in->devices[i].virtio_id != rs->vc->virtio_id[i])
+            return bad_state(rs, err, "VIRTIO: slot %zu is %s, the machine rebuilt puts %s there", i,
+                             pvh_virtio_id_name(rs->vc->virtio_id[i]), pvh_virtio_id_name(in->devices[i].virtio_id));
+        in->plan.devices[i] = (struct pvh_mmio_device){
+            .virtio_id = in->devices[i].virtio_id, .base = PVH_VIRTIO_MMIO_BASE + i * PVH_VIRTIO_MMIO_STRIDE,
+            .size = PVH_VIRTIO_MMIO_STRIDE, .gsi = pvh_layout_virtio_gsi(i)};
+    }
+    in->plan.ndevices = in->ndevices;
+    return 0;
+}
+
+/* After every transport is set: vsock's connections are gone (the host's
+ * sockets were another process's) and its driver is told so. */
+static void reset_vsock(struct pvh_vm *vm)
+{
+    for (size_t i = 0; i < vm->nvdev; i++)
+        if (vm->vdev[i].dev->ops->device_id == PVH_VIRTIO_ID_VSOCK)
+            pvh_vsock_transport_reset(vm->vdev[i].dev);
+}
+
 /* ---- this host against the snapshot ---- */
 
 struct needed_cap {
@@ -186,7 +238,7 @@ static int check_devices(const struct restore *rs, struct pvh_vm *vm, struct pvh
         const char *here = i < d.n ? d.r[i]->ops->name : "(none)";
         if (i >= rs->ndevices || strcmp(name, here))
             return bad_state(rs, err, "device %zu is %s in the snapshot, %s in the machine restore builds "
-                             "(restore rebuilds the legacy devices only, without --debugcon)", i,
+                             "(restore rebuilds the legacy devices, without --debugcon, and the VIRTIO section's)", i,
                              i < rs->ndevices ? name : "(none)", here);
     }
     return 0;
@@ -275,7 +327,7 @@ static int map_memory(struct restore *rs, struct pvh_vm *vm, struct pvh_error *e
 static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
 {
     struct pvh_vcpu_state_info *info = malloc(sizeof(*info));
-    struct pvh_boot_inputs *in = calloc(1, sizeof(*in)); /* no kernel: the plan's RAM sizes, no virtio device */
+    struct pvh_boot_inputs *in = calloc(1, sizeof(*in)); /* no kernel: the plan's RAM sizes and virtio slots */
     int rc = -1;
     if (!info || !in) {
         rc = pvh_fail(err, PVH_E_SYSTEM, "out of memory");
@@ -283,16 +335,24 @@ static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error
     }
     in->plan.ram_low_end = rs->low;
     in->plan.ram_high_size = rs->high;
+    if (plan_virtio(rs, vm->cfg, in, err))
+        goto out;
     if (pvh_kvm_open(vm, err) || check_caps(rs, vm->kvm_fd, err) || pvh_kvm_create_vm(vm, rs->low, rs->high, err) ||
         map_memory(rs, vm, err))
         goto out;
     if (pvh_console_open(vm, err) || pvh_machine_devices_create(vm, in, err) || check_devices(rs, vm, err))
         goto out;
+    struct pvh_error e;
+    if (pvh_machine_check_drives(vm, rs->vc, &e)) {
+        rc = bad_state(rs, err, "%s", e.msg);
+        goto out;
+    }
     if (pvh_vcpus_create(vm, err) || check_cpuid(rs, vm->cpuid, err) ||
         pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, info, err))
         goto out;
     if (restore_vcpus(rs, vm, info, err) || restore_vm_state(rs, vm, err) || restore_devices(rs, vm, err))
         goto out;
+    reset_vsock(vm);
     pvh_kvm_close_device(vm);
     rc = vm->cfg->drop_user ? pvh_drop_privileges(vm->cfg->uid, vm->cfg->gid, err) : 0;
 out:
@@ -307,18 +367,21 @@ int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, c
     struct restore rs = {.state_path = state_file, .mem_path = mem_file};
     rs.state = rs.mem = (struct pvh_file){.fd = -1};
     memset(res, 0, sizeof(*res));
-    if (read_state(&rs, err) || parse_machine(&rs, err) || parse_memory(&rs, err)) {
+    if (read_state(&rs, err) || parse_machine(&rs, err) || parse_memory(&rs, err) || parse_virtio(&rs, cfg_in, err)) {
         pvh_file_close(&rs.state);
         pvh_file_close(&rs.mem);
+        free(rs.vc);
         return -1;
     }
     struct pvh_vm_config cfg = *cfg_in;
     cfg.ncpus = rs.ncpus;
     cfg.ram_size = rs.low + rs.high;
+    pvh_vconfig_apply(rs.vc, &cfg); /* cfg's device strings point into rs.vc until the VM is gone */
     struct pvh_vm *vm = malloc(sizeof(*vm)); /* pvh_vm_init sets what is read */
     if (!vm) {
         pvh_file_close(&rs.state);
         pvh_file_close(&rs.mem);
+        free(rs.vc);
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     }
     pvh_vm_init(vm, &cfg);
@@ -329,5 +392,7 @@ int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, c
         pvh_proc_files_open_pagemap(&cfg, &pf);
     pvh_file_close(&rs.state); /* every section is set */
     pvh_file_close(&rs.mem);   /* guest RAM keeps its own mappings of it */
-    return pvh_vm_run_prepared(vm, ready, &pf, res, err);
+    int rc = pvh_vm_run_prepared(vm, ready, &pf, res, err);
+    free(rs.vc);
+    return rc;
 }

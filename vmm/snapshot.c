@@ -1,9 +1,11 @@
 /* Taking a snapshot (snapshot.h): the files opened and the machine checked
  * before the sandbox, the snapshot port a guest asks through, and, with
- * every vCPU parked outside KVM_RUN, the state file (pvhboot/snapfile.h:
- * MACHINE, CPUID, one VCPU per vCPU, VM, one DEVICE per bus device, MEMORY)
- * and the memory file: guest RAM slot after slot, a page of zeros never
- * written (a hole), both synced before the snapshot counts as taken. */
+ * every vCPU parked outside KVM_RUN and the I/O thread held between two
+ * callbacks (no device request, packet or interrupt half done or still to
+ * come), the state file (pvhboot/snapfile.h: MACHINE, CPUID, one VCPU per
+ * vCPU, VM, one DEVICE per bus device, MEMORY, VIRTIO) and the memory file:
+ * guest RAM slot after slot, a page of zeros never written (a hole), both
+ * synced before the snapshot counts as taken. */
 #include "snapshot.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include "pvhboot/layout.h"
 #include "pvhboot/snapfile.h"
 #include "vcpu_state.h"
+#include "virtio/devconfig.h"
 
 #define DEVICE_STATE_MAX (64u << 10)
 
@@ -226,6 +229,24 @@ static int put_memory(struct pvh_snap_writer *w, const struct pvh_vm *vm, struct
     return pvh_snap_put(w, PVH_SNAP_MEMORY, 0, b, sizeof(b), err);
 }
 
+/* What restore needs to build the same virtio devices (devconfig.h). */
+static int put_virtio(struct pvh_snap_writer *w, struct pvh_vm *vm, struct pvh_error *err)
+{
+    struct pvh_vconfig *vc = malloc(sizeof(*vc));
+    uint8_t *b = malloc(PVH_VCONFIG_MAX_BYTES);
+    size_t len = 0;
+    int rc = vc && b ? 0 : pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (rc == 0) {
+        pvh_machine_vconfig(vm, vc);
+        rc = pvh_vconfig_encode(vc, b, PVH_VCONFIG_MAX_BYTES, &len, err);
+    }
+    if (rc == 0)
+        rc = pvh_snap_put(w, PVH_SNAP_VIRTIO, 0, b, len, err);
+    free(vc);
+    free(b);
+    return rc;
+}
+
 /* ---- the files ---- */
 
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t offset, const char *what, struct pvh_error *err)
@@ -304,7 +325,8 @@ static int build_state(struct pvh_snap_writer *w, struct pvh_vm *vm, struct pvh_
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (put_vcpu(w, vm, i, err))
             return -1;
-    return put_vm(w, vm, err) || put_devices(w, &d, err) || put_memory(w, vm, err) ? -1 : 0;
+    return put_vm(w, vm, err) || put_devices(w, &d, err) || put_memory(w, vm, err) || put_virtio(w, vm, err) ? -1
+                                                                                                        : 0;
 }
 
 int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
@@ -314,10 +336,14 @@ int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
     size_t len;
     if (pvh_snap_writer_init(&w, err))
         return -1;
+    if (vm->loop_ready) /* the vCPUs are parked; now the devices' own thread */
+        pvh_eventloop_pause(&vm->loop);
     int rc = build_state(&w, vm, err) || pvh_snap_finish(&w, &data, &len, err) ? -1 : 0;
     /* memory first: a state file that is there and whole comes with its memory */
     if (rc == 0)
         rc = write_memory(vm, err) || write_state(vm, data, len, err) ? -1 : 0;
+    if (vm->loop_ready)
+        pvh_eventloop_resume(&vm->loop);
     pvh_snap_writer_free(&w);
     return rc;
 }

@@ -8,7 +8,8 @@
  *   VCPU i:  vcpu_state.h's bytes;  VM: the same file's VM bytes;
  *   DEVICE i: the i-th device's save() bytes;
  *   MEMORY:  u32 slots, u32 reserved, then per slot u64 guest-physical
- *            address, u64 size, u64 offset in the memory file. */
+ *            address, u64 size, u64 offset in the memory file;
+ *   VIRTIO:  the virtio devices' configuration (virtio/devconfig.h). */
 #ifndef PVHBOOT_VMM_SNAPSHOT_H
 #define PVHBOOT_VMM_SNAPSHOT_H
 
@@ -33,7 +34,9 @@ void pvh_snap_devices_list(struct pvh_vm *vm, struct pvh_snap_devices *d);
  * snapshot port (--snapshot-on-port), and refuses a machine with a device
  * that cannot be saved (one line naming it). */
 int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err);
-/* Every vCPU parked: writes the state file and the memory file, each synced. */
+/* Every vCPU parked: holds the I/O thread still (pvh_eventloop_pause: no
+ * device request half served), writes the state file and the memory file,
+ * each synced, and lets the I/O thread go on. */
 int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err);
 void pvh_snapshot_close(struct pvh_vm *vm);
 

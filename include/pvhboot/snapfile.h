@@ -34,6 +34,7 @@ enum pvh_snap_tag {
     PVH_SNAP_VM,          /* PIC, I/O APIC, PIT, kvmclock */
     PVH_SNAP_DEVICE,      /* one bus device's save() bytes, index = its registration order */
     PVH_SNAP_MEMORY,      /* guest memory's slots and their offsets in the memory file */
+    PVH_SNAP_VIRTIO,      /* the virtio devices' configuration (vmm/virtio/devconfig.h) */
 };
 
 struct pvh_snap_writer {
