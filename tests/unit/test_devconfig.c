@@ -155,7 +155,8 @@ static void fields_out_of_range_refused(void **state)
     refuse(f, DEV0_BODY, "\x02", 1, "drive flags");
     refuse(f, DEV0_BODY + 3, "\x01", 1, "drive flags");
     /* the path "/img/root.ext4" starts after 12 fixed bytes and its length */
-    refuse(f, DEV0_BODY + 14 + 4, "\0", 1, "holds a NUL byte");
+    refuse(f, DEV0_BODY + 14 + 4, "\0", 1, "holds control character 0x00");
+    refuse(f, DEV0_BODY + 14 + 5, "\n", 1, "holds control character 0x0a");
     /* the id "root": after the path's 14 bytes and the id's length */
     refuse(f, DEV0_BODY + 14 + 14 + 2, " ", 1, "drive id");
     refuse(f, DEV0_BODY + 2, "\x00", 1, "drive id"); /* an id without the has-id flag */

@@ -193,8 +193,9 @@ static int get_string(struct pvh_vconfig *vc, struct in *b, const char *what, si
     size_t n = pvh_le16(h);
     if (!take(b, n, &s))
         return bad(err, "slot %zu: %s of %zu bytes runs past its body", slot, what, n);
-    if (memchr(s, '\0', n))
-        return bad(err, "slot %zu: %s holds a NUL byte", slot, what);
+    for (size_t k = 0; k < n; k++)
+        if (s[k] < 0x20 || s[k] == 0x7f) /* NUL ends a C string; a newline would split an error line */
+            return bad(err, "slot %zu: %s holds control character 0x%02x", slot, what, s[k]);
     *out = keep(vc, s, n);
     return *out ? 0 : bad(err, "slot %zu: no room for %s", slot, what);
 }
@@ -257,8 +258,8 @@ static int get_net(struct pvh_vconfig *vc, struct in *b, size_t slot, struct pvh
     if (get_string(vc, b, "the NIC's TAP", slot, &tap, err))
         return -1;
     if (pvh_tap_name_check(tap) != PVH_TAP_NAME_OK)
-        return bad(err, "slot %zu: TAP name '%.40s' is not one (1 to %d characters, no / : %% or spaces)", slot, tap,
-                   PVH_TAP_NAME_MAX);
+        return bad(err, "slot %zu: a TAP name of %zu bytes is not one (1 to %d printable characters, no / : %% or "
+                   "spaces)", slot, strlen(tap), PVH_TAP_NAME_MAX); /* not echoed: it may hold any byte */
     struct pvh_vm_net *n = &vc->nets[vc->nnets++];
     *n = (struct pvh_vm_net){.tap = tap, .has_mac = f[0], .mtu = mtu};
     memcpy(n->mac, f + 1, 6);
