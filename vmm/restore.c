@@ -340,13 +340,15 @@ static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error
     if (pvh_kvm_open(vm, err) || check_caps(rs, vm->kvm_fd, err) || pvh_kvm_create_vm(vm, rs->low, rs->high, err) ||
         map_memory(rs, vm, err))
         goto out;
-    if (pvh_console_open(vm, err) || pvh_machine_devices_create(vm, in, err) || check_devices(rs, vm, err))
+    if (pvh_console_open(vm, err))
         goto out;
     struct pvh_error e;
-    if (pvh_machine_check_drives(vm, rs->vc, &e)) {
-        rc = bad_state(rs, err, "%s", e.msg);
+    if (pvh_machine_devices_create(vm, in, &e) || pvh_machine_check_drives(vm, rs->vc, &e)) {
+        rc = pvh_fail(err, e.code, "%s: the snapshot's devices: %s", rs->state_path, e.msg); /* its file, its TAP */
         goto out;
     }
+    if (check_devices(rs, vm, err))
+        goto out;
     if (pvh_vcpus_create(vm, err) || check_cpuid(rs, vm->cpuid, err) ||
         pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, info, err))
         goto out;

@@ -16,9 +16,10 @@
 #    it), CID and socket (--vsock cid=N,uds=PATH): each answers on its own
 #    socket and writes its own number to its own drive;
 #  - refusals (one line, exit 2, the guest never runs): --drive naming an id
-#    the snapshot has not; a state file whose VIRTIO section names a drive
-#    file that is not there, and one whose vsock CID is 2 (both resealed by
-#    tests/lib/snapfile-tamper.py from the template's state file).
+#    the snapshot has not, --drive with a file of another size; a state file
+#    whose VIRTIO section names a drive file that is not there, and one whose
+#    vsock CID is 2 (both resealed by tests/lib/snapfile-tamper.py from the
+#    template's state file).
 # SNAPV_CLONES=N runs N clones instead of 20 (while developing).
 set -u
 cd "$(dirname "$0")/../.."
@@ -33,10 +34,11 @@ truncate -s $(( (CLONES + 1) * 4 ))M "$work/results.img"
 
 cat >"$work/test-init" <<'TEST'
 #!/bin/sh
+mkdir -p /mnt
 mount -t ext4 /dev/vda /mnt || { echo "SNAPV-MOUNT-FAIL"; exit 1; }
 /vsockpeer serve vsock:5000 >/dev/null 2>&1 &
 echo "SNAPV-READY"
-out=$(/vsockpeer sink vsock:5999)
+out=$(/vsockpeer sink vsock:5999 | grep SINK-OK)
 n=${out#SINK-OK bytes=}
 n=${n%% *}
 echo "written after restore by clone $n" >/mnt/restored.txt
@@ -69,17 +71,18 @@ retry() { # tries a vsockpeer command until it prints its OK line, up to 60 s
 }
 
 # the template
-./pvhboot run vmlinux --initrd snapv.cpio --mem 128 --cmdline "console=ttyS0 quiet" --drive disk.img,id=data --vsock cid=3,uds=/tmp/t.sock \
-    --snapshot-file t.state --mem-file t.mem >template.txt 2>&1 &
+./pvhboot run vmlinux --initrd snapv.cpio --mem 128 --cmdline "console=ttyS0 quiet" --drive disk.img,id=data \
+    --vsock cid=3,uds=/tmp/t.sock --snapshot-file t.state --mem-file t.mem --timeout 600 >template.txt 2>&1 &
 pv=$!
 wait_line template.txt SNAPV-READY
 kill -USR2 $pv
 wait $pv
 section template template.txt $?
+[ -s t.state ] || exit 0 # no snapshot: nothing else can run (the checks say what failed)
 busybox cp disk.img base.img   # the drive as the snapshot left it, for the clones
 
 # one restore, on the template's own drive and socket
-./pvhboot restore t.state --mem-file t.mem >r0.txt 2>&1 &
+./pvhboot restore t.state --mem-file t.mem --timeout 300 >r0.txt 2>&1 &
 pv=$!
 echo "=== BEGIN restore-vsock"
 retry $p echo hybrid:/tmp/t.sock:5000 4096 1
@@ -94,7 +97,7 @@ n=1
 while [ $n -le $CLONES ]; do
     busybox cp base.img d$n.img
     ./pvhboot restore t.state --mem-file t.mem --drive d$n.img,id=data --vsock cid=$((100 + n)),uds=/tmp/c$n.sock \
-        >c$n.txt 2>&1 &
+        --timeout 600 >c$n.txt 2>&1 &
     eval "pid$n=\$!"
     n=$((n + 1))
 done
@@ -126,6 +129,8 @@ busybox sync
 # refusals
 run() { name=$1; shift; echo "=== BEGIN $name"; busybox timeout -s KILL 120 "$@" 2>&1; echo "=== END $name rc=$?"; }
 run no-such-id ./pvhboot restore t.state --mem-file t.mem --drive d1.img,id=nope
+busybox dd if=/dev/zero of=small.img bs=1M count=1 2>/dev/null
+run small-drive ./pvhboot restore t.state --mem-file t.mem --drive small.img,id=data
 echo "=== BEGIN state-b64"; busybox base64 t.state; echo "=== END state-b64 rc=0"
 CASES
 
@@ -200,7 +205,8 @@ ok or show_failed_boot("template", text, rc)
 vs, _ = get("restore-vsock")
 text, rc = get("restore")
 ok = check("ECHO-OK" in vs and "SEND-OK" in vs,
-           f"the restored guest answers on vsock (listeners work after the transport reset): {vs.strip()[:120]}")
+           f"the restored guest answers on vsock (listeners work after the transport reset): "
+           f"{(vs.strip().splitlines() or [''])[0][:100]}")
 ok = check(rc == 0 and "SNAPV-WROTE clone=100" in text and not crashed(text),
            "the restored guest writes its file, unmounts and powers off (exit 0)") and ok
 ok or show_failed_boot("restore", text, rc)
@@ -230,7 +236,9 @@ def refused(name, pattern, where):
                f"{name}: refused with exit 2 and one line: {lines[0][:150] if lines else '(nothing)'}")
     ok or show_failed_boot(name, text, rc)
 refused("no-such-id", r"^pvhboot: t\.state: --drive id=nope: the snapshot has no drive with that id$", s)
-refused("missing-drive", r"xxxxxxxx", s2)
+refused("small-drive", r"^pvhboot: t\.state: the snapshot's devices: drive small\.img: 2048 sectors of 512 bytes; "
+        r"the snapshot's guest was told 8192", s)
+refused("missing-drive", r"^pvhboot: drive-path\.state: the snapshot's devices: xxxxxxxx: ", s2)
 refused("bad-cid", r"^pvhboot: vsock-cid\.state: virtio config: slot \d+: vsock CID 2 \(3 to 4294967294\)", s2)
 finish()
 PY
