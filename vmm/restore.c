@@ -196,6 +196,19 @@ static const struct kvm_cpuid_entry2 *host_leaf(const struct kvm_cpuid2 *c, uint
     return NULL;
 }
 
+/* The bits of register reg (0 eax .. 3 edx) of leaf fn that KVM_GET_SUPPORTED_CPUID
+ * fills from whichever host CPU the ioctl ran on (its APIC ID): vcpu.c puts
+ * each vCPU's own ID there, so they are not compared (else a restore on
+ * another CPU of the same host is refused). */
+static uint32_t host_cpu_bits(uint32_t fn, int reg)
+{
+    if (fn == 1 && reg == 1)
+        return 0xff000000u; /* EBX[31:24]: the initial APIC ID */
+    if ((fn == 0xb || fn == 0x1f) && reg == 3)
+        return 0xffffffffu; /* EDX: the x2APIC ID */
+    return 0;
+}
+
 /* The snapshot's CPUID table is this host's, entry for entry. */
 static int check_cpuid(const struct restore *rs, const struct kvm_cpuid2 *host, struct pvh_error *err)
 {
@@ -215,7 +228,7 @@ static int check_cpuid(const struct restore *rs, const struct kvm_cpuid2 *host, 
                              idx);
         const uint32_t mine[] = {h->eax, h->ebx, h->ecx, h->edx};
         for (int k = 0; k < 4; k++)
-            if (pvh_le32(e + 12 + 4 * k) != mine[k])
+            if ((pvh_le32(e + 12 + 4 * k) ^ mine[k]) & ~host_cpu_bits(fn, k))
                 return bad_state(rs, err, "cannot be restored here: CPUID leaf 0x%x subleaf %u %s is %#x in the "
                                  "snapshot, %#x on this host", fn, idx, reg[k], pvh_le32(e + 12 + 4 * k), mine[k]);
     }

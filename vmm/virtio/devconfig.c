@@ -372,7 +372,8 @@ static int override_drive(struct pvh_vconfig *vc, const struct pvh_vm_drive *o, 
     for (size_t k = 0; k < vc->ndrives; k++)
         if (vc->drives[k].id && o->id && !strcmp(vc->drives[k].id, o->id))
             return copy_string(vc, o->path, &vc->drives[k].path, err);
-    return pvh_fail(err, PVH_E_INPUT, "--drive id=%s: the snapshot has no drive with that id", o->id ? o->id : "(none)");
+    return pvh_fail(err, PVH_E_INPUT, "--drive id=%s: the snapshot has no drive with that id",
+                    o->id ? o->id : "(none)");
 }
 
 int pvh_vconfig_override(struct pvh_vconfig *vc, const struct pvh_vm_config *over, struct pvh_error *err)

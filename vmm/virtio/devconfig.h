@@ -36,7 +36,8 @@
 #define PVH_VCONFIG_DRIVE_ID_MAX 20
 #define PVH_VCONFIG_STRINGS (2 * PVH_MAX_DRIVES + PVH_MAX_NETS + 1)
 /* The most bytes an encoding takes. */
-#define PVH_VCONFIG_MAX_BYTES (8 + PVH_MAX_VIRTIO_DEVICES * (24 + 16) + PVH_VCONFIG_STRINGS * (2 + PVH_VCONFIG_MAX_STRING))
+#define PVH_VCONFIG_MAX_BYTES \
+    (8 + PVH_MAX_VIRTIO_DEVICES * (24 + 16) + PVH_VCONFIG_STRINGS * (2 + PVH_VCONFIG_MAX_STRING))
 
 struct pvh_vconfig {
     size_t ndevices;
