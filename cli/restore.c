@@ -4,7 +4,10 @@
  * its N diffs in order. The
  * serial console continues on stdout as for run; the exit status is run's.
  * A state file that cannot be used (corrupt, truncated, another host's
- * CPUID or KVM) is one line and exit 2. */
+ * CPUID or KVM) is one line and exit 2. A clone's own identity, in run's
+ * spellings: --drive FILE,id=NAME (or id=NAME,path=FILE) gives the drive
+ * named NAME another file, --net tap=NAME[,mac=MAC] the next NIC its own
+ * TAP (and MAC), --vsock cid=N,uds=PATH vsock its own CID and socket. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +20,7 @@
 #include "pvhboot/vmm.h"
 
 #define MAX_MEM_DIFFS 4096
+#define MAX_DRIVE_ID 20
 
 struct restore_args {
     struct pvh_vm_config cfg;
@@ -30,6 +34,10 @@ static void restore_usage(FILE *f)
                "  STATE, --mem-file MEM  the snapshot's files (pvhboot run --snapshot-file STATE --mem-file MEM)\n"
                "  --mem-diff MEM.N       a --snapshot-diff snapshot STATE.N: MEM is its full base, and each of\n"
                "                         MEM.1 to MEM.N is given with --mem-diff, in order (layered on MEM)\n"
+               "  --drive FILE,id=NAME   the snapshot's drive NAME on FILE (also id=NAME,path=FILE); its size,\n"
+               "                         read-only and cache modes stay the snapshot's\n"
+               "  --net tap=NAME[,mac=MAC]  the snapshot's next NIC on TAP NAME (a clone's own), with MAC\n"
+               "  --vsock cid=N,uds=PATH the vsock device's CID and UNIX socket (a clone's own)\n"
                "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
                "  --no-sandbox           run without the seccomp allow-list\n"
                "  --verbose, -v          timings and VM exits at the end\n"
@@ -59,6 +67,111 @@ static int parse_timeout(const char *v, unsigned *out)
     return 0;
 }
 
+static const char *key_value(char *tok)
+{
+    char *eq = strchr(tok, '=');
+    if (!eq)
+        return NULL;
+    *eq = '\0';
+    return eq + 1;
+}
+
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x21 || *s > 0x7e)
+            return false;
+    return true;
+}
+
+/* FILE,id=NAME or id=NAME,path=FILE (file= too). */
+static int opt_drive(struct restore_args *a, char *v)
+{
+    struct pvh_vm_drive d = {0};
+    char *save;
+    for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const char *val = key_value(tok);
+        if (!val && !d.path)
+            d.path = tok;
+        else if (val && !strcmp(tok, "id"))
+            d.id = val;
+        else if (val && (!strcmp(tok, "path") || !strcmp(tok, "file")))
+            d.path = val;
+        else
+            return bad("--drive: '%s%s%s': a restored drive changes its file only (--drive FILE,id=NAME); its "
+                       "read-only and cache modes are the snapshot's", tok, val ? "=" : "", val ? val : "");
+    }
+    if (!d.id || !*d.id || strlen(d.id) > MAX_DRIVE_ID || !printable(d.id))
+        return bad("--drive: id=NAME is missing or not 1 to %d printable characters (which snapshot drive?)",
+                   MAX_DRIVE_ID);
+    if (!d.path || !*d.path)
+        return bad("--drive id=%s: the file is missing (--drive FILE,id=NAME)", d.id);
+    if (a->cfg.ndrives == PVH_MAX_DRIVES)
+        return bad("--drive: at most %d", PVH_MAX_DRIVES);
+    a->cfg.drives[a->cfg.ndrives++] = d;
+    return 0;
+}
+
+static int net_key(struct pvh_vm_net *n, char *tok)
+{
+    const char *v = key_value(tok);
+    if (v && !strcmp(tok, "tap")) {
+        if (pvh_tap_name_check(v) != PVH_TAP_NAME_OK)
+            return bad("--net: tap name '%s': 1 to %d printable characters other than / : %% and spaces", v,
+                       PVH_TAP_NAME_MAX);
+        n->tap = v;
+        return 0;
+    }
+    if (v && !strcmp(tok, "mac")) {
+        n->has_mac = true;
+        return pvh_mac_parse(v, ":-", n->mac) == PVH_MAC_OK
+                   ? 0
+                   : bad("--net: mac=%s: expected a unicast address such as 02:00:00:00:00:01, not zero", v);
+    }
+    return bad("--net: '%s%s%s' is not supported by restore (--net tap=NAME[,mac=MAC]; the MTU is the snapshot's)",
+               tok, v ? "=" : "", v ? v : "");
+}
+
+static int opt_net(struct restore_args *a, char *v)
+{
+    struct pvh_vm_net n = {0};
+    char *save;
+    for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (net_key(&n, tok))
+            return PVH_EXIT_BAD_INPUT;
+    if (!n.tap)
+        return bad("--net: tap=NAME is missing (--net tap=NAME[,mac=MAC])");
+    if (a->cfg.nnets == PVH_MAX_NETS)
+        return bad("--net: at most %d", PVH_MAX_NETS);
+    a->cfg.nets[a->cfg.nnets++] = n;
+    return 0;
+}
+
+static int opt_vsock(struct restore_args *a, char *v)
+{
+    struct pvh_vm_vsock vs = {0};
+    char *save;
+    if (a->cfg.vsock.uds_path)
+        return bad("--vsock: given twice (one vsock device)");
+    for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const char *val = key_value(tok);
+        char *end;
+        errno = 0;
+        unsigned long long cid = val && val[0] >= '0' && val[0] <= '9' ? strtoull(val, &end, 10) : 0;
+        if (val && !strcmp(tok, "cid") && cid >= 3 && cid <= 0xfffffffeull && !*end && !errno)
+            vs.cid = cid;
+        else if (val && !strcmp(tok, "uds") && *val)
+            vs.uds_path = val;
+        else
+            return bad("--vsock: '%s%s%s': expected cid=N (3 to 4294967294),uds=PATH", tok, val ? "=" : "",
+                       val ? val : "");
+    }
+    if (!vs.cid || !vs.uds_path)
+        return bad("--vsock: expected cid=N,uds=PATH (the clone's CID and its host UNIX socket)");
+    a->cfg.vsock = vs;
+    return 0;
+}
+
 /* 0; -1 after --help; else the exit status. */
 static int parse(struct restore_args *a, int argc, char **argv)
 {
@@ -72,8 +185,14 @@ static int parse(struct restore_args *a, int argc, char **argv)
             a->cfg.verbose = true;
         } else if (!strcmp(o, "--no-sandbox")) {
             a->cfg.sandbox = false;
-        } else if ((!strcmp(o, "--mem-file") || !strcmp(o, "--mem-diff") || !strcmp(o, "--timeout")) && !has_value) {
+        } else if ((!strcmp(o, "--mem-file") || !strcmp(o, "--mem-diff") || !strcmp(o, "--timeout") ||
+                    !strcmp(o, "--drive") || !strcmp(o, "--net") || !strcmp(o, "--vsock")) && !has_value) {
             return bad("%s: missing value", o);
+        } else if (!strcmp(o, "--drive") || !strcmp(o, "--net") || !strcmp(o, "--vsock")) {
+            char *v = argv[++i];
+            int rc = o[2] == 'd' ? opt_drive(a, v) : o[2] == 'n' ? opt_net(a, v) : opt_vsock(a, v);
+            if (rc)
+                return rc;
         } else if (!strcmp(o, "--mem-file")) {
             a->mem = argv[++i];
         } else if (!strcmp(o, "--mem-diff")) {

@@ -1,7 +1,8 @@
 /* The I/O thread's epoll loop (vmm/eventloop.h): a list of watches, each
  * an fd with its callback; a watch removed during a batch of events is
  * kept until the batch is over, so no callback runs on freed memory; an
- * eventfd ends the loop. */
+ * eventfd ends the loop, another holds it still between callbacks (the
+ * pause a snapshot needs: no device request half done). */
 #include "eventloop.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #define BATCH 64
+#define PAUSE_EVENT ((void *)&pvh_eventloop_pause) /* the pause eventfd's epoll tag */
 
 struct pvh_watch {
     int fd;
@@ -27,16 +29,24 @@ struct pvh_watch {
 int pvh_eventloop_init(struct pvh_eventloop *l, struct pvh_error *err)
 {
     memset(l, 0, sizeof(*l));
+    pthread_mutex_init(&l->pause_lock, NULL);
+    pthread_cond_init(&l->pause_cond, NULL);
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
-    l->stop_fd = -1;
-    if (l->epfd < 0)
-        return pvh_fail(err, PVH_E_SYSTEM, "epoll_create1: %s", strerror(errno));
-    l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (l->stop_fd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stop_fd, &ev) != 0) {
+    l->stop_fd = l->pause_fd = -1;
+    if (l->epfd < 0) {
         int e = errno;
         pvh_eventloop_destroy(l);
-        return pvh_fail(err, PVH_E_SYSTEM, "the I/O thread's stop event: %s", strerror(e));
+        return pvh_fail(err, PVH_E_SYSTEM, "epoll_create1: %s", strerror(e));
+    }
+    l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    l->pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event stop = {.events = EPOLLIN, .data.ptr = NULL};
+    struct epoll_event pause = {.events = EPOLLIN, .data.ptr = PAUSE_EVENT};
+    if (l->stop_fd < 0 || l->pause_fd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stop_fd, &stop) != 0 ||
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->pause_fd, &pause) != 0) {
+        int e = errno;
+        pvh_eventloop_destroy(l);
+        return pvh_fail(err, PVH_E_SYSTEM, "the I/O thread's stop and pause events: %s", strerror(e));
     }
     return 0;
 }
@@ -103,6 +113,26 @@ static void free_list(struct pvh_watch *w)
     }
 }
 
+/* On the loop's thread, between callbacks: held while a pause is wanted.
+ * False: the loop is being stopped (it ends without another callback). */
+static bool hold_if_paused(struct pvh_eventloop *l)
+{
+    uint64_t count;
+    if (read(l->pause_fd, &count, sizeof(count)) < 0) {
+        /* EAGAIN: a resumed pause's wake-up, already taken */
+    }
+    pthread_mutex_lock(&l->pause_lock);
+    while (l->pause_wanted && !l->stopping) {
+        l->holding = true;
+        pthread_cond_broadcast(&l->pause_cond);
+        pthread_cond_wait(&l->pause_cond, &l->pause_lock);
+    }
+    l->holding = false;
+    bool go_on = !l->stopping;
+    pthread_mutex_unlock(&l->pause_lock);
+    return go_on;
+}
+
 static void *loop_thread(void *arg)
 {
     struct pvh_eventloop *l = arg;
@@ -118,7 +148,10 @@ static void *loop_thread(void *arg)
             struct pvh_watch *w = ev[i].data.ptr;
             if (!w)
                 return NULL; /* the stop event */
-            if (!w->removed)
+            if (ev[i].data.ptr == PAUSE_EVENT) {
+                if (!hold_if_paused(l))
+                    return NULL;
+            } else if (!w->removed)
                 w->cb(w->arg, ev[i].events);
         }
         free_list(l->dead);
@@ -144,12 +177,40 @@ void pvh_eventloop_stop(struct pvh_eventloop *l)
 {
     if (!l->running)
         return;
+    pthread_mutex_lock(&l->pause_lock);
+    l->stopping = true; /* a loop held by a pause ends there */
+    pthread_cond_broadcast(&l->pause_cond);
+    pthread_mutex_unlock(&l->pause_lock);
     uint64_t one = 1;
     if (write(l->stop_fd, &one, sizeof(one)) != sizeof(one)) {
         /* an eventfd write fails only on overflow: it is already signalled */
     }
     pthread_join(l->thread, NULL);
     l->running = false;
+    l->stopping = false;
+}
+
+void pvh_eventloop_pause(struct pvh_eventloop *l)
+{
+    pthread_mutex_lock(&l->pause_lock);
+    l->pause_wanted = true;
+    if (l->running) {
+        uint64_t one = 1;
+        if (write(l->pause_fd, &one, sizeof(one)) != sizeof(one)) {
+            /* only on overflow: it is signalled already */
+        }
+        while (!l->holding)
+            pthread_cond_wait(&l->pause_cond, &l->pause_lock);
+    }
+    pthread_mutex_unlock(&l->pause_lock);
+}
+
+void pvh_eventloop_resume(struct pvh_eventloop *l)
+{
+    pthread_mutex_lock(&l->pause_lock);
+    l->pause_wanted = false;
+    pthread_cond_broadcast(&l->pause_cond);
+    pthread_mutex_unlock(&l->pause_lock);
 }
 
 void pvh_eventloop_destroy(struct pvh_eventloop *l)
@@ -160,7 +221,11 @@ void pvh_eventloop_destroy(struct pvh_eventloop *l)
     l->watches = l->dead = NULL;
     if (l->stop_fd >= 0)
         close(l->stop_fd);
+    if (l->pause_fd >= 0)
+        close(l->pause_fd);
     if (l->epfd >= 0)
         close(l->epfd);
-    l->stop_fd = l->epfd = -1;
+    l->stop_fd = l->pause_fd = l->epfd = -1;
+    pthread_cond_destroy(&l->pause_cond);
+    pthread_mutex_destroy(&l->pause_lock);
 }

@@ -13,6 +13,7 @@
 #include "tap.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/devconfig.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
@@ -167,6 +168,39 @@ int pvh_machine_swap_drive(struct pvh_vm *vm, const char *id, const char *path, 
     }
     pthread_mutex_unlock(&d->dev.lock);
     return rc;
+}
+
+void pvh_machine_vconfig(struct pvh_vm *vm, struct pvh_vconfig *vc)
+{
+    uint64_t capacity[PVH_MAX_DRIVES] = {0};
+    const char *path[PVH_MAX_DRIVES] = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < vm->nvdev && k < PVH_MAX_DRIVES; i++) {
+        if (vm->vdev[i].destroy != destroy_drive)
+            continue;
+        struct vm_drive *d = vm->vdev[i].impl;
+        capacity[k] = pvh_blk_capacity(d->blk);
+        path[k++] = vm->vdev[i].name; /* the drive's file now (PATCH /drives may have changed it) */
+    }
+    pvh_vconfig_from(vc, vm->cfg, capacity);
+    for (size_t i = 0; i < k && i < vc->ndrives; i++)
+        vc->drives[i].path = path[i];
+}
+
+int pvh_machine_check_drives(struct pvh_vm *vm, const struct pvh_vconfig *vc, struct pvh_error *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < vm->nvdev && k < vc->ndrives; i++) {
+        if (vm->vdev[i].destroy != destroy_drive)
+            continue;
+        struct vm_drive *d = vm->vdev[i].impl;
+        uint64_t have = pvh_blk_capacity(d->blk), want = vc->capacity[k++];
+        if (have != want)
+            return pvh_fail(err, PVH_E_INPUT, "drive %s: %llu sectors of 512 bytes; the snapshot's guest was told "
+                            "%llu (a drive keeps its size across a restore)", vm->vdev[i].name,
+                            (unsigned long long)have, (unsigned long long)want);
+    }
+    return 0;
 }
 
 /* A NIC: its TAP opened (or created), the device on it. */

@@ -9,7 +9,11 @@
  * snapshot of generation N (its CHAIN section) needs its chain's full base
  * as the memory file and the diffs 1..N (--mem-diff), each file's trailer
  * (pvhboot/snapmem.h) checked against the chain id and its place before the
- * diffs' pages are copied over the base, in order. */
+ * diffs' pages are copied over the base, in order. The virtio devices are
+ * built again from the VIRTIO section (virtio/devconfig.h) with the clone's
+ * overrides, in the same slots; after their transports are set, each ready
+ * queue is looked at again (kicked) and vsock tells the guest its
+ * connections are gone (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +27,8 @@
 #include "pvhboot/snapmem.h"
 #include "snapshot.h"
 #include "vcpu_state.h"
+#include "virtio/devconfig.h"
+#include "virtio/vsock.h"
 
 #define FOUR_GIB 0x100000000ull
 
@@ -40,6 +46,7 @@ struct restore {
     unsigned ndiffs;
     struct pvh_file *diffs;    /* ndiffs of them, opened and checked */
     const uint8_t **diff_bitmaps;
+    struct pvh_vconfig *vc;         /* the virtio devices, overrides applied */
 };
 
 __attribute__((format(printf, 3, 4))) static int bad_state(const struct restore *rs, struct pvh_error *err,
@@ -234,6 +241,51 @@ static int apply_diffs(const struct restore *rs, struct pvh_vm *vm, struct pvh_e
     return 0;
 }
 
+/* The virtio devices: the VIRTIO section, then the clone's overrides
+ * (cfg_in's drives, NICs and vsock). */
+static int parse_virtio(struct restore *rs, const struct pvh_vm_config *over, struct pvh_error *err)
+{
+    struct pvh_snap_section s;
+    struct pvh_error e;
+    if (section(rs, PVH_SNAP_VIRTIO, 0, "VIRTIO", &s, err))
+        return -1;
+    rs->vc = malloc(sizeof(*rs->vc));
+    if (!rs->vc)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (pvh_vconfig_decode(rs->vc, s.data, s.len, &e) || pvh_vconfig_override(rs->vc, over, &e))
+        return bad_state(rs, err, "%s", e.msg);
+    return 0;
+}
+
+/* The plan's virtio slots for the devices cfg asks for: slot i at its
+ * base and GSI, as a run's plan puts them (lib/plan.c). */
+static int plan_virtio(const struct restore *rs, const struct pvh_vm_config *cfg, struct pvh_boot_inputs *in,
+                       struct pvh_error *err)
+{
+    in->ndevices = pvh_machine_device_specs(cfg, in->devices);
+    if (in->ndevices != rs->vc->ndevices)
+        return bad_state(rs, err, "VIRTIO: %zu devices, the machine rebuilt has %zu", rs->vc->ndevices, in->ndevices);
+    for (size_t i = 0; i < in->ndevices; i++) {
+        if (in->devices[i].virtio_id != rs->vc->virtio_id[i])
+            return bad_state(rs, err, "VIRTIO: slot %zu is %s, the machine rebuilt puts %s there", i,
+                             pvh_virtio_id_name(rs->vc->virtio_id[i]), pvh_virtio_id_name(in->devices[i].virtio_id));
+        in->plan.devices[i] = (struct pvh_mmio_device){
+            .virtio_id = in->devices[i].virtio_id, .base = PVH_VIRTIO_MMIO_BASE + i * PVH_VIRTIO_MMIO_STRIDE,
+            .size = PVH_VIRTIO_MMIO_STRIDE, .gsi = pvh_layout_virtio_gsi(i)};
+    }
+    in->plan.ndevices = in->ndevices;
+    return 0;
+}
+
+/* After every transport is set: vsock's connections are gone (the host's
+ * sockets were another process's) and its driver is told so. */
+static void reset_vsock(struct pvh_vm *vm)
+{
+    for (size_t i = 0; i < vm->nvdev; i++)
+        if (vm->vdev[i].dev->ops->device_id == PVH_VIRTIO_ID_VSOCK)
+            pvh_vsock_transport_reset(vm->vdev[i].dev);
+}
+
 /* ---- this host against the snapshot ---- */
 
 struct needed_cap {
@@ -264,6 +316,19 @@ static const struct kvm_cpuid_entry2 *host_leaf(const struct kvm_cpuid2 *c, uint
     return NULL;
 }
 
+/* The bits of register reg (0 eax .. 3 edx) of leaf fn that KVM_GET_SUPPORTED_CPUID
+ * fills from whichever host CPU the ioctl ran on (its APIC ID): vcpu.c puts
+ * each vCPU's own ID there, so they are not compared (else a restore on
+ * another CPU of the same host is refused). */
+static uint32_t host_cpu_bits(uint32_t fn, int reg)
+{
+    if (fn == 1 && reg == 1)
+        return 0xff000000u; /* EBX[31:24]: the initial APIC ID */
+    if ((fn == 0xb || fn == 0x1f) && reg == 3)
+        return 0xffffffffu; /* EDX: the x2APIC ID */
+    return 0;
+}
+
 /* The snapshot's CPUID table is this host's, entry for entry. */
 static int check_cpuid(const struct restore *rs, const struct kvm_cpuid2 *host, struct pvh_error *err)
 {
@@ -283,7 +348,7 @@ static int check_cpuid(const struct restore *rs, const struct kvm_cpuid2 *host, 
                              idx);
         const uint32_t mine[] = {h->eax, h->ebx, h->ecx, h->edx};
         for (int k = 0; k < 4; k++)
-            if (pvh_le32(e + 12 + 4 * k) != mine[k])
+            if ((pvh_le32(e + 12 + 4 * k) ^ mine[k]) & ~host_cpu_bits(fn, k))
                 return bad_state(rs, err, "cannot be restored here: CPUID leaf 0x%x subleaf %u %s is %#x in the "
                                  "snapshot, %#x on this host", fn, idx, reg[k], pvh_le32(e + 12 + 4 * k), mine[k]);
     }
@@ -306,7 +371,7 @@ static int check_devices(const struct restore *rs, struct pvh_vm *vm, struct pvh
         const char *here = i < d.n ? d.r[i]->ops->name : "(none)";
         if (i >= rs->ndevices || strcmp(name, here))
             return bad_state(rs, err, "device %zu is %s in the snapshot, %s in the machine restore builds "
-                             "(restore rebuilds the legacy devices only, without --debugcon)", i,
+                             "(restore rebuilds the legacy devices, without --debugcon, and the VIRTIO section's)", i,
                              i < rs->ndevices ? name : "(none)", here);
     }
     return 0;
@@ -395,7 +460,7 @@ static int map_memory(struct restore *rs, struct pvh_vm *vm, struct pvh_error *e
 static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
 {
     struct pvh_vcpu_state_info *info = malloc(sizeof(*info));
-    struct pvh_boot_inputs *in = calloc(1, sizeof(*in)); /* no kernel: the plan's RAM sizes, no virtio device */
+    struct pvh_boot_inputs *in = calloc(1, sizeof(*in)); /* no kernel: the plan's RAM sizes and virtio slots */
     int rc = -1;
     if (!info || !in) {
         rc = pvh_fail(err, PVH_E_SYSTEM, "out of memory");
@@ -403,16 +468,26 @@ static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error
     }
     in->plan.ram_low_end = rs->low;
     in->plan.ram_high_size = rs->high;
+    if (plan_virtio(rs, vm->cfg, in, err))
+        goto out;
     if (pvh_kvm_open(vm, err) || check_caps(rs, vm->kvm_fd, err) || pvh_kvm_create_vm(vm, rs->low, rs->high, err) ||
         map_memory(rs, vm, err) || apply_diffs(rs, vm, err))
         goto out;
-    if (pvh_console_open(vm, err) || pvh_machine_devices_create(vm, in, err) || check_devices(rs, vm, err))
+    if (pvh_console_open(vm, err))
+        goto out;
+    struct pvh_error e;
+    if (pvh_machine_devices_create(vm, in, &e) || pvh_machine_check_drives(vm, rs->vc, &e)) {
+        rc = pvh_fail(err, e.code, "%s: the snapshot's devices: %s", rs->state_path, e.msg); /* its file, its TAP */
+        goto out;
+    }
+    if (check_devices(rs, vm, err))
         goto out;
     if (pvh_vcpus_create(vm, err) || check_cpuid(rs, vm->cpuid, err) ||
         pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, info, err))
         goto out;
     if (restore_vcpus(rs, vm, info, err) || restore_vm_state(rs, vm, err) || restore_devices(rs, vm, err))
         goto out;
+    reset_vsock(vm);
     pvh_kvm_close_device(vm);
     if (vm->cfg->api_server) /* kept for a PUT /snapshot/create of the restored VM */
         vm->snap_info = info, info = NULL;
@@ -431,20 +506,23 @@ int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, c
     rs.state = rs.mem = (struct pvh_file){.fd = -1};
     memset(res, 0, sizeof(*res));
     if (read_state(&rs, err) || parse_machine(&rs, err) || parse_chain(&rs, err) || parse_memory(&rs, err) ||
-        check_chain(&rs, err)) {
+        check_chain(&rs, err) || parse_virtio(&rs, cfg_in, err)) {
         pvh_file_close(&rs.state);
         pvh_file_close(&rs.mem);
         close_diffs(&rs);
+        free(rs.vc);
         return -1;
     }
     struct pvh_vm_config cfg = *cfg_in;
     cfg.ncpus = rs.ncpus;
     cfg.ram_size = rs.low + rs.high;
+    pvh_vconfig_apply(rs.vc, &cfg); /* cfg's device strings point into rs.vc until the VM is gone */
     struct pvh_vm *vm = malloc(sizeof(*vm)); /* pvh_vm_init sets what is read */
     if (!vm) {
         pvh_file_close(&rs.state);
         pvh_file_close(&rs.mem);
         close_diffs(&rs);
+        free(rs.vc);
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     }
     pvh_vm_init(vm, &cfg);
@@ -458,5 +536,7 @@ int pvh_vm_restore(const struct pvh_vm_config *cfg_in, const char *state_file, c
     pvh_file_close(&rs.state); /* every section is set */
     pvh_file_close(&rs.mem);   /* guest RAM keeps its own mappings of it */
     close_diffs(&rs);          /* their pages were copied */
-    return pvh_vm_run_prepared(vm, ready, &pf, res, err);
+    int rc = pvh_vm_run_prepared(vm, ready, &pf, res, err);
+    free(rs.vc);
+    return rc;
 }

@@ -52,6 +52,7 @@ void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
     for (unsigned i = 0; i < vm->ncpus; i++)
         vm->vcpu[i] = (struct pvh_vcpu){.vm = vm, .id = i, .fd = -1};
     pthread_mutex_init(&vm->end_lock, NULL);
+    pthread_mutex_init(&vm->input_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the deadlines below are on this clock */
@@ -63,6 +64,7 @@ void pvh_vm_init(struct pvh_vm *vm, const struct pvh_vm_config *cfg)
 void pvh_vm_fini(struct pvh_vm *vm)
 {
     pthread_mutex_destroy(&vm->end_lock);
+    pthread_mutex_destroy(&vm->input_lock);
     pthread_cond_destroy(&vm->end_cond);
     pthread_cond_destroy(&vm->go_cond);
 }
@@ -327,11 +329,17 @@ struct input_state {
     bool saw_prefix;
 };
 
+/* Input waits while the VM is paused: a snapshot's devices change no more
+ * once pvh_vm_set_paused has returned (it takes input_lock after setting
+ * paused, so a feed under way has ended and the next sees paused). */
 static void feed_console(struct pvh_vm *vm, const uint8_t *buf, size_t n)
 {
     while (n > 0 && !atomic_load(&vm->ending)) {
-        size_t took = vm->vconsole ? pvh_vconsole_receive(vm->vconsole, buf, n)
-                                   : pvh_uart_receive(&vm->dev.uart, buf, n);
+        pthread_mutex_lock(&vm->input_lock);
+        size_t took = atomic_load(&vm->paused) ? 0
+                      : vm->vconsole          ? pvh_vconsole_receive(vm->vconsole, buf, n)
+                                              : pvh_uart_receive(&vm->dev.uart, buf, n);
+        pthread_mutex_unlock(&vm->input_lock);
         buf += took;
         n -= took;
         if (n)
@@ -525,6 +533,10 @@ void pvh_vm_set_paused(struct pvh_vm *vm, bool paused)
     if (paused && !vm->clock_saved && !atomic_load(&vm->ending)) /* paused by the snapshot port too */
         stop_guest_clock(vm);
     pthread_mutex_unlock(&vm->end_lock);
+    if (paused) { /* console input under way has reached its device; more waits for the resume */
+        pthread_mutex_lock(&vm->input_lock);
+        pthread_mutex_unlock(&vm->input_lock);
+    }
 }
 
 /* Before the go (PUT /snapshot/load, resume_vm false): each vCPU parks

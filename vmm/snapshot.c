@@ -1,14 +1,16 @@
 /* Taking a snapshot (snapshot.h): the files opened and the machine checked
  * before the sandbox, the snapshot port a guest asks through, and, with
- * every vCPU parked outside KVM_RUN, the state file (pvhboot/snapfile.h:
- * MACHINE, CPUID, one VCPU per vCPU, VM, one DEVICE per bus device, MEMORY)
- * and the memory file: guest RAM slot after slot, a page of zeros never
- * written (a hole), both synced before the snapshot counts as taken. With
- * --snapshot-diff the memory file ends in a trailer (pvhboot/snapmem.h) and
- * the state file has a CHAIN section naming the same chain and generation;
- * generation 0 is full, generation N > 0 (STATE.N, MEM.N, opened then) holds
- * only the pages written since N - 1: KVM's dirty log of each slot
- * (KVM_GET_DIRTY_LOG, which also clears it) and the VMM's own bitmap
+ * every vCPU parked outside KVM_RUN and the I/O thread held between two
+ * callbacks (no device request, packet or interrupt half done or still to
+ * come), the state file (pvhboot/snapfile.h: MACHINE, CPUID, one VCPU per
+ * vCPU, VM, one DEVICE per bus device, MEMORY, VIRTIO, and CHAIN with
+ * --snapshot-diff) and the memory file: guest RAM slot after slot, a page of
+ * zeros never written (a hole), both synced before the snapshot counts as
+ * taken. With --snapshot-diff the memory file ends in a trailer
+ * (pvhboot/snapmem.h) and the CHAIN section names the same chain and
+ * generation; generation 0 is full, generation N > 0 (STATE.N, MEM.N, opened
+ * then) holds only the pages written since N - 1: KVM's dirty log of each
+ * slot (KVM_GET_DIRTY_LOG, which also clears it) and the VMM's own bitmap
  * (guestmem.h), every such page written even when it is zero. For
  * PUT /snapshot/create: a full snapshot into files opened at the request's
  * paths. */
@@ -29,7 +31,7 @@
 #include "pvhboot/snapfile.h"
 #include "pvhboot/snapmem.h"
 #include "vcpu_state.h"
-#include "virtio/virtio.h"
+#include "virtio/devconfig.h"
 
 #define DEVICE_STATE_MAX (64u << 10)
 
@@ -79,12 +81,10 @@ void pvh_snap_devices_list(struct pvh_vm *vm, struct pvh_snap_devices *d)
     list_bus(&vm->dev.mmio, d);
 }
 
-/* A virtio device's transport saves and restores, but its own state (and a
- * restore that rebuilds it) is not there yet: refused as unsaveable. */
 static int check_devices(const struct pvh_snap_devices *d, struct pvh_error *err)
 {
     for (size_t i = 0; i < d->n; i++)
-        if (!d->r[i]->ops->save || !d->r[i]->ops->restore || d->r[i]->ops == &pvh_virtio_mmio_ops)
+        if (!d->r[i]->ops->save || !d->r[i]->ops->restore)
             return pvh_fail(err, PVH_E_INPUT, "snapshot: device %s (at %#llx) cannot be saved yet (no save/restore "
                             "operations); this machine cannot be snapshotted", d->r[i]->ops->name,
                             (unsigned long long)d->r[i]->base);
@@ -268,6 +268,24 @@ static int put_chain(struct pvh_snap_writer *w, const struct pvh_vm *vm, struct 
     pvh_put_le64(b + 8, vm->snap_chain);
     pvh_put_le32(b + 16, vm->snap_generation);
     return pvh_snap_put(w, PVH_SNAP_CHAIN, 0, b, sizeof(b), err);
+}
+
+/* What restore needs to build the same virtio devices (devconfig.h). */
+static int put_virtio(struct pvh_snap_writer *w, struct pvh_vm *vm, struct pvh_error *err)
+{
+    struct pvh_vconfig *vc = malloc(sizeof(*vc));
+    uint8_t *b = malloc(PVH_VCONFIG_MAX_BYTES);
+    size_t len = 0;
+    int rc = vc && b ? 0 : pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    if (rc == 0) {
+        pvh_machine_vconfig(vm, vc);
+        rc = pvh_vconfig_encode(vc, b, PVH_VCONFIG_MAX_BYTES, &len, err);
+    }
+    if (rc == 0)
+        rc = pvh_snap_put(w, PVH_SNAP_VIRTIO, 0, b, len, err);
+    free(vc);
+    free(b);
+    return rc;
 }
 
 /* ---- the files ---- */
@@ -498,7 +516,7 @@ static int build_state(struct pvh_snap_writer *w, struct pvh_vm *vm, struct pvh_
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (put_vcpu(w, vm, i, err))
             return -1;
-    if (put_vm(w, vm, err) || put_devices(w, &d, err) || put_memory(w, vm, err))
+    if (put_vm(w, vm, err) || put_devices(w, &d, err) || put_memory(w, vm, err) || put_virtio(w, vm, err))
         return -1;
     return vm->cfg->snapshot_diff ? put_chain(w, vm, err) : 0;
 }
@@ -512,6 +530,8 @@ int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
         return -1;
     if (pvh_snap_writer_init(&w, err))
         return -1;
+    if (vm->loop_ready) /* the vCPUs are parked; now the devices' own thread */
+        pvh_eventloop_pause(&vm->loop);
     int rc = build_state(&w, vm, err) || pvh_snap_finish(&w, &data, &len, err) ? -1 : 0;
     /* The state file emptied first, written last: a state file that is there
      * and whole comes with its memory, never with an earlier snapshot's. */
@@ -519,6 +539,8 @@ int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err)
         rc = pvh_fail(err, PVH_E_SYSTEM, "snapshot: truncating the state file: %s", strerror(errno));
     if (rc == 0)
         rc = write_generation_memory(vm, err) || write_state(vm, data, len, err) ? -1 : 0;
+    if (vm->loop_ready)
+        pvh_eventloop_resume(&vm->loop);
     pvh_snap_writer_free(&w);
     if (rc == 0 && vm->cfg->snapshot_diff)
         vm->snap_generation++;

@@ -11,7 +11,8 @@
  *            address, u64 size, u64 offset in the memory file;
  *   CHAIN (--snapshot-diff only): u32 version (1), u32 kind (0 full, 1
  *            diff), u64 chain id, u32 generation, u32 reserved: the same
- *            identity as the memory file's trailer (pvhboot/snapmem.h). */
+ *            identity as the memory file's trailer (pvhboot/snapmem.h);
+ *   VIRTIO:  the virtio devices' configuration (virtio/devconfig.h). */
 #ifndef PVHBOOT_VMM_SNAPSHOT_H
 #define PVHBOOT_VMM_SNAPSHOT_H
 
@@ -40,10 +41,11 @@ void pvh_snap_devices_list(struct pvh_vm *vm, struct pvh_snap_devices *d);
  * --snapshot-file: only reads what saving vCPUs needs, for PUT
  * /snapshot/create (the devices are checked then). */
 int pvh_snapshot_prepare(struct pvh_vm *vm, struct pvh_error *err);
-/* Every vCPU parked: writes the state file and the memory file, each synced.
- * With --snapshot-diff the first is full, generation N > 0 goes to STATE.N
- * and MEM.N with only the pages KVM's dirty log and the VMM's bitmap
- * (guestmem.h) mark since generation N - 1. */
+/* Every vCPU parked: holds the I/O thread still (pvh_eventloop_pause: no
+ * device request half served), writes the state file and the memory file,
+ * each synced, and lets the I/O thread go on. With --snapshot-diff the first
+ * is full, generation N > 0 goes to STATE.N and MEM.N with only the pages
+ * KVM's dirty log and the VMM's bitmap (guestmem.h) mark since N - 1. */
 int pvh_snapshot_take(struct pvh_vm *vm, struct pvh_error *err);
 /* The same into files opened now at these paths (PUT /snapshot/create;
  * the VM prepared under an API server, every vCPU parked). */

@@ -85,6 +85,7 @@ struct pvh_vm {
     bool go;                        /* under end_lock: set once the sandbox is on (or setup failed) */
     atomic_bool ending;
     atomic_bool paused;             /* PATCH /vm Paused: vCPUs park at the top of their loop (on end_cond) */
+    pthread_mutex_t input_lock;     /* console input goes to a device under it, never while paused */
     struct kvm_clock_data paused_clock; /* kvmclock when paused: set back on resume */
     bool clock_saved;
     struct {
@@ -134,6 +135,12 @@ void pvh_console_close(struct pvh_vm *vm);
 void pvh_debugcon_output(void *ctx, const uint8_t *buf, size_t len); /* ctx: the vm */
 
 /* machine.c */
+struct pvh_vconfig;
+/* The running machine's virtio devices as a snapshot keeps them (each
+ * drive's file as it is now, and its size). */
+void pvh_machine_vconfig(struct pvh_vm *vm, struct pvh_vconfig *vc);
+/* Each drive's size is the one vc recorded: else one line naming it. */
+int pvh_machine_check_drives(struct pvh_vm *vm, const struct pvh_vconfig *vc, struct pvh_error *err);
 size_t pvh_machine_device_specs(const struct pvh_vm_config *cfg, struct pvh_device_spec *specs);
 int pvh_machine_devices_create(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err);
 int pvh_machine_start_io(struct pvh_vm *vm, struct pvh_error *err);

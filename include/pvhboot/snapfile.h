@@ -35,6 +35,7 @@ enum pvh_snap_tag {
     PVH_SNAP_DEVICE,      /* one bus device's save() bytes, index = its registration order */
     PVH_SNAP_MEMORY,      /* guest memory's slots and their offsets in the memory file */
     PVH_SNAP_CHAIN,       /* --snapshot-diff: the chain id and generation of this snapshot (pvhboot/snapmem.h) */
+    PVH_SNAP_VIRTIO,      /* the virtio devices' configuration (vmm/virtio/devconfig.h) */
 };
 
 struct pvh_snap_writer {

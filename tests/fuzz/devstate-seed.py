@@ -4,13 +4,15 @@
 version 1 (the formats in vmm/dev/*.c and vmm/virtio/mmio.c, "saved state,
 version 1"), followed by the harness's clock start and a few accesses; for
 the harness's virtio-mmio device, a running state with two ready queues and
-a chain built in RAM and notified. The encoding is the
+a chain built in RAM and notified; for the VIRTIO section (device 7,
+vmm/virtio/devconfig.h), a drive with an id, a NIC, the console, the rng
+and vsock. The encoding is the
 harness's (LLVMFuzzerTestOneInput and one_access there; keep them in step)."""
 import os
 import struct
 import sys
 
-UART, I8042, ACPIPM, RTC, DEBUGCON, DEBUGEXIT, VIRTIO = range(7)
+UART, I8042, ACPIPM, RTC, DEBUGCON, DEBUGEXIT, VIRTIO, VCONFIG = range(8)
 
 
 def seed(which, state, accesses):
@@ -59,7 +61,25 @@ def ram(at, value):
 notify = bytes([(0x50 // 4) << 2 | 1]) + struct.pack("<I", 0)
 chain = ram(0x1000, 0x8000) + ram(0x1008, 16 | (2 << 32)) + ram(0x2000, 1 << 16)
 
+GSIS = [5, 6, 7, 10, 11]  # lib/layout.c's first slots
+
+
+def vdev(slot, vid, body):
+    return struct.pack("<IIQII", vid, slot, 0xD0000000 + slot * 0x1000, GSIS[slot], len(body)) + body
+
+
+def string(s):
+    return struct.pack("<H", len(s)) + s
+
+
+vconfig = (struct.pack("<II", 1, 5)
+           + vdev(0, 2, bytes([0, 1, 1, 0]) + struct.pack("<Q", 2048) + string(b"/img/root.ext4") + string(b"a"))
+           + vdev(1, 1, bytes([1, 2, 0, 0, 0, 0, 7, 0]) + struct.pack("<I", 1400) + string(b"tap0"))
+           + vdev(2, 3, b"") + vdev(3, 4, b"")
+           + vdev(4, 19, struct.pack("<Q", 42) + string(b"/run/v.sock")))
+
 SEEDS = {
+    "vconfig": seed(VCONFIG, vconfig, b""),
     "virtio": seed(VIRTIO, virtio, chain + notify + bytes([(0x60 // 4) << 2]) + bytes([(0x70 // 4) << 2])),
     "uart": seed(UART, uart, read(0) * 6 + read(2) + rx(0x41) + write(3, 0x80) + read(0) + read(5)),
     "i8042": seed(I8042, i8042, read(1) + read(0) * 4 + write(1, 0xaa) + read(0) + write(0, 0xf2)),

@@ -10,12 +10,17 @@
  * under the guest's accesses with the invariants fuzz_devices checks (FIFO
  * and queue inside their rings, the RTC's index, IRQ lines that only
  * toggle, a ready virtqueue's host views exactly what the checked accessor
- * gives for its rings), saving and restoring again at the end. */
+ * gives for its rings), saving and restoring again at the end. Device
+ * number 7 is a snapshot's VIRTIO section (vmm/virtio/devconfig.c): refused
+ * in one line, or canonical (it encodes back to the same bytes, also by way
+ * of the run configuration it gives), its clone overrides applied or
+ * refused in one line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../vmm/dev/devices.h"
+#include "../../vmm/virtio/devconfig.h"
 #include "../../vmm/virtio/virtio.h"
 #include "fuzz_common.h"
 #include "pvhboot/acpi.h"
@@ -131,6 +136,7 @@ static const struct {
     {0, 0x100, "virtio-mmio"},
 };
 #define NDEVICES (sizeof(DEVICES) / sizeof(DEVICES[0]))
+#define VCONFIG NDEVICES /* past the devices: a snapshot's VIRTIO section (vmm/virtio/devconfig.c) */
 
 static const struct pvh_bus_range *device(struct machine *m, unsigned which)
 {
@@ -250,13 +256,38 @@ static void one_access(struct machine *m, unsigned which, struct input *in)
     }
 }
 
+/* A VIRTIO section: refused in one line, or canonical (it encodes back to
+ * the very bytes), and what it gives a run configuration is again the same
+ * section; overrides either apply or are refused in one line. */
+static void fuzz_vconfig(const uint8_t *state, size_t len)
+{
+    static struct pvh_vconfig vc, again;
+    static uint8_t out[PVH_VCONFIG_MAX_BYTES];
+    static struct pvh_vm_config cfg;
+    struct pvh_error err = {0};
+    size_t n = 0;
+    if (pvh_vconfig_decode(&vc, state, len, &err) != 0) {
+        check(strncmp(err.msg, "virtio config: ", 15) == 0 && strchr(err.msg, '\n') == NULL);
+        return;
+    }
+    check(pvh_vconfig_encode(&vc, out, sizeof(out), &n, &err) == 0 && n == len && memcmp(out, state, len) == 0);
+    memset(&cfg, 0, sizeof(cfg));
+    pvh_vconfig_apply(&vc, &cfg);
+    pvh_vconfig_from(&again, &cfg, vc.capacity);
+    check(pvh_vconfig_encode(&again, out, sizeof(out), &n, &err) == 0 && n == len && memcmp(out, state, len) == 0);
+    struct pvh_vm_config over = {.ndrives = 1, .drives = {{.path = "/clone", .id = "a"}}, .nnets = 1,
+                                 .nets = {{.tap = "t1"}}, .vsock = {.cid = 9, .uds_path = "/c.sock"}};
+    if (pvh_vconfig_override(&vc, &over, &err) != 0)
+        check(strchr(err.msg, '\n') == NULL && err.msg[0] == '-');
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct machine m;
     static struct pvh_devices before;
     static struct pvh_virtio_dev vbefore;
     struct input in = {data, size};
-    unsigned which = (unsigned)(take(&in, 1) % NDEVICES);
+    unsigned which = (unsigned)(take(&in, 1) % (NDEVICES + 1));
     size_t len = take(&in, 2) % (STATE_MAX + 1);
     if (len > in.n)
         len = in.n;
@@ -266,6 +297,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(state, in.p, len);
     in.p += len;
     in.n -= len;
+    if (which == VCONFIG) {
+        fuzz_vconfig(state, len);
+        free(state);
+        return 0;
+    }
     machine_init(&m, 1000000000ull + take(&in, 4));
     memset(ram_bytes, 0, sizeof(ram_bytes));
     memcpy(&before, &m.d, sizeof(before));

@@ -5,13 +5,30 @@
                                        the file with a correct CRC-32;
     snapfile-tamper.py IN OUT flip     flips one byte in the middle (the CRC
                                        then fails);
-    snapfile-tamper.py IN OUT truncate keeps the first 100 bytes.
+    snapfile-tamper.py IN OUT truncate keeps the first 100 bytes;
+    snapfile-tamper.py IN OUT vsock-cid   sets the VIRTIO section's vsock CID
+                                       to 2 (the host's) and reseals;
+    snapfile-tamper.py IN OUT drive-path  turns the VIRTIO section's first
+                                       drive's file name into x's (a file that
+                                       is not there) and reseals.
 Prints what it changed on stdout."""
 import struct
 import sys
 import zlib
 
-HEADER, CPUID = 24, 2
+HEADER, CPUID, VIRTIO = 24, 2, 8
+BLOCK, VSOCK = 2, 19
+
+
+def virtio_devices(buf):
+    """(virtio ID, body offset) of each device in the VIRTIO section (vmm/virtio/devconfig.h)."""
+    data, length = next((d, n) for tag, _, d, n in sections(buf) if tag == VIRTIO)
+    count = struct.unpack_from("<I", buf, data + 4)[0]
+    off = data + 8
+    for _ in range(count):
+        vid, _, _, _, blen = struct.unpack_from("<IIQII", buf, off)
+        yield vid, off + 24
+        off += 24 + blen
 
 
 def sections(buf):
@@ -40,6 +57,17 @@ def main():
     elif how == "flip":
         buf[len(buf) // 2] ^= 0x40
         print(f"byte {len(buf) // 2:#x} flipped")
+    elif how == "vsock-cid":
+        body = next(b for vid, b in virtio_devices(buf) if vid == VSOCK)
+        struct.pack_into("<Q", buf, body, 2)
+        reseal(buf)
+        print("vsock CID -> 2")
+    elif how == "drive-path":
+        body = next(b for vid, b in virtio_devices(buf) if vid == BLOCK)
+        n = struct.unpack_from("<H", buf, body + 12)[0]
+        buf[body + 14:body + 14 + n] = b"x" * n
+        reseal(buf)
+        print(f"drive file -> {'x' * n}")
     elif how == "truncate":
         buf = buf[:100]
         print("kept 100 bytes")

@@ -5,7 +5,9 @@
  * into a fresh device on the same guest RAM; the restored one answers the
  * registers as the original, is activated again, raises the owed interrupt,
  * serves the waiting chain where the original would have and saves to the
- * same bytes. Hostile states (every truncation, a byte more, another
+ * same bytes; with a kick hook (the VMM's), each of its ready queues is
+ * handed to the I/O thread once (the waiting chain is served without the
+ * driver notifying again), a device not running kicks nothing. Hostile states (every truncation, a byte more, another
  * version, another device, each field out of range, rings outside RAM,
  * misaligned or of a bad size) are refused with one line and change
  * nothing. */
@@ -194,6 +196,36 @@ static void test_round_trip(void **state)
     assert_int_equal(f->d[1].q[0].used_idx, 12);
 }
 
+static unsigned kicked[PVH_VIRTIO_MAX_QUEUES];
+
+static void record_kick(void *ctx, struct pvh_virtio_dev *d, unsigned queue)
+{
+    (void)ctx, (void)d;
+    kicked[queue]++;
+}
+
+static void test_restore_kicks_ready_queues(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t buf[STATE_MAX], fresh[STATE_MAX];
+    struct pvh_error err;
+    size_t flen = save(&f->d[0], fresh); /* before the driver: not running */
+    busy(f);
+    size_t len = save(&f->d[0], buf);
+    memset(kicked, 0, sizeof(kicked));
+    f->d[1].env.kick = record_kick;
+    if (restore(&f->d[1], buf, len, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(kicked[0], 1);
+    assert_int_equal(kicked[1], 1);
+    assert_int_equal(kicked[2], 0); /* the device has two queues */
+    memset(kicked, 0, sizeof(kicked));
+    f->d[2].env.kick = record_kick;
+    if (restore(&f->d[2], fresh, flen, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(kicked[0] + kicked[1], 0);
+}
+
 /* A device that never ran saves and restores too (nothing activated). */
 static void test_fresh_device(void **state)
 {
@@ -308,6 +340,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_kicks_ready_queues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_driver_ok_without_features_ok, setup, teardown),

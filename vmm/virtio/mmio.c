@@ -408,8 +408,11 @@ static int check_transport(const struct pvh_virtio_dev *d, const uint8_t *buf, s
 
 /* Checked whole before anything changes; then the device is reset (its
  * type's reset too), takes the saved transport, is activated again when
- * the driver had it running, and the interrupt is raised again when the
- * ISR still holds a reason (an edge the guest may not have taken). */
+ * the driver had it running, the interrupt is raised again when the ISR
+ * still holds a reason (an edge the guest may not have taken), and a
+ * running device's ready queues are handed to the I/O thread (env->kick:
+ * buffers the driver made available before the snapshot, whose
+ * notification the snapshot did not keep, are served). */
 static int mmio_restore(void *dev, const uint8_t *buf, size_t len, struct pvh_error *err)
 {
     struct pvh_virtio_dev *d = dev;
@@ -435,6 +438,9 @@ static int mmio_restore(void *dev, const uint8_t *buf, size_t len, struct pvh_er
         d->ops->activate(d);
     if (d->isr && d->env.interrupt)
         d->env.interrupt(d->env.ctx, d->gsi);
+    for (unsigned i = 0; i < d->ops->nqueues && d->env.kick && pvh_virtio_running(d); i++)
+        if (d->q[i].ready)
+            d->env.kick(d->env.ctx, d, i);
     return 0;
 }
 
