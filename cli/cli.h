@@ -28,4 +28,8 @@ int cmd_restore(int argc, char **argv);
 /* Prints "pvhboot: <msg>" on stderr and returns the exit status for err. */
 int cli_report(const struct pvh_error *err);
 
+/* Unusable input to a verb: prints "pvhboot: VERB: <msg>" on stderr and
+ * returns PVH_EXIT_BAD_INPUT. */
+int cli_bad_input(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

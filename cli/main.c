@@ -1,6 +1,7 @@
 /* pvhboot's entry point: dispatches to a verb (run, inspect). QEMU's habit
  * of options first (`pvhboot -m 1G -kernel vmlinux`) means run; a file
  * named where the verb goes gets a hint to use run or inspect. */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,17 @@ int cli_report(const struct pvh_error *err)
     fprintf(stderr, "pvhboot: %s\n", err->msg);
     return err->code == PVH_E_INPUT || err->code == PVH_E_NOFIT ? PVH_EXIT_BAD_INPUT
                                                                 : PVH_EXIT_VMM_ERROR;
+}
+
+int cli_bad_input(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "pvhboot: %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return PVH_EXIT_BAD_INPUT;
 }
 
 static bool is_help(const char *a)

@@ -45,16 +45,7 @@ static void restore_usage(FILE *f)
                "exit status: as pvhboot run's; 2 when the snapshot cannot be restored here (one line says why)\n");
 }
 
-__attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "pvhboot: restore: ");
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return PVH_EXIT_BAD_INPUT;
-}
+#define bad(...) cli_bad_input("restore", __VA_ARGS__)
 
 static int parse_timeout(const char *v, unsigned *out)
 {

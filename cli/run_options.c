@@ -20,16 +20,7 @@
 #define MIN_MTU 68      /* virtio-net's smallest (virtio 1.2, 5.1.4.1) */
 #define MAX_MTU 65535
 
-__attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "pvhboot: run: ");
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return PVH_EXIT_BAD_INPUT;
-}
+#define bad(...) cli_bad_input("run", __VA_ARGS__)
 
 /* strtoull() and strtoul() skip leading white space and take a sign, "-1"
  * being ULLONG_MAX: a number from the user must begin with a digit. */
