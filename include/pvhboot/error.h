@@ -26,6 +26,8 @@ int pvh_fail(struct pvh_error *err, enum pvh_errcode code, const char *fmt, ...)
  * file", "i8042 state"): the one-line error of a reader of some input. */
 int pvh_fail_at(struct pvh_error *err, enum pvh_errcode code, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* pvh_fail_at with the arguments as a va_list (for a reader's own
+ * prefixing helper). */
 int pvh_vfail_at(struct pvh_error *err, enum pvh_errcode code, const char *where, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 

@@ -7,8 +7,10 @@ import re
 results = []
 
 
-def check(ok, what):
-    results.append((bool(ok), what))
+def check(ok, what, todo=None):
+    """todo: a known bug, named; a failure is then printed "not ok ... # TODO
+    <todo>" (counted as skipped by tests/run-all.sh, shown in every log)."""
+    results.append((bool(ok), what, todo))
     return bool(ok)
 
 
@@ -34,5 +36,5 @@ def show_failed_boot(name, text, rc, tail=8):
 
 def finish():
     print(f"1..{len(results)}")
-    for i, (ok, what) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {what}")
+    for i, (ok, what, todo) in enumerate(results, 1):
+        print(f"{'ok' if ok else 'not ok'} {i} - {what}{' # TODO ' + todo if todo and not ok else ''}")

@@ -122,6 +122,6 @@ ok &= check(rc == 0, f"the README's no-KVM block exits 0 (got {rc})")
 if not ok:
     show_failed_boot("readme", text, rc)
 n = int(os.environ["N"])
-for i, (good, what) in enumerate(results, n + 1):
+for i, (good, what, _) in enumerate(results, n + 1):
     print(f"{'ok' if good else 'not ok'} {i} - {what}")
 PY
