@@ -137,7 +137,7 @@ CASES
 run_machine() { # OUT ERR FILES...
     local out=$1 err=$2
     shift 2
-    PVHBOOT_KVM_TIMEOUT=1500 tests/kvm/with-kvm.sh --mem 3072 --cpus 2 --file build/static/pvhboot \
+    PVHBOOT_KVM_TIMEOUT=900 tests/kvm/with-kvm.sh --mem 3072 --cpus 2 --file build/static/pvhboot \
         --file "$k61/vmlinux" --file "$work/snapv.cpio" --file "$work/vsockpeer" --file "$work/disk.img" \
         --disk "$work/results.img" "$@" -- sh cases.sh >"$out" 2>"$err"
 }
@@ -196,7 +196,17 @@ def disk(n):
     rc = int(open(f"{work}/fsck{n}.rc").read().strip() or 99)
     return text, rc
 
+# The emulated machine's own kernel (L1, kvm_amd under QEMU TCG) locked up
+# once on 2026-11-28 ("watchdog: BUG: soft lockup" for every CPU, the
+# machine killed at its timeout): the nested harness, not a guest, stuck.
+lockup = "soft lockup" in open(f"{work}/err.txt", errors="replace").read()
 text, rc = get("template")
+if lockup:
+    _check0 = check
+    def check(ok, what, todo=None):
+        return _check0(ok, what, todo or "known bug: the emulated machine's L1 kernel locked up (soft lockup on "
+                       "every CPU) while this suite ran, seen once on 2026-11-28 in CI; not understood yet "
+                       "(issue 16 stays open)")
 if rc == 137:  # killed by its busybox timeout: the known hang, every check below a TODO naming it
     _check = check
     def check(ok, what, todo=None):
