@@ -127,6 +127,9 @@ void run_print_stats(const struct pvh_vm_result *r)
             (unsigned long long)s->exits_io, (unsigned long long)s->exits_mmio, (unsigned long long)s->exits_hlt,
             (unsigned long long)s->exits_intr, (unsigned long long)s->exits_shutdown,
             (unsigned long long)s->exits_system_event, (unsigned long long)s->exits_other);
+    if (s->ns_snapshot_written)
+        fprintf(stderr, "pvhboot: snapshot: asked for %.3f ms from process start, written and synced %.3f ms later\n",
+                s->ns_snapshot_asked / 1e6, (s->ns_snapshot_written - s->ns_snapshot_asked) / 1e6);
     if (s->restored)
         fprintf(stderr, "pvhboot: serial bytes %llu\n", (unsigned long long)s->serial_bytes);
     else

@@ -416,12 +416,16 @@ static bool before(const struct timespec *a, const struct timespec *b)
 static void take_snapshot(struct pvh_vm *vm)
 {
     struct pvh_error err;
+    if (!atomic_load(&vm->snap_requested)) /* SIGUSR2 (the port's request has its time) */
+        vm->t_snap_asked_ns = pvh_now_ns();
     atomic_store(&vm->snap_requested, false);
     atomic_store(&snapshot_signalled, false);
     pvh_vm_set_paused(vm, true);
     if (atomic_load(&vm->ending))
         return;
-    if (pvh_snapshot_take(vm, &err) != 0)
+    int taken = pvh_snapshot_take(vm, &err);
+    vm->t_snap_written_ns = taken == 0 ? pvh_now_ns() : 0;
+    if (taken != 0)
         fail_vm(vm, "%s", err.msg);
     else if (!vm->cfg->snapshot_continue)
         claim_end(vm, PVH_END_SNAPSHOT, 0);

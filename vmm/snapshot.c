@@ -30,6 +30,7 @@
 #include "pvhboot/layout.h"
 #include "pvhboot/snapfile.h"
 #include "pvhboot/snapmem.h"
+#include "clock.h"
 #include "vcpu_state.h"
 #include "virtio/devconfig.h"
 
@@ -51,6 +52,7 @@ static void snapshot_port_write(void *dev, uint64_t off, uint64_t value, unsigne
     if (off != 0 || size != 4 || value != PVH_SNAPSHOT_MAGIC)
         return;
     pthread_mutex_lock(&vm->end_lock);
+    vm->t_snap_asked_ns = pvh_now_ns();
     atomic_store(&vm->paused, true);
     atomic_store(&vm->snap_requested, true);
     pthread_cond_broadcast(&vm->end_cond);

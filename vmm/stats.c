@@ -81,6 +81,8 @@ void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struc
     st->ns_first_run = since_start(vm, vm->t_first_run_ns);
     st->ns_first_serial = since_start(vm, vm->t_first_serial_ns);
     st->ns_end = since_start(vm, vm->t_end_ns);
+    st->ns_snapshot_written = since_start(vm, vm->t_snap_written_ns);
+    st->ns_snapshot_asked = st->ns_snapshot_written ? since_start(vm, vm->t_snap_asked_ns) : 0;
     st->rss_kib = read_status_kib(pf->status, "VmRSS:");
     st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
     st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;

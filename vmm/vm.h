@@ -96,6 +96,7 @@ struct pvh_vm {
 
     atomic_uint_fast64_t exits[PVH_EXIT_KINDS];
     uint64_t t_first_run_ns, t_first_serial_ns, t_end_ns;
+    uint64_t t_snap_asked_ns, t_snap_written_ns; /* the last snapshot's (port, SIGUSR2) */
 
     /* Last: pvh_vm_init sets up vcpu[0, ncpus) only, the rest is never read. */
     struct pvh_vcpu vcpu[PVH_MAX_CPUS];

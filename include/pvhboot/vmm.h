@@ -145,6 +145,8 @@ struct pvh_vm_stats {
     uint64_t ns_first_run;      /* process start -> first KVM_RUN (0: never) */
     uint64_t ns_first_serial;   /* process start -> the guest's first serial byte */
     uint64_t ns_end;            /* process start -> the VM's end */
+    uint64_t ns_snapshot_asked; /* process start -> the last snapshot asked for (port, SIGUSR2; 0: none) */
+    uint64_t ns_snapshot_written; /* process start -> its files written and synced (0: none) */
     uint64_t exits_io, exits_mmio, exits_hlt, exits_intr, exits_shutdown, exits_system_event, exits_other;
     uint64_t serial_bytes;
     size_t nunhandled;          /* port/MMIO addresses no device claimed */
