@@ -22,7 +22,7 @@ static json_t *exits_json(const struct pvh_vm_stats *s)
 static json_t *device_json(const struct pvh_device_stats *d)
 {
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "type", pvh_virtio_id_name(d->virtio_id), "name",
-                          d->name ? d->name : "", "requests", (json_int_t)d->requests, "bytes", (json_int_t)d->bytes,
+                          d->name, "requests", (json_int_t)d->requests, "bytes", (json_int_t)d->bytes,
                           "notifications", (json_int_t)d->notifications, "interrupts", (json_int_t)d->interrupts,
                           "errors", (json_int_t)d->errors);
     if (o && d->last_error[0])

@@ -3,6 +3,7 @@
  * the right moments (status before the sandbox, pagemap after --user); the
  * counters alone, each under its lock, while the VM runs (FlushMetrics). */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,9 +35,11 @@ static void collect_devices(struct pvh_vm *vm, struct pvh_vm_stats *st)
         struct pvh_virtio_dev *d = vm->vdev[i].dev;
         struct pvh_device_stats *o = &st->devices[i];
         pthread_mutex_lock(&d->lock);
-        *o = (struct pvh_device_stats){d->ops->device_id, vm->vdev[i].name, d->base, d->gsi,
-                                       d->stats.requests, d->stats.bytes, d->stats.notifications,
-                                       d->stats.interrupts, d->stats.errors, {0}};
+        *o = (struct pvh_device_stats){.virtio_id = d->ops->device_id, .base = d->base, .gsi = d->gsi,
+                                       .requests = d->stats.requests, .bytes = d->stats.bytes,
+                                       .notifications = d->stats.notifications,
+                                       .interrupts = d->stats.interrupts, .errors = d->stats.errors};
+        snprintf(o->name, sizeof(o->name), "%s", vm->vdev[i].name ? vm->vdev[i].name : "");
         memcpy(o->last_error, d->last_error, sizeof(o->last_error));
         pthread_mutex_unlock(&d->lock);
     }

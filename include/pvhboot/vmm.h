@@ -124,11 +124,14 @@ enum pvh_vm_end {
 };
 
 #define PVH_STATS_UNHANDLED 32
+#define PVH_DEVICE_NAME_MAX 4096 /* PATH_MAX: a drive's file name fits whole */
 
 /* One virtio device: where the plan put it and what it did. */
 struct pvh_device_stats {
     uint32_t virtio_id;         /* enum pvh_virtio_id */
-    const char *name;           /* the drive's file, "rng", "console" */
+    char name[PVH_DEVICE_NAME_MAX]; /* the drive's file, the TAP, "rng", "console": a copy, since the
+                                       strings the devices were named by may be gone when the stats
+                                       are read (restore's, from the snapshot's VIRTIO section) */
     uint64_t base;              /* its MMIO window */
     uint32_t gsi;
     uint64_t requests, bytes, notifications, interrupts, errors;
