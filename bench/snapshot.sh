@@ -3,13 +3,16 @@
 # one run in the machine with KVM (issue 16 part 3). N rounds (default 5) of:
 #   first   bench/snapmark, a PVH guest that writes "A" at its first
 #           instruction, touches 64 MiB, snapshots itself through the port and
-#           writes "B" as its first act after: cold boot -> "A" (256 MiB)
-#           against restore -> "B", with 256 MiB and with 2 GiB of guest RAM;
+#           writes "B" as its first act after: restore -> "B" (with 256 MiB
+#           and with 2 GiB of guest RAM) against cold boot -> "B" (the same
+#           point: the port unclaimed, the guest goes on) and -> "A";
 #   linux   Debian's cloud vmlinux + a busybox initramfs whose /init runs
 #           tests/lib/snapnow (the snapshot port from userspace) and then
 #           prints a marker: cold boot -> marker against restore -> marker,
-#           and process start -> first KVM_RUN (pvhboot -v) of both: the
-#           first instruction of the kernel, against the restored guest's;
+#           and process start -> first KVM_RUN (pvhboot -v): the restored
+#           guest's first instruction against the cold boot's arrival at the
+#           same point (the snapshot's run, -v: "snapshot: asked for") and
+#           against the kernel's own first instruction;
 #   vsock   the same kernel + the virtio initramfs (tests/lib/virtio-
 #           initramfs.sh: its modules loaded) whose /init starts an echo
 #           server on vsock port 5000 (tests/vsock/vsockpeer), runs snapnow
@@ -72,14 +75,17 @@ cat >"$work/inner.sh" <<'INNER'
 # Runs inside the machine with KVM.
 n=$1
 args_linux="console=ttyS0 reboot=k panic=-1 quiet"
-# snap NAME MB ARGS...: one snapshot; its line says whether it was written.
+# snap NAME MB ARGS...: one snapshot; its line says whether it was written,
+# and when the guest asked for it (pvhboot -v): a cold boot to the point a
+# restore resumes at.
 snap() {
     name=$1 mb=$2; shift 2
     ./pvhboot run "$@" --mem "$mb" --snapshot-on-port --snapshot-file "$name.state" \
-        --mem-file "$name.mem" >"$name.log" 2>&1
+        --mem-file "$name.mem" -v >"$name.log" 2>&1
     rc=$?
+    asked=$(sed -n 's/.*snapshot: asked for \([0-9]*\)\.\([0-9]*\) ms from process start.*/\1\2/p' "$name.log")
     echo "SNAPSHOT name=$name mem_mib=$mb rc=$rc state=$(stat -c %s "$name.state" 2>/dev/null || echo -1)" \
-        "mem_file_kib=$(du -k "$name.mem" 2>/dev/null | cut -f1 || echo -1)"
+        "mem_file_kib=$(du -k "$name.mem" 2>/dev/null | cut -f1 || echo -1) asked_us=${asked:--1}"
     [ "$rc" -eq 0 ] || sed "s/^/SNAPLOG $name: /" "$name.log" | tail -5
 }
 snap s256 256 snapmark --cmdline t
@@ -92,7 +98,7 @@ first_run() { sed -n 's/.*first KVM_RUN \([0-9]*\)\.\([0-9]*\) ms.*/\1\2/p' "$1"
 i=0
 while [ "$i" -lt "$n" ]; do
     i=$((i + 1))
-    echo "RESULT case=first how=cold mem=256 $(./boot_timer --marker A -- ./pvhboot run snapmark --mem 256 --cmdline t)"
+    echo "RESULT case=first how=cold mem=256 $(./boot_timer --marker B -- ./pvhboot run snapmark --mem 256 --cmdline t)"
     echo "RESULT case=first how=restore mem=256 $(./boot_timer --marker B -- ./pvhboot restore s256.state --mem-file s256.mem)"
     echo "RESULT case=first how=restore mem=2048 $(./boot_timer --marker B -- ./pvhboot restore s2048.state --mem-file s2048.mem)"
     r=$(./boot_timer --marker PVHBOOT-SNAP-MARK --timeout 300 -- ./pvhboot run vmlinux --mem 512 --initrd initrd.cpio --cmdline "$args_linux" -v 2>cold.err)
