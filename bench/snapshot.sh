@@ -11,7 +11,8 @@
 #           prints a marker: cold boot -> marker against restore -> marker,
 #           and process start -> first KVM_RUN (pvhboot -v): the restored
 #           guest's first instruction against the cold boot's arrival at the
-#           same point (the snapshot's run, -v: "snapshot: asked for") and
+#           same point (a snapshot's run each round, -v: "snapshot: asked
+#           for") and
 #           against the kernel's own first instruction;
 #   vsock   the same kernel + the virtio initramfs (tests/lib/virtio-
 #           initramfs.sh: its modules loaded) whose /init starts an echo
@@ -101,6 +102,8 @@ while [ "$i" -lt "$n" ]; do
     echo "RESULT case=first how=cold mem=256 $(./boot_timer --marker B -- ./pvhboot run snapmark --mem 256 --cmdline t)"
     echo "RESULT case=first how=restore mem=256 $(./boot_timer --marker B -- ./pvhboot restore s256.state --mem-file s256.mem)"
     echo "RESULT case=first how=restore mem=2048 $(./boot_timer --marker B -- ./pvhboot restore s2048.state --mem-file s2048.mem)"
+    snap point 512 vmlinux --initrd initrd.cpio --cmdline "$args_linux"   # a cold boot to the snapshot's point
+    rm -f point.state point.mem
     r=$(./boot_timer --marker PVHBOOT-SNAP-MARK --timeout 300 -- ./pvhboot run vmlinux --mem 512 --initrd initrd.cpio --cmdline "$args_linux" -v 2>cold.err)
     echo "RESULT case=linux how=cold mem=512 $r first_run_us=$(first_run cold.err)"
     r=$(./boot_timer --marker PVHBOOT-SNAP-MARK --timeout 300 -- ./pvhboot restore linux.state --mem-file linux.mem -v 2>restore.err)
