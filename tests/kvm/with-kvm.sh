@@ -190,6 +190,7 @@ for m in irqbypass kvm kvm-amd; do
     insmod /modules/$m.ko || die "insmod $m.ko failed"
 done
 [ -c /dev/kvm ] || die "no /dev/kvm after loading kvm-amd"
+/bin/kvm-pin || die "kvm-pin failed (a VM held for the whole run: tests/kvm/kvm-pin.c says why)"
 [ -c /dev/ttyS1 ] || die "no /dev/ttyS1 for the command's output"
 stty -F /dev/ttyS1 raw -echo -onlcr || die "stty on /dev/ttyS1 failed"
 set -a; . /disks; set +a
@@ -255,11 +256,14 @@ busybox_path() {
 }
 
 # Builds (once, cached) the base initramfs: busybox with its applet links,
-# the three KVM modules and /init.
+# the three KVM modules, tests/kvm/kvm-pin (a VM held for the whole run, so
+# that KVM's APIC static key is not rewritten under running CPUs: a QEMU TCG
+# hang, see that file) and /init.
 base_initramfs() {
     local kdir=$1 bb key out stage
     bb=$(busybox_path)
-    key=$( { init_script; cat "$kdir/version"; sha256sum "$bb" "$kdir"/modules/*.ko; } | sha256sum | cut -c1-16)
+    key=$( { init_script; cat "$kdir/version"; sha256sum "$bb" "$kdir"/modules/*.ko "$root/tests/kvm/kvm-pin.c"; } |
+        sha256sum | cut -c1-16)
     out=$cache/kvm-initramfs/base-$key.cpio
     if [ ! -s "$out" ]; then
         mkdir -p "$cache/kvm-initramfs" || fail "cannot create $cache/kvm-initramfs"
@@ -273,6 +277,7 @@ base_initramfs() {
                 [ -e "$link" ] || ln -s /bin/busybox "$link"
             done
             cp "$kdir"/modules/irqbypass.ko "$kdir"/modules/kvm.ko "$kdir"/modules/kvm-amd.ko modules/
+            cc -static -O2 -Wall -Wextra -Werror -o bin/kvm-pin "$root/tests/kvm/kvm-pin.c"
             init_script >init && chmod 755 init
             find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$out.$$"
             mv "$out.$$" "$out"
