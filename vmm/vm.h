@@ -138,7 +138,7 @@ void pvh_debugcon_output(void *ctx, const uint8_t *buf, size_t len); /* ctx: the
 /* vmgenid.c: the VM generation ID written at boot (and its address given
  * to the ACPI PM device); on restore a new one at the saved address and
  * its GPE raised. */
-int pvh_vmgenid_boot(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err);
+int pvh_vmgenid_boot(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err);
 int pvh_vmgenid_restore(struct pvh_vm *vm, struct pvh_error *err);
 
 /* machine.c */

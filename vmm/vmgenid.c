@@ -31,13 +31,15 @@ static int write_id(struct pvh_vm *vm, uint64_t gpa, struct pvh_error *err)
     return pvh_guestmem_write(&vm->mem, gpa, id, sizeof(id), err);
 }
 
-int pvh_vmgenid_boot(struct pvh_vm *vm, const struct pvh_plan *plan, struct pvh_error *err)
+/* The tables' own configuration (as lib/start_info.c builds them), so the
+ * address is the one their ADDR names. */
+int pvh_vmgenid_boot(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err)
 {
-    if (!plan->acpi_size)
-        return 0; /* no ACPI tables (a Multiboot 1 plan): no device to tell */
+    if (!in->plan.acpi_size)
+        return 0; /* no ACPI tables planned: no device to tell */
     struct pvh_acpi_config cfg;
-    pvh_plan_acpi_config(plan, vm->cfg->ncpus, &cfg);
-    uint64_t gpa = plan->acpi_base + pvh_acpi_vmgenid_offset(&cfg);
+    pvh_plan_acpi_config(&in->plan, in->req.ncpus, &cfg);
+    uint64_t gpa = in->plan.acpi_base + pvh_acpi_vmgenid_offset(&cfg);
     if (write_id(vm, gpa, err))
         return -1;
     pthread_mutex_lock(&vm->dev.acpipm.lock);
