@@ -1,5 +1,5 @@
-/* AML byte encoding for the DSDT (include/pvhboot/aml.h): opcodes, NameSegs,
- * integers in their shortest form, PkgLength in 1-4 bytes, EISA IDs, the two
+/* AML byte encoding for the DSDT (include/pvhboot/aml.h): opcodes, NameSegs
+ * and dotted name paths, methods with a Notify, integers in their shortest form, PkgLength in 1-4 bytes, EISA IDs, the two
  * resource descriptors virtio-mmio devices need and the two ISA ones (I/O
  * ports, an IRQ) the i8042's keyboard is described with. Measures when it has no
  * buffer; never writes past the buffer it has. */
@@ -20,6 +20,11 @@
 #define AML_SCOPE_OP 0x10
 #define AML_BUFFER_OP 0x11
 #define AML_PACKAGE_OP 0x12
+#define AML_METHOD_OP 0x14
+#define AML_NOTIFY_OP 0x86
+#define AML_DUAL_NAME_PREFIX 0x2e
+#define AML_MULTI_NAME_PREFIX 0x2f
+#define AML_MAX_NAME_SEGS 8
 #define AML_EXT_OP_PREFIX 0x5b
 #define AML_DEVICE_OP 0x82 /* after the prefix */
 #define AML_ROOT_CHAR '\\'
@@ -72,14 +77,33 @@ static void emit_nameseg(struct pvh_aml *a, const char *name)
     emit(a, seg, 4);
 }
 
-/* "\\XXXX" (root-relative) or "XXXX". */
+/* "\\XXXX", "XXXX" or a dotted path "\\_SB_.VGEN" (root-relative or not):
+ * one NameSeg, DualNamePath or MultiNamePath (ACPI 6.x, 20.2.2). */
 static void emit_namestring(struct pvh_aml *a, const char *name)
 {
     if (name[0] == AML_ROOT_CHAR) {
         emit_byte(a, AML_ROOT_CHAR);
         name++;
     }
-    emit_nameseg(a, name);
+    const char *segs[AML_MAX_NAME_SEGS];
+    size_t n = 0;
+    for (const char *p = name; p && n < AML_MAX_NAME_SEGS; n++) {
+        segs[n] = p;
+        p = strchr(p, '.');
+        p = p ? p + 1 : NULL;
+    }
+    if (n == 2)
+        emit_byte(a, AML_DUAL_NAME_PREFIX);
+    else if (n > 2) {
+        emit_byte(a, AML_MULTI_NAME_PREFIX);
+        emit_byte(a, (uint8_t)n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char seg[5] = {0};
+        for (size_t j = 0; j < 4 && segs[i][j] && segs[i][j] != '.'; j++)
+            seg[j] = segs[i][j];
+        emit_nameseg(a, seg);
+    }
 }
 
 static void emit_integer(struct pvh_aml *a, uint64_t v)
@@ -159,6 +183,22 @@ size_t pvh_aml_device_begin(struct pvh_aml *a, const char *name)
     return mark;
 }
 
+size_t pvh_aml_method_begin(struct pvh_aml *a, const char *name, uint8_t nargs)
+{
+    emit_byte(a, AML_METHOD_OP);
+    size_t mark = pvh_aml_pkg_begin(a);
+    emit_namestring(a, name);
+    emit_byte(a, (uint8_t)(nargs & 7)); /* MethodFlags: ArgCount, NotSerialized, SyncLevel 0 */
+    return mark;
+}
+
+void pvh_aml_notify(struct pvh_aml *a, const char *path, uint8_t value)
+{
+    emit_byte(a, AML_NOTIFY_OP);
+    emit_namestring(a, path);
+    emit_integer(a, value);
+}
+
 void pvh_aml_name_string(struct pvh_aml *a, const char *name, const char *value)
 {
     emit_byte(a, AML_NAME_OP);
@@ -183,6 +223,22 @@ void pvh_aml_name_int_package(struct pvh_aml *a, const char *name, const uint64_
     emit_byte(a, n);
     for (uint8_t i = 0; i < n; i++)
         emit_integer(a, values[i]);
+    pvh_aml_pkg_end(a, mark);
+}
+
+void pvh_aml_name_address_package(struct pvh_aml *a, const char *name, uint64_t addr)
+{
+    uint8_t le[4];
+    emit_byte(a, AML_NAME_OP);
+    emit_namestring(a, name);
+    emit_byte(a, AML_PACKAGE_OP);
+    size_t mark = pvh_aml_pkg_begin(a);
+    emit_byte(a, 2);
+    for (int half = 0; half < 2; half++) {
+        pvh_put_le32(le, (uint32_t)(addr >> (32 * half)));
+        emit_byte(a, AML_DWORD_PREFIX);
+        emit(a, le, 4);
+    }
     pvh_aml_pkg_end(a, mark);
 }
 

@@ -13,7 +13,9 @@
  * built again from the VIRTIO section (virtio/devconfig.h) with the clone's
  * overrides, in the same slots; after their transports are set, each ready
  * queue is looked at again (kicked) and vsock tells the guest its
- * connections are gone (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET). */
+ * connections are gone (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET). Every restore
+ * writes a new VM generation ID where the ACPI PM state says it lives and
+ * raises its GPE (vmgenid.c): each clone's kernel reseeds its RNG. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -485,7 +487,8 @@ static int build_machine(struct restore *rs, struct pvh_vm *vm, struct pvh_error
     if (pvh_vcpus_create(vm, err) || check_cpuid(rs, vm->cpuid, err) ||
         pvh_vcpu_state_info_read(vm->kvm_fd, vm->vm_fd, info, err))
         goto out;
-    if (restore_vcpus(rs, vm, info, err) || restore_vm_state(rs, vm, err) || restore_devices(rs, vm, err))
+    if (restore_vcpus(rs, vm, info, err) || restore_vm_state(rs, vm, err) || restore_devices(rs, vm, err) ||
+        pvh_vmgenid_restore(vm, err))
         goto out;
     reset_vsock(vm);
     pvh_kvm_close_device(vm);

@@ -31,7 +31,8 @@ static int setup_machine(struct pvh_vm *vm, struct pvh_boot_inputs *in, struct p
     st->boot_info = entry.rbx;
     if (setup_memory(vm, &in->plan, err) || pvh_load_guest(vm, in, st, err))
         return -1;
-    if (pvh_console_open(vm, err) || pvh_machine_devices_create(vm, in, err))
+    if (pvh_console_open(vm, err) || pvh_machine_devices_create(vm, in, err) ||
+        pvh_vmgenid_boot(vm, in, err))
         return -1;
     if (vm->cfg->dry_run)
         return 0;

@@ -135,6 +135,12 @@ void pvh_vconsole_output(void *ctx, const uint8_t *buf, size_t len); /* virtio-c
 void pvh_console_close(struct pvh_vm *vm);
 void pvh_debugcon_output(void *ctx, const uint8_t *buf, size_t len); /* ctx: the vm */
 
+/* vmgenid.c: the VM generation ID written at boot (and its address given
+ * to the ACPI PM device); on restore a new one at the saved address and
+ * its GPE raised. */
+int pvh_vmgenid_boot(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err);
+int pvh_vmgenid_restore(struct pvh_vm *vm, struct pvh_error *err);
+
 /* machine.c */
 struct pvh_vconfig;
 /* The running machine's virtio devices as a snapshot keeps them (each

@@ -16,10 +16,13 @@
  *                never ends by itself
  *   uart-forever rep outsb to the UART with ECX = 0xffffffff: output without
  *                end, for a console that is closed or never read
- *   pm-garbage   every byte value to every ACPI PM register and the i8042
- *                ports but those that end the machine (SLP_EN with SLP_TYP
- *                S5, command 0xfe), words and dwords across them, then
- *                "pm-control VALUE" after writing 0: SCI_EN (only) reads set
+ *   pm-garbage   every byte value to every ACPI PM register (PM1a and the
+ *                GPE0 block at 0x608) and the i8042 ports but those that
+ *                end the machine (SLP_EN with SLP_TYP S5, command 0xfe),
+ *                words and dwords across them, then "pm-control VALUE"
+ *                after writing 0: SCI_EN (only) reads set; and "pm-gpe0
+ *                VALUE", GPE0 read as a word after writing all ones to both
+ *                bytes: status 0 (only the VMM sets a bit), enable 0xff
  *   triple-fault an exception with an empty IDT
  *   wild-jump    a jump to an address with no RAM behind it
  *   read-module  reads a byte of every page of module 0, then prints
@@ -156,6 +159,8 @@ static void attack_uart_forever(void)
 
 #define PM_EVT 0x600
 #define PM_CNT 0x604
+#define PM_GPE0 0x608 /* status, enable */
+#define PM_END 0x60a
 
 /* Would this byte in the PM1a control register's high half power off? */
 static int powers_off(uint32_t high)
@@ -176,7 +181,10 @@ static void attack_pm_garbage(void)
         port_out(0x60, v * 0x01010101u, 4);
         if (v != 0xfe)
             port_out(0x64, v, 1);
-        for (uint16_t port = PM_EVT; port < PM_CNT + 4; port++)
+        port_out(PM_GPE0, v, 1);
+        port_out(PM_GPE0 + 1, v, 1);
+        port_out(PM_GPE0, v * 0x01010101u, sizes[v % 3]); /* a dword runs past the block's end */
+        for (uint16_t port = PM_EVT; port < PM_END + 2; port++)
             (void)port_in(port, sizes[v % 3]);
         (void)port_in(0x60, 1);
         (void)port_in(0x64, 4);
@@ -193,6 +201,11 @@ static void attack_pm_garbage(void)
     uint32_t control = port_in(PM_CNT, 2);
     pvh_puts("pm-control ");
     pvh_put_hex(control);
+    pvh_puts("\n");
+    port_out(PM_GPE0, 0xffff, 2);
+    uint32_t gpe0 = port_in(PM_GPE0, 2);
+    pvh_puts("pm-gpe0 ");
+    pvh_put_hex(gpe0);
     pvh_puts("\n");
 }
 

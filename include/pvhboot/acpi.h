@@ -1,6 +1,6 @@
 /* ACPI tables for a PVH guest (RSDP rev 2 -> XSDT -> FADT -> DSDT, MADT),
  * generated from the machine description (pvhboot/layout.h): the vCPUs and
- * the virtio-mmio devices the plan placed. */
+ * the virtio-mmio devices the plan placed; the VM generation ID's room. */
 #ifndef PVHBOOT_ACPI_H
 #define PVHBOOT_ACPI_H
 
@@ -31,5 +31,9 @@ int pvh_acpi_build(const struct pvh_acpi_config *cfg, uint64_t base_gpa, uint8_t
 
 /* The exact size of pvh_acpi_build()'s output for cfg. */
 size_t pvh_acpi_size(const struct pvh_acpi_config *cfg);
+
+/* Where in that output the VM generation ID's PVH_VMGENID_SIZE bytes are
+ * (the DSDT's \_SB.VGEN.ADDR points there; pvh_acpi_build leaves them zero). */
+size_t pvh_acpi_vmgenid_offset(const struct pvh_acpi_config *cfg);
 
 #endif

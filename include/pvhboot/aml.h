@@ -1,7 +1,7 @@
 /* A small ACPI Machine Language (AML) writer: just what pvhboot's DSDT
- * holds (scopes, devices, named strings, integers, EISA IDs, packages and
- * resource templates with Memory32Fixed and Interrupt descriptors, or IO and
- * IRQNoFlags ones). Encodings follow
+ * holds (scopes, devices, a method that notifies a device, named strings,
+ * integers, EISA IDs, packages and resource templates with Memory32Fixed
+ * and Interrupt descriptors, or IO and IRQNoFlags ones). Encodings follow
  * ACPI 6.x, 20 "ACPI Machine Language Specification".
  *
  * A writer with no buffer only measures: the same calls give the exact size
@@ -39,12 +39,24 @@ void pvh_aml_pkg_end(struct pvh_aml *a, size_t mark);
 size_t pvh_aml_scope_begin(struct pvh_aml *a, const char *name);
 size_t pvh_aml_device_begin(struct pvh_aml *a, const char *name);
 
+/* Method(name, nargs, NotSerialized) { ... }: end with pvh_aml_pkg_end. */
+size_t pvh_aml_method_begin(struct pvh_aml *a, const char *name, uint8_t nargs);
+
+/* Notify(path, value): path is a NameSeg or a dotted path such as
+ * "\\_SB_.VGEN" (each segment up to 4 characters, '_'-padded). */
+void pvh_aml_notify(struct pvh_aml *a, const char *path, uint8_t value);
+
 /* Name(name, "string"), Name(name, integer). */
 void pvh_aml_name_string(struct pvh_aml *a, const char *name, const char *value);
 void pvh_aml_name_integer(struct pvh_aml *a, const char *name, uint64_t value);
 
 /* Name(name, Package() { values... }) of integers. */
 void pvh_aml_name_int_package(struct pvh_aml *a, const char *name, const uint64_t *values, uint8_t n);
+
+/* Name(name, Package() { low 32 bits, high 32 bits }) of a guest-physical
+ * address, both as DWordConst whatever their value: the size does not depend
+ * on the address (the DSDT is measured before the address is known). */
+void pvh_aml_name_address_package(struct pvh_aml *a, const char *name, uint64_t addr);
 
 /* Name(_CRS, ResourceTemplate() { Memory32Fixed(ReadWrite, base, size)
  * Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } }). */

@@ -27,7 +27,12 @@
 #define PVH_DEBUG_EXIT_PORT 0xf4     /* 4 ports */
 #define PVH_ACPI_PM1A_EVT_PORT 0x600 /* 4 bytes: status, enable */
 #define PVH_ACPI_PM1A_CNT_PORT 0x604 /* 2 bytes */
-#define PVH_ACPI_SCI_IRQ 9
+#define PVH_ACPI_GPE0_PORT 0x608      /* 2 bytes: GPE0 status (write 1 to clear), GPE0 enable */
+#define PVH_ACPI_GPE0_LEN 2
+#define PVH_ACPI_PORTS_END (PVH_ACPI_GPE0_PORT + PVH_ACPI_GPE0_LEN) /* PM1a and GPE0: 0x600-0x609 */
+#define PVH_ACPI_SCI_IRQ 9           /* level, active high: raised while a GPE0 status bit is enabled */
+#define PVH_ACPI_GPE_VMGENID 0       /* GPE0 bit the VM generation ID's change raises (\_GPE._E00) */
+#define PVH_VMGENID_SIZE 16          /* the VM generation ID's bytes, after the ACPI tables */
 #define PVH_RTC_PORT 0x70            /* 0x70 index (bit 7: NMI mask), 0x71 data */
 #define PVH_RTC_IRQ 8                /* ISA IRQ 8 = GSI 8, edge, active high (no MADT override) */
 #define PVH_RTC_CENTURY_INDEX 0x32   /* CMOS byte with the century: the FADT's CENTURY field */

@@ -9,7 +9,8 @@
  * second fresh machine and save there to the same bytes, and then hold up
  * under the guest's accesses with the invariants fuzz_devices checks (FIFO
  * and queue inside their rings, the RTC's index, IRQ lines that only
- * toggle, a ready virtqueue's host views exactly what the checked accessor
+ * toggle, the SCI high exactly while an enabled GPE0 status bit is set (for
+ * the ACPI PM device an access may also be the VMM raising its GPE), a ready virtqueue's host views exactly what the checked accessor
  * gives for its rings), saving and restoring again at the end. Device
  * number 7 is a snapshot's VIRTIO section (vmm/virtio/devconfig.c): refused
  * in one line, or canonical (it encodes back to the same bytes, also by way
@@ -29,6 +30,7 @@
 #define STATE_MAX 512
 #define RAM_SIZE (64u << 10)
 #define VIRTIO 6 /* the device number of the virtio-mmio transport */
+#define ACPIPM 2 /* the ACPI PM device's number (DEVICES below) */
 
 /* ---- a virtio device type that returns every chain it pops */
 
@@ -129,7 +131,7 @@ static const struct {
 } DEVICES[] = {
     {PVH_COM1_PORT, 8, "uart8250"},
     {PVH_I8042_PORT, 5, "i8042"},
-    {PVH_ACPI_PM1A_EVT_PORT, PVH_ACPI_PM1A_CNT_PORT + 2 - PVH_ACPI_PM1A_EVT_PORT, "acpipm"},
+    {PVH_ACPI_PM1A_EVT_PORT, PVH_ACPI_PORTS_END - PVH_ACPI_PM1A_EVT_PORT, "acpipm"},
     {PVH_RTC_PORT, 2, "rtc"},
     {PVH_DEBUGCON_PORT, 1, "debugcon"},
     {PVH_DEBUG_EXIT_PORT, 4, "debugexit"},
@@ -196,6 +198,8 @@ static void check_invariants(const struct machine *m)
     check(d->i8042.head < PVH_I8042_QUEUE && d->i8042.count <= PVH_I8042_QUEUE);
     check(d->rtc.index < 0x80 && d->rtc.irq_level == m->rec.irq_level[PVH_RTC_IRQ]);
     check(d->uart.irq_level == m->rec.irq_level[PVH_COM1_IRQ]);
+    check(d->acpipm.sci_level == m->rec.irq_level[PVH_ACPI_SCI_IRQ] &&
+          d->acpipm.sci_level == ((d->acpipm.gpe_status & d->acpipm.gpe_enable) != 0));
     for (unsigned i = 0; i < echo_ops.nqueues; i++) {
         const struct pvh_virtq *q = &m->v.q[i];
         if (q->ready)
@@ -245,6 +249,12 @@ static void one_access(struct machine *m, unsigned which, struct input *in)
         break;
     }
     case 2:
+        if (which == ACPIPM) { /* the VMM's side: a restore's VM generation ID event */
+            pthread_mutex_lock(&m->d.acpipm.lock);
+            pvh_acpipm_raise_gpe(&m->d.acpipm, PVH_ACPI_GPE_VMGENID);
+            pthread_mutex_unlock(&m->d.acpipm.lock);
+            break;
+        }
         m->rec.mono_ns += take(in, 4);
         pvh_rtc_advance(&m->d.rtc, m->rec.mono_ns);
         break;

@@ -25,7 +25,7 @@ attack() {
         "$@" >"out.$name" 2>"err.$name"
     rc=$?
     echo "serial-file-bytes $(busybox wc -c <"out.$name")"
-    busybox cat -v "out.$name" | busybox grep -E 'HOSTILE|mmio-read|pm-control|VIRTIO'
+    busybox cat -v "out.$name" | busybox grep -E 'HOSTILE|mmio-read|pm-control|pm-gpe0|VIRTIO'
     busybox cat "err.$name"
     echo "=== END $name rc=$rc"
 }
@@ -122,6 +122,10 @@ check(rc == 0 and "HOSTILE-SURVIVED pm-garbage" in text,
 m = re.search(r"pm-control (0x[0-9a-f]+)", text)
 check(m and int(m.group(1), 16) == 1,
       f"pm-garbage: then writing 0 to PM1a control reads back SCI_EN alone, always ACPI mode ({m.group(1) if m else '?'})")
+m = re.search(r"pm-gpe0 (0x[0-9a-f]+)", text)
+check(m and int(m.group(1), 16) == 0xff00,
+      f"pm-garbage: GPE0 after all ones to both bytes: status 0 (the guest cannot set one), enable 0xff "
+      f"({m.group(1) if m else '?'})")
 text, rc = no_crash("flood-closed")
 m = re.search(r"console-bytes-read (\d+)", text)
 check(rc == 0 and m and int(m.group(1)) == 100,

@@ -2,8 +2,10 @@
  * MADT entries, lengths and checksums, for 1, 2, 64 and 255 vCPUs; the
  * DSDT's virtio-mmio devices for 0, 1, 8 and the most devices, and its
  * i8042 keyboard (PNP0303: Linux's i8042 driver finds the controller
- * through it; no mouse); the AML writer's PkgLength encodings, EISA
- * IDs and its measuring mode. */
+ * through it; no mouse); the VM generation ID device (\_SB.VGEN: _HID,
+ * _CID, ADDR pointing at 16 zero bytes after the MADT) and \_GPE._E00's
+ * Notify of it, the FADT's GPE0 block; the AML writer's PkgLength
+ * encodings, EISA IDs, dotted name paths and its measuring mode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,12 +108,64 @@ static const uint8_t i8042_aml[] = {
     0x22, 0x02, 0x00, 0x79, 0x00,
 };
 
-/* The i8042's keyboard closes the DSDT's \_SB scope (they are its last bytes). */
-static void check_dsdt_i8042(const uint8_t *d)
+/* Device(VGEN) { Name(_HID, "VMGENCTR") Name(_CID, "VM_GEN_COUNTER")
+ * Name(_DDN, "VM_Gen_Counter") Name(ADDR, Package() { lo, hi }) }, lo and
+ * hi as DWordConst (filled in by check_dsdt_tail), then Scope(\_GPE) {
+ * Method(_E00, 0) { Notify(\_SB_.VGEN, 0x80) } }: by hand from ACPI 6.x 20. */
+static const uint8_t vgen_aml[] = {
+    0x5b, 0x82, 0x41, 0x05, 'V', 'G', 'E', 'N', /* PkgLength 81 in 2 bytes */
+    0x08, '_', 'H', 'I', 'D', 0x0d, 'V', 'M', 'G', 'E', 'N', 'C', 'T', 'R', 0,
+    0x08, '_', 'C', 'I', 'D', 0x0d, 'V', 'M', '_', 'G', 'E', 'N', '_', 'C', 'O', 'U', 'N', 'T', 'E', 'R', 0,
+    0x08, '_', 'D', 'D', 'N', 0x0d, 'V', 'M', '_', 'G', 'e', 'n', '_', 'C', 'o', 'u', 'n', 't', 'e', 'r', 0,
+    0x08, 'A', 'D', 'D', 'R', 0x12, 0x0c, 0x02, 0x0c, 0, 0, 0, 0, 0x0c, 0, 0, 0, 0,
+};
+#define VGEN_ADDR_LO 74 /* the offset of ADDR's low DWord in vgen_aml */
+static const uint8_t gpe_aml[] = {
+    0x10, 0x1a, '\\', '_', 'G', 'P', 'E',
+    0x14, 0x13, '_', 'E', '0', '0', 0x00,
+    0x86, '\\', 0x2e, '_', 'S', 'B', '_', 'V', 'G', 'E', 'N', 0x0a, 0x80,
+};
+
+/* The DSDT ends with the i8042's keyboard and the VM generation ID device
+ * (closing \_SB), then \_GPE; ADDR holds the ID's address. */
+static void check_dsdt_tail(const uint8_t *d, uint64_t id_gpa)
 {
-    size_t len = pvh_le32(d + 4);
-    assert_true(len >= 36 + sizeof(i8042_aml));
-    assert_memory_equal(d + len - sizeof(i8042_aml), i8042_aml, sizeof(i8042_aml));
+    size_t len = pvh_le32(d + 4), tail = sizeof(i8042_aml) + sizeof(vgen_aml) + sizeof(gpe_aml);
+    uint8_t vgen[sizeof(vgen_aml)];
+    memcpy(vgen, vgen_aml, sizeof(vgen));
+    pvh_put_le32(vgen + VGEN_ADDR_LO, (uint32_t)id_gpa);
+    pvh_put_le32(vgen + VGEN_ADDR_LO + 5, (uint32_t)(id_gpa >> 32));
+    assert_true(len >= 36 + tail);
+    const uint8_t *p = d + len - tail;
+    assert_memory_equal(p, i8042_aml, sizeof(i8042_aml));
+    assert_memory_equal(p + sizeof(i8042_aml), vgen, sizeof(vgen));
+    assert_memory_equal(p + sizeof(i8042_aml) + sizeof(vgen), gpe_aml, sizeof(gpe_aml));
+}
+
+/* FADT: GPE0_BLK and X_GPE0_BLK (system I/O, 16 bits) at the GPE0 port,
+ * GPE0_BLK_LEN 2 (one status byte, one enable byte), no GPE1 block. */
+static void check_fadt_gpe0(const uint8_t *f)
+{
+    assert_int_equal(pvh_le32(f + 80), PVH_ACPI_GPE0_PORT);
+    assert_int_equal(pvh_le32(f + 84), 0);
+    assert_int_equal(f[92], 2);
+    assert_int_equal(f[93], 0);
+    assert_int_equal(f[220], 1);  /* system I/O */
+    assert_int_equal(f[221], 16); /* bit width */
+    assert_int_equal(pvh_le64(f + 224), PVH_ACPI_GPE0_PORT);
+    assert_int_equal(pvh_le64(f + 236), 0); /* X_GPE1_BLK */
+}
+
+/* The ID's 16 bytes: after the MADT, 16-byte aligned, the tables' last
+ * bytes, zero (the VMM writes them). */
+static void check_vmgenid_room(const struct pvh_acpi_config *cfg, const uint8_t *madt, size_t used)
+{
+    size_t off = pvh_acpi_vmgenid_offset(cfg);
+    assert_int_equal(off % 16, 0);
+    assert_true(off >= (size_t)(madt - buf) + pvh_le32(madt + 4));
+    assert_int_equal(off + PVH_VMGENID_SIZE, used);
+    static const uint8_t zero[PVH_VMGENID_SIZE];
+    assert_memory_equal(buf + off, zero, sizeof(zero));
 }
 
 static void check_tables(unsigned ncpus, size_t ndevices)
@@ -152,16 +206,19 @@ static void check_tables(unsigned ncpus, size_t ndevices)
     const uint8_t *d = table(pvh_le32(f + 40), used, "DSDT");
     /* Name(_S5_, Package(4){5, 5, 0, 0}) in AML */
     const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
-    /* no device: Scope(\_SB_) (a 1-byte PkgLength) holds the i8042's keyboard alone */
-    const uint8_t sb[] = {0x10, 0x35, '\\', '_', 'S', 'B', '_'};
+    /* no device: Scope(\_SB_) (PkgLength 137 in 2 bytes) holds the i8042's keyboard and VGEN */
+    const uint8_t sb[] = {0x10, 0x49, 0x08, '\\', '_', 'S', 'B', '_'};
     if (ndevices == 0) {
-        assert_int_equal(pvh_le32(d + 4), 36 + sizeof(s5) + sizeof(sb) + sizeof(i8042_aml));
+        assert_int_equal(pvh_le32(d + 4),
+                         36 + sizeof(s5) + sizeof(sb) + sizeof(i8042_aml) + sizeof(vgen_aml) + sizeof(gpe_aml));
         assert_memory_equal(d + 36 + sizeof(s5), sb, sizeof(sb));
     }
     assert_memory_equal(d + 36, s5, sizeof(s5));
     check_dsdt_devices(d, &cfg);
-    check_dsdt_i8042(d);
+    check_dsdt_tail(d, BASE + pvh_acpi_vmgenid_offset(&cfg));
+    check_fadt_gpe0(f);
     const uint8_t *m = table(pvh_le64(x + 44), used, "APIC");
+    check_vmgenid_room(&cfg, m, used);
     assert_int_equal(pvh_le32(m + 36), PVH_LAPIC_ADDR);
     uint32_t len = pvh_le32(m + 4), lapics = 0, ioapics = 0, isos = 0;
     for (uint32_t off = 44; off < len;) {
@@ -281,6 +338,44 @@ static void aml_eisa_ids(void **state)
     assert_int_equal(a.len, sizeof(want));
 }
 
+/* Notify's target as a NameSeg, a DualNamePath and a MultiNamePath (root-
+ * relative or not); a method measures as it writes; an address package
+ * keeps its size whatever the address. */
+static void aml_name_paths_and_methods(void **state)
+{
+    (void)state;
+    uint8_t out[64];
+    struct pvh_aml a, m;
+    pvh_aml_init(&a, out, sizeof(out));
+    pvh_aml_notify(&a, "DEV", 1);
+    const uint8_t one[] = {0x86, 'D', 'E', 'V', '_', 0x01};
+    assert_int_equal(a.len, sizeof(one));
+    assert_memory_equal(out, one, sizeof(one));
+    pvh_aml_init(&a, out, sizeof(out));
+    pvh_aml_notify(&a, "\\AB.CD.EF", 0x81);
+    const uint8_t three[] = {0x86, '\\', 0x2f, 3, 'A', 'B', '_', '_', 'C', 'D', '_', '_', 'E', 'F', '_', '_', 0x0a, 0x81};
+    assert_int_equal(a.len, sizeof(three));
+    assert_memory_equal(out, three, sizeof(three));
+    pvh_aml_init(&a, out, sizeof(out));
+    pvh_aml_init(&m, NULL, 0);
+    size_t mark = pvh_aml_method_begin(&a, "_E07", 2), mmark = pvh_aml_method_begin(&m, "_E07", 2);
+    pvh_aml_notify(&a, "A.B", 0x80);
+    pvh_aml_notify(&m, "A.B", 0x80);
+    pvh_aml_pkg_end(&a, mark);
+    pvh_aml_pkg_end(&m, mmark);
+    const uint8_t method[] = {0x14, 0x12, '_', 'E', '0', '7', 0x02,
+                              0x86, 0x2e, 'A', '_', '_', '_', 'B', '_', '_', '_', 0x0a, 0x80};
+    assert_int_equal(a.len, sizeof(method));
+    assert_int_equal(m.len, sizeof(method));
+    assert_memory_equal(out, method, sizeof(method));
+    pvh_aml_init(&a, NULL, 0);
+    pvh_aml_name_address_package(&a, "ADDR", 0);
+    size_t small = a.len;
+    pvh_aml_init(&a, NULL, 0);
+    pvh_aml_name_address_package(&a, "ADDR", 0x123456789abcdef0ull);
+    assert_int_equal(a.len, small);
+}
+
 static void bad_arguments_refused(void **state)
 {
     (void)state;
@@ -310,6 +405,7 @@ int main(void)
         cmocka_unit_test(aml_pkg_lengths),
         cmocka_unit_test(aml_overflow_flagged),
         cmocka_unit_test(aml_eisa_ids),
+        cmocka_unit_test(aml_name_paths_and_methods),
         cmocka_unit_test(bad_arguments_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

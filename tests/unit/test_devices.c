@@ -1,7 +1,8 @@
 /* Devices driven without KVM through their port handlers and hooks: the
  * 16550A's registers (DLAB, IER/IIR, LSR, loopback MSR, scratch), its IRQ line
  * and output, the bounded receive FIFO; the i8042 reset; debug-exit status;
- * ACPI S5 power-off; the debug console on port 0xe9 (present only with an
+ * ACPI S5 power-off; the GPE0 block (status write-1-to-clear, enable) and
+ * the SCI's level following (status & enable); the debug console on port 0xe9 (present only with an
  * output: then reads 0xe9, passes each written byte); the RTC's ports
  * registered; unhandled ports and MMIO reading all ones, counted;
  * port-I/O exits decoded from a kvm_run (vmm/exit.c): string I/O reaches the
@@ -257,6 +258,68 @@ static void test_acpi_other_sleep_state_ignored(void **state)
     assert_int_equal(f->m.ended, 0);
 }
 
+static uint8_t gpe_in(struct fixture *f, uint16_t off)
+{
+    uint8_t v = 0;
+    pvh_devices_io(&f->d, (uint16_t)(PVH_ACPI_GPE0_PORT + off), 0, &v, 1);
+    return v;
+}
+
+static void gpe_out(struct fixture *f, uint16_t off, uint8_t v)
+{
+    pvh_devices_io(&f->d, (uint16_t)(PVH_ACPI_GPE0_PORT + off), 1, &v, 1);
+}
+
+/* GPE0: status bits only the VMM sets, the guest clears by writing 1s; the
+ * SCI (IRQ 9) is high exactly while an enabled status bit is set, each
+ * change of level told once. */
+static void test_acpi_gpe_and_sci(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(gpe_in(f, 0), 0);
+    assert_int_equal(gpe_in(f, 1), 0);
+    gpe_out(f, 0, 0xff); /* the guest cannot set a status bit */
+    assert_int_equal(gpe_in(f, 0), 0);
+    uint8_t hole = 0;
+    pvh_devices_io(&f->d, PVH_ACPI_PM1A_CNT_PORT + 2, 0, &hole, 1); /* 0x606: no register */
+    assert_int_equal(hole, 0xff);
+    pthread_mutex_lock(&f->d.acpipm.lock);
+    pvh_acpipm_raise_gpe(&f->d.acpipm, PVH_ACPI_GPE_VMGENID);
+    pthread_mutex_unlock(&f->d.acpipm.lock);
+    assert_int_equal(gpe_in(f, 0), 1);
+    assert_int_equal(f->m.irq_changes, 0); /* not enabled: no SCI */
+    gpe_out(f, 1, 1);
+    assert_int_equal(f->m.irq_changes, 1);
+    assert_int_equal(f->m.irq, PVH_ACPI_SCI_IRQ);
+    assert_int_equal(f->m.irq_level, 1);
+    gpe_out(f, 0, 0xfe); /* other bits: status stays, the line stays up */
+    assert_int_equal(gpe_in(f, 0), 1);
+    assert_int_equal(f->m.irq_changes, 1);
+    gpe_out(f, 1, 0); /* disabled: the line drops, the status stays */
+    assert_int_equal(f->m.irq_level, 0);
+    assert_int_equal(gpe_in(f, 0), 1);
+    gpe_out(f, 1, 1);
+    assert_int_equal(f->m.irq_level, 1);
+    uint8_t word[2];
+    pvh_devices_io(&f->d, PVH_ACPI_GPE0_PORT, 0, word, 2);
+    assert_int_equal(word[0], 1);
+    assert_int_equal(word[1], 1);
+    gpe_out(f, 0, 1); /* acknowledged: status clear, the line down */
+    assert_int_equal(gpe_in(f, 0), 0);
+    assert_int_equal(f->m.irq_level, 0);
+    assert_int_equal(f->m.irq_changes, 4);
+    pthread_mutex_lock(&f->d.acpipm.lock);
+    pvh_acpipm_raise_gpe(&f->d.acpipm, PVH_ACPI_GPE_VMGENID);
+    pthread_mutex_unlock(&f->d.acpipm.lock);
+    assert_int_equal(f->m.irq_level, 1);
+    word[0] = 1; /* one 16-bit write: status cleared, enable 0x80 */
+    word[1] = 0x80;
+    pvh_devices_io(&f->d, PVH_ACPI_GPE0_PORT, 1, word, 2);
+    assert_int_equal(f->m.irq_level, 0);
+    assert_int_equal(gpe_in(f, 1), 0x80);
+    assert_int_equal(f->m.ended, 0);
+}
+
 static void test_debugcon_output_and_readback(void **state)
 {
     struct fixture *f = *state;
@@ -384,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup(test_debug_exit, setup),
         cmocka_unit_test_setup(test_acpi_poweroff, setup),
         cmocka_unit_test_setup(test_acpi_other_sleep_state_ignored, setup),
+        cmocka_unit_test_setup_teardown(test_acpi_gpe_and_sci, setup, teardown),
         cmocka_unit_test_setup_teardown(test_debugcon_output_and_readback, setup, teardown),
         cmocka_unit_test(test_debugcon_absent_without_output),
         cmocka_unit_test_setup_teardown(test_rtc_ports_registered, setup, teardown),

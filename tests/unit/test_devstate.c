@@ -2,7 +2,8 @@
  * device driven into a state of its own (registers, FIFO bytes, a pending
  * interrupt, a command half done, the guest's own RTC time), saved, restored
  * into a fresh machine's device, which then answers every access as the
- * original does and raises the same IRQ line; the RTC restored later runs on
+ * original does and raises the same IRQ line (the ACPI SCI of a pending
+ * GPE too); the RTC restored later runs on
  * from the host's date with the guest's offset. Hostile states are refused
  * with one line naming the device and leave it untouched: every truncation,
  * a byte too many, another version, and each field out of its range. */
@@ -146,7 +147,7 @@ static const struct pvh_bus_range *range(struct box *b, uint16_t port)
     return r;
 }
 
-static size_t save(struct box *b, uint16_t port, uint8_t *buf, size_t cap)
+static size_t save_version(struct box *b, uint16_t port, uint8_t *buf, size_t cap, uint8_t version)
 {
     const struct pvh_bus_range *r = range(b, port);
     struct pvh_error err;
@@ -159,8 +160,13 @@ static size_t save(struct box *b, uint16_t port, uint8_t *buf, size_t cap)
     if (rc != 0)
         fail_msg("%s", err.msg);
     assert_true(len >= 1 && len <= cap);
-    assert_int_equal(buf[0], 1);
+    assert_int_equal(buf[0], version);
     return len;
+}
+
+static size_t save(struct box *b, uint16_t port, uint8_t *buf, size_t cap)
+{
+    return save_version(b, port, buf, cap, 1);
 }
 
 static int restore(struct box *b, uint16_t port, const uint8_t *buf, size_t len, struct pvh_error *err)
@@ -365,24 +371,36 @@ static void test_i8042_hostile(void **state)
 
 /* ---- ACPI PM, debugcon, debug-exit */
 
+/* Version 2: PM1 registers, GPE0 status and enable, the VM generation ID's
+ * address. A pending enabled GPE raises the restored machine's SCI. */
 static void test_acpipm_round_trip_and_hostile(void **state)
 {
     struct box *b = *state;
-    const uint16_t evt = PVH_ACPI_PM1A_EVT_PORT, cnt = PVH_ACPI_PM1A_CNT_PORT;
+    const uint16_t evt = PVH_ACPI_PM1A_EVT_PORT, cnt = PVH_ACPI_PM1A_CNT_PORT, gpe = PVH_ACPI_GPE0_PORT;
     outw(&b[0], (uint16_t)(evt + 2), 0x0121);
     outw(&b[0], cnt, (uint16_t)(PVH_ACPI_SLP_EN | (1u << PVH_ACPI_SLP_TYP_SHIFT))); /* a sleep that is not S5 */
-    uint8_t good[16];
-    size_t len = save(&b[0], evt, good, sizeof(good));
-    assert_int_equal(len, 7);
+    outb(&b[0], (uint16_t)(gpe + 1), 0x81);
+    b[0].d.acpipm.vmgenid_gpa = 0xe1230;
+    pvh_acpipm_raise_gpe(&b[0].d.acpipm, PVH_ACPI_GPE_VMGENID);
+    assert_int_equal(b[0].m.irq_level[PVH_ACPI_SCI_IRQ], 1);
+    uint8_t good[32];
+    size_t len = save_version(&b[0], evt, good, sizeof(good), 2);
+    assert_int_equal(len, 17);
     restore_ok(&b[1], evt, good, len);
-    for (uint16_t p = evt; p < cnt + 2; p += 2)
-        assert_int_equal(inw(&b[0], p), inw(&b[1], p));
+    for (uint16_t p = evt; p < PVH_ACPI_PORTS_END; p++)
+        assert_int_equal(inb(&b[0], p), inb(&b[1], p));
     assert_int_equal(inw(&b[1], (uint16_t)(evt + 2)), 0x0121);
+    assert_int_equal(inb(&b[1], gpe), 1);
+    assert_int_equal(inb(&b[1], (uint16_t)(gpe + 1)), 0x81);
+    assert_int_equal(b[1].d.acpipm.vmgenid_gpa, 0xe1230);
+    assert_int_equal(b[1].m.irq_level[PVH_ACPI_SCI_IRQ], 1); /* the pending GPE's SCI, raised again */
+    outb(&b[1], gpe, 1);
+    assert_int_equal(b[1].m.irq_level[PVH_ACPI_SCI_IRQ], 0);
     outw(&b[1], cnt, (uint16_t)(PVH_ACPI_SLP_EN | (PVH_ACPI_SLP_TYP_S5 << PVH_ACPI_SLP_TYP_SHIFT)));
     assert_int_equal(b[1].m.ended, 1);
 
     expect_every_truncation_refused(evt, good, len, "acpipm");
-    uint8_t bad[16];
+    uint8_t bad[32];
     memcpy(bad, good, len);
     bad[1] = 0x01;
     expect_refused(evt, bad, len, "acpipm", "PM1 status 0x0001 is not 0");
@@ -392,8 +410,19 @@ static void test_acpipm_round_trip_and_hostile(void **state)
     pvh_put_le16(bad + 5, (uint16_t)(1 | PVH_ACPI_SLP_EN | (PVH_ACPI_SLP_TYP_S5 << PVH_ACPI_SLP_TYP_SHIFT)));
     expect_refused(evt, bad, len, "acpipm", "is an S5 sleep already taken");
     memcpy(bad, good, len);
+    bad[7] = 0x03;
+    expect_refused(evt, bad, len, "acpipm", "GPE0 status 0x03 has bits no event sets");
+    memcpy(bad, good, len);
+    pvh_put_le64(bad + 9, 0xe1238);
+    expect_refused(evt, bad, len, "acpipm", "VM generation ID address 0xe1238 is not 16-byte aligned below 4 GiB");
+    pvh_put_le64(bad + 9, 0x100000000ull);
+    expect_refused(evt, bad, len, "acpipm", "VM generation ID address 0x100000000 is not 16-byte aligned");
+    memcpy(bad, good, len);
     bad[0] = 9;
     expect_refused(evt, bad, len, "acpipm", "version 9");
+    /* a version-1 state (7 bytes: before the GPE0 block and the ID) */
+    const uint8_t v1[7] = {1, 0, 0, 0x21, 0x01, 0x01, 0x00};
+    expect_refused(evt, v1, sizeof(v1), "acpipm", "version 1 is from a pvhboot without the VM generation ID device");
 }
 
 static void test_stateless_devices(void **state)

@@ -30,8 +30,8 @@ void pvh_devices_init(struct pvh_devices *d, const struct pvh_io_hooks *hooks)
     must_register(&d->pio, PVH_COM1_PORT, 8, &pvh_uart_ops, &d->uart, &d->uart.lock);
     must_register(&d->pio, PVH_I8042_PORT, 5, &pvh_i8042_ops, &d->i8042, &d->i8042.lock);
     must_register(&d->pio, PVH_DEBUG_EXIT_PORT, 4, &pvh_debugexit_ops, &d->debugexit, NULL);
-    must_register(&d->pio, PVH_ACPI_PM1A_EVT_PORT, PVH_ACPI_PM1A_CNT_PORT + 2 - PVH_ACPI_PM1A_EVT_PORT,
-                  &pvh_acpipm_ops, &d->acpipm, &d->acpipm.lock);
+    must_register(&d->pio, PVH_ACPI_PM1A_EVT_PORT, PVH_ACPI_PORTS_END - PVH_ACPI_PM1A_EVT_PORT, &pvh_acpipm_ops,
+                  &d->acpipm, &d->acpipm.lock);
     must_register(&d->pio, PVH_RTC_PORT, 2, &pvh_rtc_ops, &d->rtc, &d->rtc.lock);
     if (hooks->debug_output)
         must_register(&d->pio, PVH_DEBUGCON_PORT, 1, &pvh_debugcon_ops, &d->debugcon, NULL);
