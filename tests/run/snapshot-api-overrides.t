@@ -11,12 +11,13 @@
 #    {/tmp/clone.sock}, resume_vm true: 204; GET /machine-config and GET
 #    /vm/config say the snapshot's 128 MiB; the restored guest answers on
 #    the NEW socket (its CONNECT goes through the listener restore made
-#    there; the template's socket is gone); the NIC is on the new TAP apiv1
+#    there; nothing answers on the template's /tmp/t.sock); the NIC is on the new TAP apiv1
 #    (pvhboot made it: it is in /sys/class/net while the clone runs).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
 k61=$(tests/lib/debian-kernel.sh) || fail_all "cannot fetch Debian's 6.1 cloud kernel"
+[ -s "$k61/modules/tun.ko" ] || fail_all "$k61/modules/tun.ko missing (tests/lib/debian-kernel.sh)"
 curl_tgz=$(tests/lib/curl-bundle.sh) || fail_all "cannot build the curl bundle (tests/lib/curl-bundle.sh)"
 cp "$curl_tgz" "$work/curl.tgz"
 cc -static -O2 -Wall -Wextra -Werror -o "$work/vsockpeer" tests/vsock/vsockpeer.c 2>"$work/cc.log" ||
@@ -32,6 +33,7 @@ tests/lib/virtio-initramfs.sh "$k61" "$work/apiv.cpio" --init "$work/test-init" 
 
 cat >"$work/cases.sh" <<'CASES'
 tar xzf curl.tgz || echo "CURL-UNTAR-FAIL"
+insmod tun.ko || echo "TUN-INSMOD-FAIL"
 CURL="./curl/ld.so --library-path ./curl ./curl/curl"
 C() { # SOCK METHOD PATH [BODY]: one call; prints "CALL METHOD PATH -> STATUS BODY"
     rm -f body.txt
@@ -96,9 +98,8 @@ C a2.sock GET /machine-config
 C a2.sock PUT /snapshot/load "{$LOAD,\"resume_vm\":true,\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"apiv1\"}],\"vsock_override\":{\"uds_path\":\"/tmp/clone.sock\"}}"
 C a2.sock GET /machine-config
 C a2.sock GET /vm/config
-echo "=== BEGIN clone-vsock"
-retry ./vsockpeer echo hybrid:/tmp/clone.sock:5000 4096 1
-echo "=== END clone-vsock rc=0"
+echo "CLONE-VSOCK $(retry ./vsockpeer echo hybrid:/tmp/clone.sock:5000 4096 1)"
+echo "OLD-VSOCK $(./vsockpeer echo hybrid:/tmp/t.sock:5000 4096 1 2>&1)"
 echo "TAPS apiv1=$(ls -d /sys/class/net/apiv1 2>/dev/null | wc -l) apiv0=$(ls -d /sys/class/net/apiv0 2>/dev/null | wc -l) t.sock=$(ls /tmp/t.sock 2>/dev/null | wc -l)"
 ./vsockpeer send hybrid:/tmp/clone.sock:5999 7 >/dev/null 2>&1
 wait_line serial2.log SINK-OK $srv
@@ -111,7 +112,7 @@ CASES
 start=$(date +%s)
 PVHBOOT_KVM_TIMEOUT=900 tests/kvm/with-kvm.sh --mem 1536 --cpus 1 --file build/static/pvhboot \
     --file "$k61/vmlinux" --file "$work/apiv.cpio" --file "$work/vsockpeer" --file "$work/curl.tgz" \
-    --file "$work/cases.sh" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
+    --file "$k61/modules/tun.ko" --file "$work/cases.sh" -- sh cases.sh >"$work/out.txt" 2>"$work/err.txt"
 rc=$?
 echo "# with-kvm.sh exit $rc after $(( $(date +%s) - start )) s; $(grep -m1 '^# kvm:' "$work/err.txt")"
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/err.txt" | tail -20
@@ -135,7 +136,7 @@ def body(answer):
 
 s1, _ = get("serve1")
 ok1 = calls(s1, "PUT", "/actions") == ["204 "] and calls(s1, "PUT", "/snapshot/create") == ["204 "]
-check(not re.search(r"CURL-UNTAR-FAIL", out) and ok1 and calls(s1, "PUT", "/network-interfaces/eth0") == ["204 "]
+check(not re.search(r"CURL-UNTAR-FAIL|TUN-INSMOD-FAIL", out) and ok1 and calls(s1, "PUT", "/network-interfaces/eth0") == ["204 "]
       and calls(s1, "PUT", "/vsock") == ["204 "],
       "the template (Debian 6.1, NIC eth0 on apiv0, vsock on /tmp/t.sock, 128 MiB) booted and snapshotted through the API")
 ok1 or show_failed_boot("serve1", s1 + get("serve1-err")[0], -1)
@@ -154,8 +155,11 @@ check(len(machines) == 2 and body(machines[1]).get("mem_size_mib") == 128 and bo
       and vmc and body(vmc[0]).get("machine-config", {}).get("mem_size_mib") == 128,
       f"after the load GET /machine-config and GET /vm/config say the snapshot's 128 MiB, not serve's --mem 256 "
       f"({machines[1][:80] if len(machines) > 1 else ''})")
-vs, _ = get("clone-vsock")
-check("ECHO-OK" in vs, f"the restored guest answers on the NEW socket /tmp/clone.sock ({vs.strip()[:120]})")
+vs = re.search(r"^CLONE-VSOCK (.*)$", s2, re.M)
+old = re.search(r"^OLD-VSOCK (.*)$", s2, re.M)
+check(vs and "ECHO-OK" in vs.group(1) and old and "ECHO-OK" not in old.group(1),
+      f"the restored guest answers on the NEW socket /tmp/clone.sock, not on the snapshot's /tmp/t.sock "
+      f"({vs.group(1)[:80] if vs else 'no line'}; {old.group(1)[:80] if old else 'no line'})")
 m = re.search(r"^TAPS apiv1=(\d+) apiv0=(\d+) t\.sock=(\d+)$", s2, re.M)
 check(m and m.group(1) == "1" and m.group(2) == "0",
       f"the restored NIC is on the TAP the override names (apiv1 there, apiv0 not: {m.group(0) if m else 'no line'})")
