@@ -41,9 +41,12 @@ struct pvh_api_ops {
     /* PUT /snapshot/create, the VM paused: both files written, it stays paused */
     int (*snapshot_create)(void *ctx, const char *state_path, const char *mem_path, struct pvh_error *err);
     /* PUT /snapshot/load before boot: the VM restored from the files on cfg's
-     * host side (serial, sandbox, ...), running (resume) or paused; cfg stays
-     * valid until pvh_api_fini */
-    int (*snapshot_load)(void *ctx, const struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
+     * host side (serial, sandbox, ...), running (resume) or paused; cfg's
+     * nets (each with its iface_id) and vsock (CID 0: the snapshot's) are
+     * the clone overrides `pvhboot restore --net/--vsock` applies. On
+     * success the hook sets cfg->ncpus and cfg->ram_size to the restored
+     * machine's (the snapshot's). cfg stays valid until pvh_api_fini. */
+    int (*snapshot_load)(void *ctx, struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
                          bool resume, struct pvh_error *err);
 };
 
@@ -81,7 +84,10 @@ struct pvh_api {
     char *metrics_path;
     int metrics_fd;
     bool configured;                        /* a boot resource was PUT (snapshot/load is refused after) */
-    struct pvh_vm_config started;          /* what InstanceStart handed to ops->start */
+    struct pvh_vm_config started;          /* what InstanceStart (or snapshot/load) handed to ops */
+    size_t nload_nets;                      /* snapshot/load's network_overrides: iface_id and TAP (copies) */
+    struct pvh_api_net load_nets[PVH_MAX_NETS];
+    char *load_vsock_uds;                   /* snapshot/load's vsock_override (a copy; NULL: none) */
     char *started_cmdline;
 };
 

@@ -69,7 +69,9 @@ static int machine_defaults_only(json_t *b, struct pvh_api_response *r)
     if (pvh_field_bool(b, "smt", false))
         pvh_api_fault(r, 400, "machine-config: smt: pvhboot's vCPUs are single-threaded cores (false only)");
     else if (pvh_field_bool(b, "track_dirty_pages", false))
-        pvh_api_fault(r, 400, "machine-config: track_dirty_pages: pvhboot has no dirty-page tracking yet (false only)");
+        pvh_api_fault(r, 400, "machine-config: track_dirty_pages: the API takes full snapshots only (false only); "
+                      "pvhboot's diff snapshots are `pvhboot run --snapshot-file S --mem-file M --snapshot-diff` "
+                      "generations (docs/snapshots.md)");
     else if (strcmp(pvh_field_string(b, "cpu_template", "None"), "None"))
         pvh_api_fault(r, 400, "machine-config: cpu_template: pvhboot has no CPU templates; the guest sees the "
                       "host's CPU as KVM offers it (\"None\" only)");
@@ -314,7 +316,23 @@ static struct pvh_api_net *find_net(struct pvh_api *api, const char *id)
     return NULL;
 }
 
-/* The path's id: the body's iface_id, letters, digits and '_' (as Firecracker). */
+/* An iface_id: letters, digits and '_' (as Firecracker), at most
+ * PVH_NET_ID_MAX of them (a snapshot keeps it: vmm/virtio/devconfig.h). */
+static int check_iface_chars(const char *what, const char *id, struct pvh_api_response *r)
+{
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_') {
+            pvh_api_fault(r, 400, "%s: iface_id '%.64s': letters, digits and '_' only", what, id);
+            return -1;
+        }
+    if (strlen(id) > PVH_NET_ID_MAX) {
+        pvh_api_fault(r, 400, "%s: iface_id: at most %d characters", what, PVH_NET_ID_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* The path's id: the body's iface_id, and a good one. */
 static int check_iface_id(const char *path_id, json_t *b, struct pvh_api_response *r)
 {
     const char *body_id = pvh_field_string(b, "iface_id", "");
@@ -322,26 +340,22 @@ static int check_iface_id(const char *path_id, json_t *b, struct pvh_api_respons
         pvh_api_fault(r, 400, "network-interfaces: the path's id '%.64s' differs from iface_id '%.64s'", path_id, body_id);
         return -1;
     }
-    for (const char *p = path_id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_') {
-            pvh_api_fault(r, 400, "network-interfaces: iface_id '%.64s': letters, digits and '_' only", path_id);
-            return -1;
-        }
-    if (strlen(path_id) > 64) {
-        pvh_api_fault(r, 400, "network-interfaces: iface_id: at most 64 characters");
-        return -1;
-    }
-    return 0;
+    return check_iface_chars("network-interfaces", path_id, r);
 }
 
 /* A TAP's name (pvh_tap_name_check). */
-static int check_tap(const char *name, struct pvh_api_response *r)
+static int check_tap_name(const char *what, const char *name, struct pvh_api_response *r)
 {
     if (pvh_tap_name_check(name) == PVH_TAP_NAME_OK)
         return 0;
-    pvh_api_fault(r, 400, "network-interfaces: host_dev_name '%.64s': a TAP's name, 1 to %d printable "
-                  "characters other than / : %% and spaces", name, PVH_TAP_NAME_MAX);
+    pvh_api_fault(r, 400, "%s: host_dev_name '%.64s': a TAP's name, 1 to %d printable characters other than / : %% "
+                  "and spaces", what, name, PVH_TAP_NAME_MAX);
     return -1;
+}
+
+static int check_tap(const char *name, struct pvh_api_response *r)
+{
+    return check_tap_name("network-interfaces", name, r);
 }
 
 /* "02:00:00:00:00:01": six hex pairs, a unicast address other than zero. */
@@ -681,8 +695,9 @@ static void put_snapshot_create(struct pvh_api *api, const char *id, json_t *b, 
     const char *type = pvh_field_string(b, "snapshot_type", "Full");
     const char *state = pvh_field_string(b, "snapshot_path", ""), *mem = pvh_field_string(b, "mem_file_path", "");
     if (!strcmp(type, "Diff")) {
-        pvh_api_fault(r, 400, "snapshot/create: snapshot_type Diff: pvhboot has no diff snapshots yet (no dirty-page "
-                      "tracking; \"Full\" only)");
+        pvh_api_fault(r, 400, "snapshot/create: snapshot_type Diff: the API takes full snapshots only (\"Full\"); "
+                      "pvhboot's diff snapshots are `pvhboot run --snapshot-diff` generations (STATE.N and MEM.N, "
+                      "restored with `pvhboot restore --mem-diff`), not Firecracker's sparse memory file");
         return;
     }
     if (strcmp(type, "Full")) {
@@ -746,21 +761,123 @@ static const char *load_mem_path(json_t *b, struct pvh_api_response *r)
 /* What pvhboot's restore does not do, at its defaults only. */
 static int load_defaults_only(json_t *b, struct pvh_api_response *r)
 {
-    json_t *nets = json_object_get(b, "network_overrides");
     if (pvh_field_bool(b, "enable_diff_snapshots", false) || pvh_field_bool(b, "track_dirty_pages", false))
-        pvh_api_fault(r, 400, "snapshot/load: enable_diff_snapshots, track_dirty_pages: pvhboot has no dirty-page "
-                      "tracking yet (false only)");
-    else if (nets && json_is_array(nets) && json_array_size(nets) > 0)
-        pvh_api_fault(r, 400, "snapshot/load: network_overrides: pvhboot's restore rebuilds no network interfaces "
-                      "yet (empty or absent only)");
-    else if (pvh_field_present(b, "vsock_override"))
-        pvh_api_fault(r, 400, "snapshot/load: vsock_override: pvhboot's restore rebuilds no vsock device yet (leave "
-                      "it out)");
+        pvh_api_fault(r, 400, "snapshot/load: enable_diff_snapshots, track_dirty_pages: a loaded microVM takes full "
+                      "snapshots only (false only); pvhboot's diff snapshots are `pvhboot run --snapshot-diff` "
+                      "generations (docs/snapshots.md)");
     else if (pvh_field_bool(b, "clock_realtime", false))
         pvh_api_fault(r, 400, "snapshot/load: clock_realtime: kvmclock resumes where the snapshot stopped it (false "
                       "only)");
     else
         return 0;
+    return -1;
+}
+
+static const struct pvh_field net_override_fields[] = {
+    {"iface_id", PVH_FIELD_STRING, true},
+    {"host_dev_name", PVH_FIELD_STRING, true},
+};
+static const struct pvh_field vsock_override_fields[] = {{"uds_path", PVH_FIELD_STRING, true}};
+
+#define NET_OVERRIDES "snapshot/load: network_overrides"
+
+/* network_overrides[i]: an object naming an iface_id and a TAP, neither
+ * named by an earlier entry. */
+static int check_net_override(json_t *nets, size_t i, struct pvh_api_response *r)
+{
+    json_t *o = json_array_get(nets, i);
+    if (!json_is_object(o)) {
+        pvh_api_fault(r, 400, NET_OVERRIDES "[%zu]: an object {\"iface_id\", \"host_dev_name\"}", i);
+        return -1;
+    }
+    if (pvh_fields_check(o, NET_OVERRIDES, net_override_fields, COUNT(net_override_fields), r))
+        return -1;
+    const char *id = pvh_field_string(o, "iface_id", ""), *tap = pvh_field_string(o, "host_dev_name", "");
+    if (!id[0]) {
+        pvh_api_fault(r, 400, NET_OVERRIDES ": iface_id: an empty id");
+        return -1;
+    }
+    if (check_iface_chars(NET_OVERRIDES, id, r) || check_tap_name(NET_OVERRIDES, tap, r))
+        return -1;
+    for (size_t k = 0; k < i; k++) {
+        json_t *e = json_array_get(nets, k);
+        bool same_id = !strcmp(pvh_field_string(e, "iface_id", ""), id);
+        if (same_id || !strcmp(pvh_field_string(e, "host_dev_name", ""), tap)) {
+            pvh_api_fault(r, 400, NET_OVERRIDES ": %s '%s' given twice (%s)", same_id ? "iface_id" : "host_dev_name",
+                          same_id ? id : tap, same_id ? "one override per interface" : "one NIC per TAP");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The overrides' shapes, before anything is kept. */
+static int check_overrides(json_t *b, struct pvh_api_response *r)
+{
+    json_t *nets = json_object_get(b, "network_overrides"), *vs = json_object_get(b, "vsock_override");
+    size_t n = json_is_array(nets) ? json_array_size(nets) : 0;
+    if (n > PVH_MAX_NETS) {
+        pvh_api_fault(r, 400, NET_OVERRIDES ": %zu of them; a microVM has at most %d interfaces", n, PVH_MAX_NETS);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (check_net_override(nets, i, r))
+            return -1;
+    if (!vs || json_is_null(vs))
+        return 0;
+    if (pvh_fields_check(vs, "snapshot/load: vsock_override", vsock_override_fields, COUNT(vsock_override_fields), r))
+        return -1;
+    if (!pvh_field_string(vs, "uds_path", "")[0]) {
+        pvh_api_fault(r, 400, "snapshot/load: vsock_override: uds_path: an empty path");
+        return -1;
+    }
+    return 0;
+}
+
+static void free_overrides(struct pvh_api *api)
+{
+    for (size_t i = 0; i < api->nload_nets; i++)
+        pvh_api_net_free(&api->load_nets[i]);
+    api->nload_nets = 0;
+    free(api->load_vsock_uds);
+    api->load_vsock_uds = NULL;
+}
+
+/* The checked overrides kept (copies) and put on api->started as restore's
+ * clone overrides: each NIC by its iface_id, vsock's socket with CID 0 (the
+ * snapshot's stays, as Firecracker's). */
+static int keep_overrides(struct pvh_api *api, json_t *b, struct pvh_api_response *r)
+{
+    json_t *nets = json_object_get(b, "network_overrides"), *vs = json_object_get(b, "vsock_override");
+    size_t n = json_is_array(nets) ? json_array_size(nets) : 0;
+    bool has_vsock = vs && !json_is_null(vs);
+    if (n && api->cfg.nnets) {
+        pvh_api_fault(r, 400, "snapshot/load: network_overrides and the command line's --net: give one of them");
+        return -1;
+    }
+    if (has_vsock && api->cfg.vsock.uds_path) {
+        pvh_api_fault(r, 400, "snapshot/load: vsock_override and the command line's --vsock: give one of them");
+        return -1;
+    }
+    free_overrides(api);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(nets, i);
+        struct pvh_api_net *k = &api->load_nets[api->nload_nets++];
+        if (!pvh_set_string(&k->id, pvh_field_string(o, "iface_id", "")) ||
+            !pvh_set_string(&k->tap, pvh_field_string(o, "host_dev_name", "")))
+            goto oom;
+        api->started.nets[i] = (struct pvh_vm_net){.tap = k->tap, .id = k->id};
+        api->started.nnets = i + 1;
+    }
+    if (has_vsock) {
+        if (!pvh_set_string(&api->load_vsock_uds, pvh_field_string(vs, "uds_path", "")))
+            goto oom;
+        api->started.vsock = (struct pvh_vm_vsock){.cid = 0, .uds_path = api->load_vsock_uds};
+    }
+    return 0;
+oom:
+    free_overrides(api);
+    out_of_memory(r);
     return -1;
 }
 
@@ -770,7 +887,7 @@ static void put_snapshot_load(struct pvh_api *api, const char *id, json_t *b, st
     (void)id;
     struct pvh_error err = {0};
     if (pvh_fields_check(b, "snapshot/load", snap_load_fields, COUNT(snap_load_fields), r) ||
-        load_defaults_only(b, r))
+        load_defaults_only(b, r) || check_overrides(b, r))
         return;
     const char *state = pvh_field_string(b, "snapshot_path", ""), *mem = load_mem_path(b, r);
     bool resume = pvh_field_bool(b, "resume_vm", false);
@@ -789,10 +906,14 @@ static void put_snapshot_load(struct pvh_api *api, const char *id, json_t *b, st
         return;
     }
     api->started = api->cfg;
+    if (keep_overrides(api, b, r))
+        return;
     if (api->ops->snapshot_load(api->ops->ctx, &api->started, state, mem, resume, &err)) {
         pvh_api_fault(r, 400, "snapshot/load: %s", err.msg);
         return;
     }
+    api->cfg.ncpus = api->started.ncpus; /* GET /machine-config: the restored machine's */
+    api->cfg.ram_size = api->started.ram_size;
     api->state = resume ? PVH_API_RUNNING : PVH_API_PAUSED;
     no_content(r);
 }

@@ -51,6 +51,9 @@ void pvh_api_fini(struct pvh_api *api)
     free(api->metrics_path);
     free(api->vsock_uds);
     free(api->started_cmdline);
+    for (size_t i = 0; i < api->nload_nets; i++)
+        pvh_api_net_free(&api->load_nets[i]);
+    free(api->load_vsock_uds);
     if (api->log_fd >= 0)
         close(api->log_fd);
     if (api->metrics_fd >= 0)
@@ -345,7 +348,7 @@ static int build_nets(const struct pvh_api *api, struct pvh_vm_config *out, stru
             if (!strcmp(out->nets[k].tap, n->tap))
                 return pvh_fail(err, PVH_E_INPUT, "TAP %s from both the command line and network-interfaces", n->tap);
         struct pvh_vm_net *o = &out->nets[out->nnets++];
-        *o = (struct pvh_vm_net){.tap = n->tap, .has_mac = n->has_mac};
+        *o = (struct pvh_vm_net){.tap = n->tap, .has_mac = n->has_mac, .id = n->id}; /* a snapshot keeps the id */
         memcpy(o->mac, n->mac, sizeof(o->mac));
     }
     return 0;

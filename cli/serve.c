@@ -196,9 +196,11 @@ static int op_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error
 }
 
 /* PUT /snapshot/load: the VM restored on its thread, as `pvhboot restore`
- * would, with the command line's host side (serial, sandbox, --timeout);
- * paused before its first instruction unless resume. */
-static int op_snapshot_load(void *ctx, const struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
+ * would, with the command line's host side (serial, sandbox, --timeout) and
+ * cfg's clone overrides (network_overrides, vsock_override); paused before
+ * its first instruction unless resume. cfg then says the restored
+ * machine's vCPUs and RAM (unless it ended already). */
+static int op_snapshot_load(void *ctx, struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
                             bool resume, struct pvh_error *err)
 {
     struct server *s = ctx;
@@ -213,7 +215,13 @@ static int op_snapshot_load(void *ctx, const struct pvh_vm_config *cfg, const ch
         return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
     struct pvh_vm_config restore_cfg = *cfg;
     restore_cfg.start_paused = !resume;
-    return start_vm_thread(s, &restore_cfg, err);
+    if (start_vm_thread(s, &restore_cfg, err))
+        return -1;
+    struct pvh_error over = {0};
+    if (pvh_vm_machine(s->control, &cfg->ncpus, &cfg->ram_size, &over)) {
+        /* it ended already: GET /machine-config keeps the command line's */
+    }
+    return 0;
 }
 
 /* PUT /snapshot/create: the paused VM's files, written from this thread

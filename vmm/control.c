@@ -2,7 +2,8 @@
  * attaches the VM once its guest runs and detaches it before the VM is
  * torn down, so a pause from the server's thread reaches a live VM or is
  * refused, never a freed one; the server waits here for InstanceStart's
- * outcome, reads the VM's counters for FlushMetrics and swaps a drive's
+ * outcome, reads the VM's counters for FlushMetrics (and its vCPU count and
+ * RAM after a snapshot load) and swaps a drive's
  * file for PATCH /drives and writes a paused VM's snapshot for PUT
  * /snapshot/create. */
 #include <pthread.h>
@@ -141,4 +142,17 @@ int pvh_vm_snapshot_create(struct pvh_vm_control *c, const char *state_path, con
     }
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+int pvh_vm_machine(struct pvh_vm_control *c, unsigned *ncpus, uint64_t *ram_size, struct pvh_error *err)
+{
+    pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed meanwhile */
+    if (c->state != CONTROL_RUNNING) {
+        pthread_mutex_unlock(&c->lock);
+        return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
+    }
+    *ncpus = c->vm->ncpus;
+    *ram_size = c->vm->cfg->ram_size;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
 }

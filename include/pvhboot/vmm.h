@@ -37,8 +37,11 @@ struct pvh_vm_net {
     bool has_mac;
     uint8_t mac[6];                /* has_mac false: derived from the TAP's name (docs/virtio-net.md) */
     unsigned mtu;                  /* 0: the TAP's own; else the TAP's MTU is set to it */
+    const char *id;                /* the API's iface_id (NULL: none); a snapshot records it, and a restore's
+                                      override with an id goes to the NIC that has it (else the i-th NIC) */
 };
 #define PVH_MAX_NETS 8
+#define PVH_NET_ID_MAX 64          /* an iface_id: 1 to 64 letters, digits and '_' (Firecracker's) */
 
 /* A TAP's name as pvhboot takes it (--net, the API's host_dev_name): 1 to
  * PVH_TAP_NAME_MAX printable characters other than / : % and spaces, not
@@ -206,6 +209,8 @@ int pvh_vm_ctrl_alt_del(struct pvh_vm_control *c, struct pvh_error *err);
  * VM exits, serial bytes, unclaimed accesses (the rest of *st untouched).
  * -1 with err when the VM is not running. */
 int pvh_vm_counters(struct pvh_vm_control *c, struct pvh_vm_stats *st, struct pvh_error *err);
+/* The running VM's vCPU count and RAM (a restored one's are its snapshot's); -1 when it is not running. */
+int pvh_vm_machine(struct pvh_vm_control *c, unsigned *ncpus, uint64_t *ram_size, struct pvh_error *err);
 /* PATCH /drives/{id}: the running VM's drive `id` (its pvh_vm_drive.id)
  * on the file at path, opened and locked before the old one is let go; the
  * guest sees a configuration change (the new capacity). -1 with err (one

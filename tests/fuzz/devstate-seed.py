@@ -6,7 +6,7 @@ version 1"), followed by the harness's clock start and a few accesses; for
 the harness's virtio-mmio device, a running state with two ready queues and
 a chain built in RAM and notified; for the VIRTIO section (device 7,
 vmm/virtio/devconfig.h), a drive with an id, a NIC, the console, the rng
-and vsock. The encoding is the
+and vsock; and two NICs, one with the API's iface_id, and vsock. The encoding is the
 harness's (LLVMFuzzerTestOneInput and one_access there; keep them in step)."""
 import os
 import struct
@@ -78,8 +78,15 @@ vconfig = (struct.pack("<II", 1, 5)
            + vdev(2, 3, b"") + vdev(3, 4, b"")
            + vdev(4, 19, struct.pack("<Q", 42) + string(b"/run/v.sock")))
 
+# two NICs, the first built by the API (the has-id flag, its iface_id after the TAP), and vsock
+vconfig_ids = (struct.pack("<II", 1, 3)
+               + vdev(0, 1, bytes([0, 0, 0, 0, 0, 0, 0, 1]) + struct.pack("<I", 0) + string(b"tap0") + string(b"eth0"))
+               + vdev(1, 1, bytes([0, 0, 0, 0, 0, 0, 0, 0]) + struct.pack("<I", 0) + string(b"tap1"))
+               + vdev(2, 19, struct.pack("<Q", 42) + string(b"/run/v.sock")))
+
 SEEDS = {
     "vconfig": seed(VCONFIG, vconfig, b""),
+    "vconfig-ids": seed(VCONFIG, vconfig_ids, b""),
     "virtio": seed(VIRTIO, virtio, chain + notify + bytes([(0x60 // 4) << 2]) + bytes([(0x70 // 4) << 2])),
     "uart": seed(UART, uart, read(0) * 6 + read(2) + rx(0x41) + write(3, 0x80) + read(0) + read(5)),
     "i8042": seed(I8042, i8042, read(1) + read(0) * 4 + write(1, 0xaa) + read(0) + write(0, 0xf2)),

@@ -268,7 +268,8 @@ static void one_access(struct machine *m, unsigned which, struct input *in)
 
 /* A VIRTIO section: refused in one line, or canonical (it encodes back to
  * the very bytes), and what it gives a run configuration is again the same
- * section; overrides either apply or are refused in one line. */
+ * section; overrides (run's by position, the API's by iface_id) either
+ * apply or are refused in one line. */
 static void fuzz_vconfig(const uint8_t *state, size_t len)
 {
     static struct pvh_vconfig vc, again;
@@ -289,6 +290,11 @@ static void fuzz_vconfig(const uint8_t *state, size_t len)
                                  .nets = {{.tap = "t1"}}, .vsock = {.cid = 9, .uds_path = "/c.sock"}};
     if (pvh_vconfig_override(&vc, &over, &err) != 0)
         check(strchr(err.msg, '\n') == NULL && err.msg[0] == '-');
+    /* the API's: a NIC by its iface_id, vsock's socket keeping its CID */
+    struct pvh_vm_config api = {.nnets = 1, .nets = {{.tap = "t2", .id = "eth0"}}, .vsock = {.uds_path = "/d.sock"}};
+    if (pvh_vconfig_override(&vc, &api, &err) != 0)
+        check(strchr(err.msg, '\n') == NULL && (!strncmp(err.msg, "network override iface_id eth0: ", 32) ||
+                                                !strncmp(err.msg, "vsock_override: ", 16)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

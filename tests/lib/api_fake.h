@@ -86,17 +86,46 @@ static int fake_snapshot_create(void *ctx, const char *state, const char *mem, s
     return 0;
 }
 
-/* A state file whose path holds "corrupt": refused as restore refuses one. */
-static int fake_snapshot_load(void *ctx, const struct pvh_vm_config *cfg, const char *state, const char *mem,
+/* The fake snapshot's NICs: iface_ids eth0 and eth1 (the API built them). */
+static bool fake_snapshot_has_nic(const char *id)
+{
+    return !strcmp(id, "eth0") || !strcmp(id, "eth1");
+}
+
+/* The overrides checked as restore checks them (vmm/virtio/devconfig.c):
+ * an iface_id the snapshot has not, vsock on a state file whose path holds
+ * "novsock", a TAP whose name holds "missing" (it cannot be opened). */
+static int fake_overrides(const struct pvh_vm_config *cfg, const char *state, struct pvh_error *err)
+{
+    for (size_t i = 0; i < cfg->nnets; i++) {
+        const struct pvh_vm_net *n = &cfg->nets[i];
+        if (n->id && !fake_snapshot_has_nic(n->id))
+            return pvh_fail(err, PVH_E_INPUT, "%s: network override iface_id %s: the snapshot has no network "
+                            "interface with that iface_id", state, n->id);
+        if (strstr(n->tap, "missing"))
+            return pvh_fail(err, PVH_E_INPUT, "%s: the snapshot's devices: TAP %s: no such device", state, n->tap);
+    }
+    if (cfg->vsock.uds_path && strstr(state, "novsock"))
+        return pvh_fail(err, PVH_E_INPUT, "%s: vsock_override: the snapshot has no vsock device", state);
+    return 0;
+}
+
+/* A state file whose path holds "corrupt": refused as restore refuses one.
+ * A restored machine has the fake snapshot's 3 vCPUs and 384 MiB. */
+static int fake_snapshot_load(void *ctx, struct pvh_vm_config *cfg, const char *state, const char *mem,
                               bool resume, struct pvh_error *err)
 {
     struct api_fake *f = ctx;
     (void)mem;
     if (strstr(state, "corrupt"))
         return pvh_fail(err, PVH_E_INPUT, "%s: not a pvhboot state file", state);
+    if (fake_overrides(cfg, state, err))
+        return -1;
     f->loads++;
     f->load_resumed = resume;
     f->started = *cfg;
+    cfg->ncpus = 3;
+    cfg->ram_size = 384ull << 20;
     return 0;
 }
 

@@ -2,7 +2,9 @@
  * raw HTTP/1.1 requests in, status and JSON out. A table sends every
  * endpoint good and bad bodies before boot, each on a fresh API; a walk
  * boots (machine-config, boot-source, drives, entropy, InstanceStart) and
- * checks what the VMM was handed and what is refused after boot; the HTTP
+ * checks what the VMM was handed and what is refused after boot; a
+ * snapshot load with its clone overrides (network_overrides, vsock_override)
+ * and the restored machine shown by GET /machine-config; the HTTP
  * layer's limits (body size, headers, malformed requests, pipelining);
  * the config file through the same endpoints. */
 #include <setjmp.h>
@@ -95,7 +97,8 @@ static const struct row pre_boot[] = {
     {"PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":true}", 400, "smt"},
     {"PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":128,\"cpu_template\":\"T2\"}", 400, "cpu_template"},
     {"PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":128,\"track_dirty_pages\":true}", 400,
-     "track_dirty_pages"},
+     "track_dirty_pages: the API takes full snapshots only (false only); pvhboot's diff snapshots are `pvhboot run "
+     "--snapshot-file S --mem-file M --snapshot-diff` generations"},
     {"PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":128,\"huge_pages\":\"2M\"}", 400, "huge_pages"},
     {"PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":128,\"vcpus\":1}", 400, "unknown field 'vcpus'"},
     {"PUT", "/machine-config", "{\"vcpu_count\":1,\"vcpu_count\":2,\"mem_size_mib\":128}", 400, "invalid JSON"},
@@ -210,8 +213,45 @@ static const struct row pre_boot[] = {
                               "\"backend_path\":\"u.sock\"}}", 400, "backend_type Uffd"},
     {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_backend\":{\"backend_type\":\"File\"}}",
      400, "missing field 'backend_path'"},
-    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"m\",\"network_overrides\":"
-                              "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap1\"}]}", 400, "network_overrides"},
+#define LOAD "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"m\","
+#define NETS LOAD "\"network_overrides\":"
+    {"PUT", "/snapshot/load", LOAD "\"enable_diff_snapshots\":true}", 400,
+     "enable_diff_snapshots, track_dirty_pages: a loaded microVM takes full snapshots only (false only); pvhboot's "
+     "diff snapshots are `pvhboot run --snapshot-diff` generations"},
+    {"PUT", "/snapshot/load", LOAD "\"track_dirty_pages\":true}", 400, "a loaded microVM takes full snapshots only"},
+    /* network_overrides and vsock_override: restore's clone overrides (the fake's snapshot has eth0 and eth1) */
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap1\"}]}", 204, NULL},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth9\",\"host_dev_name\":\"tap1\"}]}", 400,
+     "snapshot/load: s.state: network override iface_id eth9: the snapshot has no network interface with that "
+     "iface_id"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"missing0\"}]}", 400,
+     "snapshot/load: s.state: the snapshot's devices: TAP missing0: no such device"},
+    {"PUT", "/snapshot/load", NETS "[1]}", 400, "network_overrides[0]: an object {\"iface_id\", \"host_dev_name\"}"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth0\"}]}", 400,
+     "snapshot/load: network_overrides: missing field 'host_dev_name'"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap1\",\"guest_mac\":\"x\"}]}", 400,
+     "unknown field 'guest_mac'"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"\",\"host_dev_name\":\"tap1\"}]}", 400,
+     "network_overrides: iface_id: an empty id"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth 0\",\"host_dev_name\":\"tap1\"}]}", 400,
+     "network_overrides: iface_id 'eth 0': letters, digits and '_' only"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"a/b\"}]}", 400,
+     "network_overrides: host_dev_name 'a/b': a TAP's name"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap1\"},{\"iface_id\":\"eth0\","
+                                   "\"host_dev_name\":\"tap2\"}]}", 400, "iface_id 'eth0' given twice"},
+    {"PUT", "/snapshot/load", NETS "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap1\"},{\"iface_id\":\"eth1\","
+                                   "\"host_dev_name\":\"tap1\"}]}", 400, "host_dev_name 'tap1' given twice"},
+    {"PUT", "/snapshot/load", NETS "[{},{},{},{},{},{},{},{},{}]}", 400, "network_overrides: 9 of them"},
+    {"PUT", "/snapshot/load", LOAD "\"vsock_override\":{\"uds_path\":\"clone.sock\"}}", 204, NULL},
+    {"PUT", "/snapshot/load", "{\"snapshot_path\":\"novsock.state\",\"mem_file_path\":\"m\",\"vsock_override\":"
+                              "{\"uds_path\":\"clone.sock\"}}", 400,
+     "snapshot/load: novsock.state: vsock_override: the snapshot has no vsock device"},
+    {"PUT", "/snapshot/load", LOAD "\"vsock_override\":{\"uds_path\":\"\"}}", 400,
+     "vsock_override: uds_path: an empty path"},
+    {"PUT", "/snapshot/load", LOAD "\"vsock_override\":{}}", 400, "vsock_override: missing field 'uds_path'"},
+    {"PUT", "/snapshot/load", LOAD "\"vsock_override\":{\"uds_path\":\"v\",\"guest_cid\":5}}", 400,
+     "unknown field 'guest_cid'"},
+    {"PUT", "/snapshot/load", LOAD "\"vsock_override\":\"v\"}", 400, "'vsock_override' must be an object"},
     {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"m\",\"network_overrides\":{}}",
      400, "'network_overrides' must be an array"},
     {"PUT", "/snapshot/load", "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"s.state\"}", 400, "same file"},
@@ -228,6 +268,8 @@ static const struct row pre_boot[] = {
     {"POST", "/actions", "{\"action_type\":\"InstanceStart\"}", 400, "takes another method"},
     {"GET", "/drives/rootfs", NULL, 400, "takes another method"},
 };
+#undef NETS
+#undef LOAD
 
 static void check_row(const struct row *w)
 {
@@ -271,10 +313,88 @@ static void snapshot_load_then_create(void **state)
     assert_int_equal(f->fake.starts, 0);
     assert_int_equal(call(f, "PUT", "/snapshot/create", create), 204);
     assert_int_equal(f->fake.snapshots, 1);
+    assert_int_equal(call(f, "PUT", "/snapshot/create", "{\"snapshot_path\":\"t.state\",\"mem_file_path\":"
+                                                        "\"t.mem\",\"snapshot_type\":\"Diff\"}"), 400);
+    assert_string_equal(fault(f), "snapshot/create: snapshot_type Diff: the API takes full snapshots only (\"Full\"); "
+                        "pvhboot's diff snapshots are `pvhboot run --snapshot-diff` generations (STATE.N and MEM.N, "
+                        "restored with `pvhboot restore --mem-diff`), not Firecracker's sparse memory file");
+    assert_int_equal(f->fake.snapshots, 1);
     assert_int_equal(call(f, "PATCH", "/vm", "{\"state\":\"Resumed\"}"), 204);
     assert_int_equal(call(f, "PUT", "/snapshot/create", create), 400);
     assert_non_null(strstr(fault(f), "not paused"));
     assert_int_equal(f->fake.snapshots, 1);
+}
+
+/* network_overrides and vsock_override reach the restore as its clone
+ * overrides (each NIC by its iface_id; vsock's socket, CID 0: the
+ * snapshot's); after the load GET /machine-config and GET /vm/config say
+ * the restored machine's vCPUs and RAM, not the empty API's. */
+static void snapshot_load_overrides_and_machine(void **state)
+{
+    struct fixture *f = *state;
+    static const char load[] = "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"s.mem\",\"resume_vm\":true,"
+                               "\"network_overrides\":[{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap7\"},"
+                               "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap6\"}],"
+                               "\"vsock_override\":{\"uds_path\":\"clone.sock\"}}";
+    assert_int_equal(call(f, "PUT", "/snapshot/load", load), 204);
+    assert_int_equal(f->fake.loads, 1);
+    assert_int_equal(f->fake.started.nnets, 2);
+    assert_string_equal(f->fake.started.nets[0].id, "eth1");
+    assert_string_equal(f->fake.started.nets[0].tap, "tap7");
+    assert_false(f->fake.started.nets[0].has_mac); /* the snapshot's MAC stays */
+    assert_string_equal(f->fake.started.nets[1].id, "eth0");
+    assert_string_equal(f->fake.started.nets[1].tap, "tap6");
+    assert_int_equal(f->fake.started.vsock.cid, 0); /* the snapshot's CID stays */
+    assert_string_equal(f->fake.started.vsock.uds_path, "clone.sock");
+    assert_int_equal(call(f, "GET", "/machine-config", NULL), 200);
+    assert_non_null(strstr(f->r.body, "\"vcpu_count\":3"));
+    assert_non_null(strstr(f->r.body, "\"mem_size_mib\":384"));
+    assert_int_equal(call(f, "GET", "/vm/config", NULL), 200);
+    assert_non_null(strstr(f->r.body, "\"machine-config\":{\"vcpu_count\":3,\"mem_size_mib\":384"));
+}
+
+/* A load whose override the restore refuses (a TAP that cannot be opened)
+ * is a 400 naming it and leaves a fresh microVM: a second load with other
+ * overrides goes through, with only its own. */
+static void snapshot_load_refused_override_leaves_it_fresh(void **state)
+{
+    struct fixture *f = *state;
+    static const char bad[] = "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"s.mem\",\"network_overrides\":"
+                              "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap1\"},{\"iface_id\":\"eth1\","
+                              "\"host_dev_name\":\"missing9\"}]}";
+    static const char good[] = "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"s.mem\",\"network_overrides\":"
+                               "[{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap2\"}]}";
+    assert_int_equal(call(f, "PUT", "/snapshot/load", bad), 400);
+    assert_string_equal(fault(f), "snapshot/load: s.state: the snapshot's devices: TAP missing9: no such device");
+    assert_int_equal(f->api.state, PVH_API_NOT_STARTED);
+    assert_int_equal(call(f, "GET", "/machine-config", NULL), 200);
+    assert_non_null(strstr(f->r.body, "\"vcpu_count\":1"));
+    assert_int_equal(call(f, "PUT", "/snapshot/load", good), 204);
+    assert_int_equal(f->fake.started.nnets, 1);
+    assert_string_equal(f->fake.started.nets[0].tap, "tap2");
+    assert_null(f->fake.started.vsock.uds_path);
+    assert_int_equal(f->api.state, PVH_API_PAUSED);
+}
+
+/* The command line's --net or --vsock and an override of the same kind:
+ * refused (which would the snapshot's NIC take?). */
+static void snapshot_load_override_and_command_line_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct pvh_vm_config base = base_cfg;
+    base.nnets = 1;
+    base.nets[0] = (struct pvh_vm_net){.tap = "tap0"};
+    base.vsock = (struct pvh_vm_vsock){.cid = 3, .uds_path = "v.sock"};
+    pvh_api_fini(&f->api);
+    pvh_api_init(&f->api, &base, &f->ops, "0.1.0", "vm1");
+    assert_int_equal(call(f, "PUT", "/snapshot/load", "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\","
+                                                      "\"network_overrides\":[{\"iface_id\":\"eth0\","
+                                                      "\"host_dev_name\":\"tap1\"}]}"), 400);
+    assert_string_equal(fault(f), "snapshot/load: network_overrides and the command line's --net: give one of them");
+    assert_int_equal(call(f, "PUT", "/snapshot/load", "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\","
+                                                      "\"vsock_override\":{\"uds_path\":\"c.sock\"}}"), 400);
+    assert_string_equal(fault(f), "snapshot/load: vsock_override and the command line's --vsock: give one of them");
+    assert_int_equal(f->fake.loads, 0);
 }
 
 static void snapshot_load_only_when_fresh(void **state)
@@ -342,6 +462,7 @@ static void instance_start_hands_over_the_config(void **state)
     assert_string_equal(c->vsock.uds_path, "/run/v.sock");
     assert_int_equal(c->nnets, 1);
     assert_string_equal(c->nets[0].tap, "tap0");
+    assert_string_equal(c->nets[0].id, "eth0"); /* a snapshot of it records the iface_id (network_overrides) */
     assert_true(c->nets[0].has_mac);
     assert_int_equal(c->nets[0].mac[1], 0xfc);
     assert_int_equal(c->nets[0].mac[5], 0x05);
@@ -658,6 +779,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(config_twice_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_load_then_create, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_load_only_when_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_load_overrides_and_machine, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_load_refused_override_leaves_it_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_load_override_and_command_line_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
  * (the rng before a drive, two consoles) is refused with one line; the clone overrides replace a drive's file by
  * id, a NIC's TAP and MAC, vsock's CID and socket, and refuse what the
  * snapshot has not (an unknown drive id, one NIC too many, vsock on a
- * machine without it); apply gives a run configuration back. */
+ * machine without it); a NIC's iface_id is kept (older sections without
+ * one still decode) and the API's overrides find their NIC by it, vsock's
+ * keeping its CID; apply gives a run configuration back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,6 +210,77 @@ static void more_fields_refused(void **state)
     refuse(f, DEV0_BODY + 8, v, 4, "MTU 10");
 }
 
+/* A NIC the API built keeps its iface_id (the has-id flag and the id after
+ * the TAP); one without keeps the old body, so older snapshots still
+ * decode; a bad id or flag is refused. */
+static void nic_ids(void **state)
+{
+    struct fixture *f = *state;
+    struct pvh_vm_config c = {.nnets = 2, .nets = {{.tap = "tap1", .id = "eth_0"}, {.tap = "tap2"}}, .rng = PVH_RNG_OFF};
+    pvh_vconfig_from(&f->a, &c, NULL);
+    assert_int_equal(pvh_vconfig_encode(&f->a, f->buf, sizeof(f->buf), &f->len, &f->err), 0);
+    assert_int_equal(pvh_vconfig_decode(&f->b, f->buf, f->len, &f->err), 0);
+    assert_string_equal(f->b.nets[0].id, "eth_0");
+    assert_null(f->b.nets[1].id);
+    assert_int_equal(f->buf[DEV0_BODY + 7], 1);
+    /* the second NIC's body is the old one: flag 0, no id after its TAP */
+    size_t dev1_body = DEV0_BODY + 12 + 2 + 4 + 2 + 5 + 24;
+    assert_int_equal(f->buf[dev1_body + 7], 0);
+    assert_int_equal(pvh_le32(f->buf + dev1_body - 4), 12 + 2 + 4);
+    refuse(f, DEV0_BODY + 7, "\x02", 1, "NIC flags 0/2");
+    refuse(f, DEV0_BODY + 12 + 2 + 4 + 2 + 3, "-", 1, "an iface_id of 5 bytes is not one");
+    struct pvh_vm_config longer = {.nnets = 1, .rng = PVH_RNG_OFF};
+    char id[PVH_NET_ID_MAX + 2];
+    memset(id, 'a', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    longer.nets[0] = (struct pvh_vm_net){.tap = "tap1", .id = id};
+    pvh_vconfig_from(&f->a, &longer, NULL);
+    assert_int_equal(pvh_vconfig_encode(&f->a, f->buf, sizeof(f->buf), &f->len, &f->err), 0);
+    assert_int_equal(pvh_vconfig_decode(&f->b, f->buf, f->len, &f->err), -1);
+    one_line(&f->err, "an iface_id of 65 bytes is not one");
+}
+
+/* The API's overrides: a NIC by its iface_id (whatever its slot), vsock's
+ * socket with CID 0 keeping the snapshot's; an id the snapshot has not,
+ * or vsock on a machine without it, refused in the API's words. */
+static void overrides_by_id(void **state)
+{
+    struct fixture *f = *state;
+    struct pvh_vm_config c = {.nnets = 2, .nets = {{.tap = "tap1", .id = "eth0", .has_mac = true, .mac = {2, 1}},
+                                                   {.tap = "tap2", .id = "eth1"}},
+                              .vsock = {.cid = 42, .uds_path = "/run/v.sock"}};
+    pvh_vconfig_from(&f->a, &c, NULL);
+    assert_int_equal(pvh_vconfig_encode(&f->a, f->buf, sizeof(f->buf), &f->len, &f->err), 0);
+    assert_int_equal(pvh_vconfig_decode(&f->b, f->buf, f->len, &f->err), 0);
+    struct pvh_vm_config o = {.nnets = 1, .nets = {{.tap = "clone2", .id = "eth1"}},
+                              .vsock = {.cid = 0, .uds_path = "/run/clone.sock"}};
+    assert_int_equal(pvh_vconfig_override(&f->b, &o, &f->err), 0);
+    assert_string_equal(f->b.nets[0].tap, "tap1");
+    assert_string_equal(f->b.nets[1].tap, "clone2");
+    assert_string_equal(f->b.nets[1].id, "eth1");
+    assert_int_equal(f->b.nets[0].mac[1], 1);
+    assert_int_equal(f->b.vsock.cid, 42);
+    assert_string_equal(f->b.vsock.uds_path, "/run/clone.sock");
+    struct pvh_vm_config all = {.nnets = 2, .nets = {{.tap = "c0", .id = "eth0"}, {.tap = "c1", .id = "eth1"}}};
+    assert_int_equal(pvh_vconfig_override(&f->b, &all, &f->err), 0);
+    assert_string_equal(f->b.nets[0].tap, "c0");
+    assert_string_equal(f->b.nets[1].tap, "c1");
+    struct pvh_vm_config unknown = {.nnets = 1, .nets = {{.tap = "c9", .id = "eth9"}}};
+    assert_int_equal(pvh_vconfig_override(&f->b, &unknown, &f->err), -1);
+    one_line(&f->err, "network override iface_id eth9: the snapshot has no network interface with that iface_id");
+    /* a NIC from run's --net has no id: an override by id does not find it */
+    assert_int_equal(pvh_vconfig_decode(&f->b, f->buf, f->len, &f->err), 0);
+    f->b.nets[1].id = NULL;
+    struct pvh_vm_config by_id = {.nnets = 1, .nets = {{.tap = "c1", .id = "eth1"}}};
+    assert_int_equal(pvh_vconfig_override(&f->b, &by_id, &f->err), -1);
+    one_line(&f->err, "iface_id eth1: the snapshot has no network interface");
+    struct pvh_vm_config none = {0};
+    pvh_vconfig_from(&f->a, &none, NULL);
+    struct pvh_vm_config vs = {.vsock = {.cid = 0, .uds_path = "/s"}};
+    assert_int_equal(pvh_vconfig_override(&f->a, &vs, &f->err), -1);
+    one_line(&f->err, "vsock_override: the snapshot has no vsock device");
+}
+
 static void overrides(void **state)
 {
     struct fixture *f = *state;
@@ -249,6 +322,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(order_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(more_fields_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(overrides, setup, teardown),
+        cmocka_unit_test_setup_teardown(nic_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(overrides_by_id, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

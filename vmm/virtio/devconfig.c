@@ -117,9 +117,9 @@ static int put_body(struct out *o, const struct pvh_vconfig *vc, uint32_t id, si
         const struct pvh_vm_net *n = &vc->nets[nic];
         put8(o, n->has_mac);
         put(o, n->mac, 6);
-        put8(o, 0);
+        put8(o, n->id != NULL);
         put32(o, n->mtu);
-        return put_string(o, n->tap, err);
+        return put_string(o, n->tap, err) || (n->id && put_string(o, n->id, err)) ? -1 : 0;
     }
     case PVH_VIRTIO_ID_VSOCK:
         put64(o, vc->vsock.cid);
@@ -242,26 +242,41 @@ static int check_mac(const uint8_t *mac, size_t slot, struct pvh_error *err)
     return 0;
 }
 
+/* An iface_id: 1 to PVH_NET_ID_MAX letters, digits and '_'. */
+static bool net_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *p = id; *p; p++)
+        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') && *p != '_')
+            return false;
+    return n >= 1 && n <= PVH_NET_ID_MAX;
+}
+
 static int get_net(struct pvh_vconfig *vc, struct in *b, size_t slot, struct pvh_error *err)
 {
     const uint8_t *f;
+    char *tap, *id = NULL;
     if (vc->nnets == PVH_MAX_NETS)
         return bad(err, "slot %zu: more than %d NICs", slot, PVH_MAX_NETS);
     if (!take(b, NET_FIXED, &f))
         return bad(err, "slot %zu: a NIC's body shorter than %d bytes", slot, NET_FIXED);
     uint32_t mtu = pvh_le32(f + 8);
-    if (f[0] > 1 || f[7] != 0 || (mtu != 0 && (mtu < 68 || mtu > 65535)))
+    if (f[0] > 1 || f[7] > 1 || (mtu != 0 && (mtu < 68 || mtu > 65535)))
         return bad(err, "slot %zu: NIC flags %u/%u or MTU %u out of range", slot, f[0], f[7], mtu);
     if (f[0] && check_mac(f + 1, slot, err))
         return -1;
-    char *tap;
     if (get_string(vc, b, "the NIC's TAP", slot, &tap, err))
         return -1;
     if (pvh_tap_name_check(tap) != PVH_TAP_NAME_OK)
         return bad(err, "slot %zu: a TAP name of %zu bytes is not one (1 to %d printable characters, no / : %% or "
                    "spaces)", slot, strlen(tap), PVH_TAP_NAME_MAX); /* not echoed: it may hold any byte */
+    if (f[7] && get_string(vc, b, "the NIC's iface_id", slot, &id, err))
+        return -1;
+    if (id && !net_id_ok(id))
+        return bad(err, "slot %zu: an iface_id of %zu bytes is not one (1 to %d letters, digits and '_')", slot,
+                   strlen(id), PVH_NET_ID_MAX);
     struct pvh_vm_net *n = &vc->nets[vc->nnets++];
-    *n = (struct pvh_vm_net){.tap = tap, .has_mac = f[0], .mtu = mtu};
+    *n = (struct pvh_vm_net){.tap = tap, .has_mac = f[0], .mtu = mtu, .id = id};
     memcpy(n->mac, f + 1, 6);
     return 0;
 }
@@ -376,27 +391,53 @@ static int override_drive(struct pvh_vconfig *vc, const struct pvh_vm_drive *o, 
                     o->id ? o->id : "(none)");
 }
 
-int pvh_vconfig_override(struct pvh_vconfig *vc, const struct pvh_vm_config *over, struct pvh_error *err)
+/* The NIC an override goes to: the one with its iface_id, else the next by position (*next). */
+static struct pvh_vm_net *override_target(struct pvh_vconfig *vc, const struct pvh_vm_net *o, size_t *next,
+                                          struct pvh_error *err)
 {
-    for (size_t i = 0; i < over->ndrives; i++)
-        if (override_drive(vc, &over->drives[i], err))
-            return -1;
-    if (over->nnets > vc->nnets)
-        return pvh_fail(err, PVH_E_INPUT, "--net given %zu times; the snapshot has %zu NIC%s", over->nnets, vc->nnets,
+    if (!o->id)
+        return &vc->nets[(*next)++]; /* override_nets counted them */
+    for (size_t k = 0; k < vc->nnets; k++)
+        if (vc->nets[k].id && !strcmp(vc->nets[k].id, o->id))
+            return &vc->nets[k];
+    pvh_fail(err, PVH_E_INPUT, "network override iface_id %.64s: the snapshot has no network interface with that "
+             "iface_id", o->id);
+    return NULL;
+}
+
+static int override_nets(struct pvh_vconfig *vc, const struct pvh_vm_config *over, struct pvh_error *err)
+{
+    size_t by_position = 0, next = 0;
+    for (size_t i = 0; i < over->nnets; i++)
+        by_position += !over->nets[i].id;
+    if (by_position > vc->nnets)
+        return pvh_fail(err, PVH_E_INPUT, "--net given %zu times; the snapshot has %zu NIC%s", by_position, vc->nnets,
                         vc->nnets == 1 ? "" : "s");
     for (size_t i = 0; i < over->nnets; i++) {
-        struct pvh_vm_net *n = &vc->nets[i];
-        if (copy_string(vc, over->nets[i].tap, &n->tap, err))
+        struct pvh_vm_net *n = override_target(vc, &over->nets[i], &next, err);
+        if (!n || copy_string(vc, over->nets[i].tap, &n->tap, err))
             return -1;
         if (over->nets[i].has_mac) {
             n->has_mac = true;
             memcpy(n->mac, over->nets[i].mac, 6);
         }
     }
+    return 0;
+}
+
+int pvh_vconfig_override(struct pvh_vconfig *vc, const struct pvh_vm_config *over, struct pvh_error *err)
+{
+    for (size_t i = 0; i < over->ndrives; i++)
+        if (override_drive(vc, &over->drives[i], err))
+            return -1;
+    if (override_nets(vc, over, err))
+        return -1;
     if (over->vsock.uds_path) {
         if (!vc->vsock.uds_path)
-            return pvh_fail(err, PVH_E_INPUT, "--vsock: the snapshot has no vsock device");
-        vc->vsock.cid = over->vsock.cid;
+            return pvh_fail(err, PVH_E_INPUT, "%s: the snapshot has no vsock device",
+                            over->vsock.cid ? "--vsock" : "vsock_override");
+        if (over->vsock.cid) /* 0: the snapshot's CID stays (the API's vsock_override) */
+            vc->vsock.cid = over->vsock.cid;
         return copy_string(vc, over->vsock.uds_path, &vc->vsock.uds_path, err);
     }
     return 0;

@@ -14,8 +14,10 @@
  *   block:   u8 read-only, u8 cache (0 writeback, 1 none), u8 has id,
  *            u8 0, u64 capacity in 512-byte sectors, path, id (empty
  *            without one);
- *   net:     u8 has MAC, 6 bytes MAC, u8 0, u32 MTU (0: the TAP's own),
- *            TAP name;
+ *   net:     u8 has MAC, 6 bytes MAC, u8 has iface_id, u32 MTU (0: the
+ *            TAP's own), TAP name, then the iface_id when it has one (a
+ *            NIC the API built; 1 to 64 letters, digits and '_'; a
+ *            pvhboot older than the flag refuses such a section);
  *   console, rng: empty;
  *   vsock:   u64 guest CID, UNIX socket path.
  * Slots follow pvhboot's order: drives, NICs, console, rng, vsock; slot i
@@ -34,7 +36,7 @@
 #define PVH_VCONFIG_VERSION 1
 #define PVH_VCONFIG_MAX_STRING 4095
 #define PVH_VCONFIG_DRIVE_ID_MAX 20
-#define PVH_VCONFIG_STRINGS (2 * PVH_MAX_DRIVES + PVH_MAX_NETS + 1)
+#define PVH_VCONFIG_STRINGS (2 * PVH_MAX_DRIVES + 2 * PVH_MAX_NETS + 1)
 /* The most bytes an encoding takes. */
 #define PVH_VCONFIG_MAX_BYTES \
     (8 + PVH_MAX_VIRTIO_DEVICES * (24 + 16) + PVH_VCONFIG_STRINGS * (2 + PVH_VCONFIG_MAX_STRING))
@@ -68,10 +70,13 @@ int pvh_vconfig_decode(struct pvh_vconfig *vc, const uint8_t *buf, size_t len, s
 /* The clone overrides of `pvhboot restore` (their strings are copied):
  *   drives[i] (path, id set): the drive whose id is drives[i].id takes that
  *     file; an id the snapshot has not is refused;
- *   nets[i]: the i-th NIC takes that TAP (and MAC when has_mac); more than
- *     the snapshot has is refused;
- *   vsock (uds_path set): the vsock device's CID and socket; refused when
- *     the snapshot has no vsock device. */
+ *   nets[i]: the NIC whose iface_id is nets[i].id (the API's
+ *     network_overrides; an id the snapshot has not is refused), or without
+ *     an id the i-th NIC, takes that TAP (and MAC when has_mac); more
+ *     overrides than the snapshot has NICs are refused;
+ *   vsock (uds_path set): the vsock device's socket, and its CID unless
+ *     vsock.cid is 0 (the API's vsock_override keeps the snapshot's);
+ *     refused when the snapshot has no vsock device. */
 int pvh_vconfig_override(struct pvh_vconfig *vc, const struct pvh_vm_config *over, struct pvh_error *err);
 
 /* vc's devices into cfg (drives, NICs, console, rng, vsock): cfg's strings
