@@ -7,7 +7,9 @@
  * CPUID or KVM) is one line and exit 2. A clone's own identity, in run's
  * spellings: --drive FILE,id=NAME (or id=NAME,path=FILE) gives the drive
  * named NAME another file, --net tap=NAME[,mac=MAC] the next NIC its own
- * TAP (and MAC), --vsock cid=N,uds=PATH vsock its own CID and socket. */
+ * TAP (and MAC), --vsock cid=N,uds=PATH vsock its own CID and socket.
+ * --load copy copies the memory file's data into anonymous guest RAM
+ * instead of mapping it. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -38,6 +40,9 @@ static void restore_usage(FILE *f)
                "                         read-only and cache modes stay the snapshot's\n"
                "  --net tap=NAME[,mac=MAC]  the snapshot's next NIC on TAP NAME (a clone's own), with MAC\n"
                "  --vsock cid=N,uds=PATH the vsock device's CID and UNIX socket (a clone's own)\n"
+               "  --load map|copy        guest RAM mapped from MEM copy-on-write, read as the guest touches it\n"
+               "                         (map, the default: clones share its pages), or MEM's data copied in\n"
+               "                         (copy: MEM may then change or go while the VM runs)\n"
                "  --timeout SEC          end the VM after SEC seconds, exit status 124\n"
                "  --no-sandbox           run without the seccomp allow-list\n"
                "  --verbose, -v          timings and VM exits at the end\n"
@@ -177,13 +182,19 @@ static int parse(struct restore_args *a, int argc, char **argv)
         } else if (!strcmp(o, "--no-sandbox")) {
             a->cfg.sandbox = false;
         } else if ((!strcmp(o, "--mem-file") || !strcmp(o, "--mem-diff") || !strcmp(o, "--timeout") ||
-                    !strcmp(o, "--drive") || !strcmp(o, "--net") || !strcmp(o, "--vsock")) && !has_value) {
+                    !strcmp(o, "--drive") || !strcmp(o, "--net") || !strcmp(o, "--vsock") || !strcmp(o, "--load")) &&
+                   !has_value) {
             return bad("%s: missing value", o);
         } else if (!strcmp(o, "--drive") || !strcmp(o, "--net") || !strcmp(o, "--vsock")) {
             char *v = argv[++i];
             int rc = o[2] == 'd' ? opt_drive(a, v) : o[2] == 'n' ? opt_net(a, v) : opt_vsock(a, v);
             if (rc)
                 return rc;
+        } else if (!strcmp(o, "--load")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "map") && strcmp(v, "copy"))
+                return bad("--load %s: map or copy", v);
+            a->cfg.load = v[0] == 'm' ? PVH_LOAD_MAP : PVH_LOAD_COPY;
         } else if (!strcmp(o, "--mem-file")) {
             a->mem = argv[++i];
         } else if (!strcmp(o, "--mem-diff")) {

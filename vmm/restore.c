@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "pvhboot/bytes.h"
 #include "pvhboot/sandbox.h"
@@ -444,7 +445,32 @@ static int restore_devices(const struct restore *rs, struct pvh_vm *vm, struct p
     return 0;
 }
 
-/* Guest RAM: the memory file mapped over each slot, private. */
+/* --load copy: the file's data extents [offset, offset + len) copied into
+ * the slot at host; its holes (pages the guest never touched, or zero
+ * when saved) are skipped, so those guest pages stay untouched anonymous
+ * memory. A file system without SEEK_DATA gets everything copied. */
+static void copy_extents(const struct pvh_file *f, uint64_t offset, uint64_t len, uint8_t *host)
+{
+    uint64_t pos = offset, end = offset + len;
+    while (pos < end) {
+        off_t data = lseek(f->fd, (off_t)pos, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            return; /* nothing but a hole after pos */
+        if (data < 0) {
+            memcpy(host + (pos - offset), f->data + pos, end - pos);
+            return;
+        }
+        if ((uint64_t)data >= end)
+            return;
+        off_t hole = lseek(f->fd, data, SEEK_HOLE);
+        uint64_t stop = hole < 0 || (uint64_t)hole > end ? end : (uint64_t)hole;
+        memcpy(host + ((uint64_t)data - offset), f->data + data, stop - (uint64_t)data);
+        pos = stop;
+    }
+}
+
+/* Guest RAM: the memory file mapped over each slot, private (--load map),
+ * or its data copied in (--load copy). */
 static int map_memory(struct restore *rs, struct pvh_vm *vm, struct pvh_error *err)
 {
     uint64_t offset = 0;
@@ -452,7 +478,10 @@ static int map_memory(struct restore *rs, struct pvh_vm *vm, struct pvh_error *e
         const struct pvh_mem_slot *s = &vm->mem.slot[i];
         if (!s->host)
             continue;
-        if (pvh_guestmem_load(&vm->mem, s->gpa, &rs->mem, offset, s->size, PVH_LOAD_MAP, "guest memory", NULL, err))
+        if (vm->cfg->load == PVH_LOAD_COPY)
+            copy_extents(&rs->mem, offset, s->size, s->host);
+        else if (pvh_guestmem_load(&vm->mem, s->gpa, &rs->mem, offset, s->size, PVH_LOAD_MAP, "guest memory", NULL,
+                                   err))
             return -1;
         offset += s->size;
     }

@@ -18,6 +18,8 @@
 #  - a machine with a virtio device (--rng): snapshotted and restored like
 #    the others, the count going on (tests/run/snapshot-virtio.t has the
 #    Debian guest with a drive and vsock, and the clones);
+#  - restore --load copy: the memory file's data copied in; the file zeroed
+#    once the restored guest runs, the count goes on with its RAM intact;
 #  - a run that never snapshots leaves an earlier snapshot's files as they
 #    were; --snapshot-file naming a symbolic link is refused (exit 2).
 set -u
@@ -53,6 +55,25 @@ cat sig.out
 echo "=== END signal rc=$rc"
 echo "=== BEGIN signal-err"; cat sig.err; echo "=== END signal-err rc=0"
 run restore-signal ./pvhboot restore s3.state --mem-file s3.mem
+# the memory file zeroed as soon as the restored guest counts: --load copy
+# (its data was copied in) and --load map (the default: the file's pages
+# are the guest's until it writes them)
+zeroed_under() { # NAME LOAD
+    echo "=== BEGIN $1"
+    busybox cp s3.mem s3z.mem
+    busybox timeout -s KILL 120 ./pvhboot restore s3.state --mem-file s3z.mem --load $2 --timeout 60 >z.out 2>&1 &
+    pid=$!
+    n=0
+    while ! grep -q "^count" z.out && [ $n -lt 600 ]; do busybox usleep 100000; n=$((n + 1)); done
+    busybox dd if=/dev/zero of=s3z.mem bs=1M count=64 conv=notrunc 2>/dev/null
+    echo "ZEROED $(busybox od -A n -t x1 -N 16 -j 1048576 s3z.mem | tr -d ' ')"
+    wait $pid
+    rc=$?
+    cat z.out
+    echo "=== END $1 rc=$rc"
+}
+zeroed_under restore-copy copy
+zeroed_under restore-map-zeroed map
 echo "=== BEGIN state-b64"; base64 s1.state; echo "=== END state-b64 rc=0"
 CASES
 
@@ -164,6 +185,18 @@ ok = check(rc1 == 0 and rc2 == 33 and seq == list(range(1, 61)) and 3 <= len(cou
            and "memory ok" in after,
            f"SIGUSR2: the run stopped after count {len(counts(before))}, the restore went on; together 1..60 once each")
 ok or (show_failed_boot("signal", before + get("signal-err")[0], rc1), show_failed_boot("restore-signal", after, rc2))
+
+text, rc = get("restore-copy")
+seq = counts(text)
+ok = check(rc == 33 and seq and seq == list(range(seq[0], 61)) and seq[0] == len(counts(before)) + 1
+           and "memory ok" in text and re.search(r"^ZEROED 0{32}$", text, re.M),
+           f"--load copy: the memory file zeroed once the restored guest ran, it counts on from {seq[:1]} to 60 "
+           "with its RAM intact (its data was copied in)")
+ok or show_failed_boot("restore-copy", text, rc)
+text, rc = get("restore-map-zeroed")
+check(re.search(r"^ZEROED 0{32}$", text, re.M) and "count" in text and "memory ok" not in text,
+      f"--load map (the default), the same: the guest loses what it had not written yet (exit {rc}, "
+      f"{'memory BAD' if 'memory BAD' in text else 'no memory check'}): what README says of changing a memory file")
 
 expect = {"truncate": r"s?tate", "flip": r"", "cpuid": r"CPUID leaf 0x[0-9a-f]+ subleaf \d+ eax"}
 for how, pattern in expect.items():
