@@ -34,7 +34,7 @@ cases=(
   "a kernel file after run|$tmp/vmlinuz-test |pvhboot|run|$tmp/vmlin"
   "a file after --initrd|$tmp/initrd-test.img |pvhboot|run|k|--initrd|$tmp/initrd-t"
 )
-echo "1..$(( ${#cases[@]} + 2 ))"
+echo "1..$(( ${#cases[@]} + 3 ))"
 for c in "${cases[@]}"; do
     IFS='|' read -r -a f <<<"$c"
     what=${f[0]} want=${f[1]}
@@ -48,6 +48,11 @@ help_long=$($bin run --help | grep -o -- '\(^\|[ ([|,]\)--[a-z][a-z-]*' | sed 's
 comp_long=$(complete_words pvhboot run k -- | tr ' ' '\n' | grep -- '^--' | sort -u | tr '\n' ' ')
 if [ "$help_long" = "$comp_long" ]; then ok "the completion's --options are run --help's: $comp_long"
 else notok "run --help lists '$help_long', the completion '$comp_long'"; fi
+# restore's options: --help's and the completion's
+help_long=$($bin restore --help | grep -o -- '\(^  \|, \)--[a-z][a-z-]*' | sed 's/^[ ,]*//' | sort -u | tr '\n' ' ')
+comp_long=$(complete_words pvhboot restore s.state -- | tr ' ' '\n' | grep -- '^--' | sort -u | tr '\n' ' ')
+if [ "$help_long" = "$comp_long" ]; then ok "the completion's restore --options are restore --help's: $comp_long"
+else notok "restore --help lists '$help_long', the completion '$comp_long'"; fi
 qemu_own=$($bin run --help | grep -o -- '(-[a-z]*' | tr -d '(' | sort -u | tr '\n' ' ')
 comp_short=$(complete_words pvhboot run k - | tr ' ' '\n' | grep -v -- '^--' | sort -u | tr '\n' ' ')
 missing=
