@@ -46,6 +46,7 @@ mem=1024 cpus=1 files=() disks=()
 timeout_s=${PVHBOOT_KVM_TIMEOUT:-900}
 qemu=${PVHBOOT_KVM_QEMU:-qemu-system-x86_64}
 qemu_cpu=${PVHBOOT_KVM_QEMU_CPU:-max,-cx16}
+qemu_accel=${PVHBOOT_KVM_QEMU_ACCEL:-tcg}
 flavour=${PVHBOOT_KVM_KERNEL_FLAVOUR:-cloud-amd64}
 cache=${PVHBOOT_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/pvhboot-tests}
 begin_marker=PVHBOOT-KVM-BEGIN end_marker=PVHBOOT-KVM-END fail_marker=PVHBOOT-KVM-FAIL
@@ -323,7 +324,7 @@ run_emulated() {
     t0=$(date +%s.%N)
     local disk_args=()
     mapfile -t disk_args < <(disk_qemu_args)
-    timeout -k 5 "$timeout_s" "$qemu" -accel tcg -cpu "$qemu_cpu" -M q35 -m "$mem" -smp "$cpus" \
+    timeout -k 5 "$timeout_s" "$qemu" -accel "$qemu_accel" -cpu "$qemu_cpu" -M q35 -m "$mem" -smp "$cpus" \
         -nodefaults -display none -no-reboot -no-user-config "${disk_args[@]+"${disk_args[@]}"}" \
         -serial "file:$tmp/console" -serial "file:$tmp/out" \
         -kernel "$kdir/vmlinuz" -initrd "$tmp/initrd" \
