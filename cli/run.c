@@ -186,6 +186,16 @@ static int report_setup_error(const struct pvh_vm_config *cfg, const struct pvh_
     return cli_report(err);
 }
 
+/* A guest that ran out of time: where each vCPU was (a hang's place, for
+ * the guest's System.map or addr2line). */
+static void print_vcpu_ends(const struct pvh_vm_stats *s)
+{
+    for (unsigned i = 0; i < s->nvcpu_end; i++)
+        fprintf(stderr, "pvhboot: vCPU %u was at rip %#llx, rflags %#llx (interrupts %s)\n", i,
+                (unsigned long long)s->vcpu_end[i].rip, (unsigned long long)s->vcpu_end[i].rflags,
+                s->vcpu_end[i].rflags & 0x200 ? "on" : "off");
+}
+
 int run_exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_result *r, const struct pvh_error *err)
 {
     switch (r->end) {
@@ -199,6 +209,7 @@ int run_exit_status(const struct pvh_vm_config *cfg, const struct pvh_vm_result 
         return 0;
     case PVH_END_TIMEOUT:
         fprintf(stderr, "pvhboot: timeout: the guest was still running after %u s\n", cfg->timeout_s);
+        print_vcpu_ends(&r->stats);
         return PVH_EXIT_TIMEOUT;
     case PVH_END_DRY_RUN:
         return 0;

@@ -3,9 +3,11 @@
  * the right moments (status before the sandbox, pagemap after --user); the
  * counters alone, each under its lock, while the VM runs (FlushMetrics). */
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -78,6 +80,20 @@ void pvh_stats_counters(struct pvh_vm *vm, struct pvh_vm_stats *st)
     collect_unhandled(vm, st);
 }
 
+/* Once the vCPU threads are gone: where each vCPU stood (KVM_GET_REGS). */
+static void collect_vcpu_ends(struct pvh_vm *vm, struct pvh_vm_stats *st)
+{
+    st->nvcpu_end = 0;
+    for (unsigned i = 0; i < vm->ncpus && i < PVH_STATS_VCPUS; i++) {
+        struct kvm_regs r;
+        if (vm->vcpu[i].fd < 0 || ioctl(vm->vcpu[i].fd, KVM_GET_REGS, &r) != 0)
+            break;
+        st->vcpu_end[i].rip = r.rip;
+        st->vcpu_end[i].rflags = r.rflags;
+        st->nvcpu_end = i + 1;
+    }
+}
+
 void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struct pvh_vm_stats *st)
 {
     pvh_stats_counters(vm, st);
@@ -90,6 +106,7 @@ void pvh_stats_collect(struct pvh_vm *vm, const struct pvh_proc_files *pf, struc
     st->rss_peak_kib = read_status_kib(pf->status, "VmHWM:");
     st->guest_resident_kib = pvh_guestmem_resident(&vm->mem, pf->pagemap) / 1024;
     st->guest_resident_known = pf->pagemap >= 0;
+    collect_vcpu_ends(vm, st);
 }
 
 void pvh_proc_files_open(struct pvh_proc_files *pf)

@@ -127,6 +127,7 @@ enum pvh_vm_end {
 };
 
 #define PVH_STATS_UNHANDLED 32
+#define PVH_STATS_VCPUS 8 /* vCPUs whose last rip and rflags the stats keep */
 #define PVH_DEVICE_NAME_MAX 4096 /* PATH_MAX: a drive's file name fits whole */
 
 /* One virtio device: where the plan put it and what it did. */
@@ -166,6 +167,8 @@ struct pvh_vm_stats {
     struct pvh_device_stats devices[PVH_MAX_VIRTIO_DEVICES];
     uint64_t kernel_load;       /* guest-physical address the kernel was loaded at */
     uint64_t entry, boot_info;  /* guest-physical entry point and %ebx (start_info, or the Multiboot MBI) */
+    unsigned nvcpu_end;         /* vCPUs in vcpu_end: where each stood when the VM ended (a hang's place) */
+    struct { uint64_t rip, rflags; } vcpu_end[PVH_STATS_VCPUS];
 };
 
 struct pvh_vm_result {

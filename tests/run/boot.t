@@ -160,6 +160,9 @@ if "timeout" in sections:
     text, rc = sections["timeout"]
     check(rc == 124 and "pvhboot: timeout: the guest was still running after 1 s" in text,
           f"timeout: --timeout 1 exits 124 with one line (got {rc})")
+    m = re.search(r"^pvhboot: vCPU 0 was at rip (0x[0-9a-f]+), rflags 0x[0-9a-f]+ \(interrupts (on|off)\)$", text, re.M)
+    check(m and int(m.group(1), 16) >= 0xffffffff80000000,
+          f"timeout: and where vCPU 0 stood, in the kernel's text ({m.group(0) if m else 'no line'})")
 
 finish()
 PY
