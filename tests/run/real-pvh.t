@@ -85,7 +85,9 @@ traced pvhboot-686 boot 686-npt vmlinux-686pae --initrd initrd32.cpio --mem 256 
 traced qemu-686 qemu qemu-686-npt -M pc -m 256 -kernel vmlinux-686pae -initrd initrd32.cpio -append "console=ttyS0 panic=-1"
 boot paging-npt paging --cmdline "pae2m linux" --timeout 30
 qemu qemu-paging-npt -M microvm -m 64 -kernel paging -append "pae2m linux"
-rmmod kvm_amd && insmod /modules/kvm-amd.ko npt=0
+# the harness's kvm-pin holds a VM (tests/kvm/kvm-pin.c): let it go for the reload, then hold one again
+killall kvm-pin; n=0; while pidof kvm-pin >/dev/null && [ \$n -lt 100 ]; do usleep 100000; n=\$((n + 1)); done
+rmmod kvm_amd && insmod /modules/kvm-amd.ko npt=0 && /bin/kvm-pin >/dev/null
 echo "=== BEGIN shadow"; cat /sys/module/kvm_amd/parameters/npt; echo "=== END shadow rc=0"
 boot paging-shadow paging --cmdline "pae2m linux" --timeout 30
 boot 686-shadow vmlinux-686pae --initrd initrd32.cpio --mem 256 --cmdline "console=ttyS0 quiet panic=-1" --timeout 200
