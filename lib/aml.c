@@ -85,6 +85,10 @@ static void emit_namestring(struct pvh_aml *a, const char *name)
         emit_byte(a, AML_ROOT_CHAR);
         name++;
     }
+    if (!strchr(name, '.')) { /* one NameSeg: the common case, kept cheap (the DSDT is built more than once) */
+        emit_nameseg(a, name);
+        return;
+    }
     const char *segs[AML_MAX_NAME_SEGS];
     size_t n = 0;
     for (const char *p = name; p && n < AML_MAX_NAME_SEGS; n++) {

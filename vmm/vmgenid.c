@@ -31,15 +31,16 @@ static int write_id(struct pvh_vm *vm, uint64_t gpa, struct pvh_error *err)
     return pvh_guestmem_write(&vm->mem, gpa, id, sizeof(id), err);
 }
 
-/* The tables' own configuration (as lib/start_info.c builds them), so the
- * address is the one their ADDR names. */
+/* The ID is the last PVH_VMGENID_SIZE bytes of the planned tables
+ * (lib/acpi.c's layout: pvh_acpi_vmgenid_offset of the tables' own
+ * configuration, which the planner sized them by), so the address is the
+ * one their ADDR names; read from the plan, the DSDT is not built once
+ * more just to find it. */
 int pvh_vmgenid_boot(struct pvh_vm *vm, const struct pvh_boot_inputs *in, struct pvh_error *err)
 {
     if (!in->plan.acpi_size)
         return 0; /* no ACPI tables planned: no device to tell */
-    struct pvh_acpi_config cfg;
-    pvh_plan_acpi_config(&in->plan, in->req.ncpus, &cfg);
-    uint64_t gpa = in->plan.acpi_base + pvh_acpi_vmgenid_offset(&cfg);
+    uint64_t gpa = in->plan.acpi_base + in->plan.acpi_size - PVH_VMGENID_SIZE;
     if (write_id(vm, gpa, err))
         return -1;
     pthread_mutex_lock(&vm->dev.acpipm.lock);
