@@ -11,11 +11,14 @@
 #       the status is 0 when the pattern was seen, else 124.
 # OUT receives the program's stdout and stderr.
 
-# Polls OUT every 0.2 s for PATTERN, at most MAXSEC seconds; 0 when seen.
+# Polls OUT every 0.2 s for PATTERN, at most MAXSEC seconds; 0 when seen,
+# a second after (the guest may be in the middle of the line that holds it:
+# ended at once, tboot's "shutdown_system() called for shutdow" was all a
+# check found, 1 run in 6 on 2026-11-28).
 until_line_wait() {
     _pat=$1 _max=$2 _out=$3 _i=0
     while [ "$_i" -lt $((_max * 5)) ]; do
-        grep -q -- "$_pat" "$_out" 2>/dev/null && return 0
+        grep -q -- "$_pat" "$_out" 2>/dev/null && { sleep 1; return 0; }
         sleep 0.2
         _i=$((_i + 1))
     done
