@@ -353,11 +353,6 @@ static int check_tap_name(const char *what, const char *name, struct pvh_api_res
     return -1;
 }
 
-static int check_tap(const char *name, struct pvh_api_response *r)
-{
-    return check_tap_name("network-interfaces", name, r);
-}
-
 /* "02:00:00:00:00:01": six hex pairs, a unicast address other than zero. */
 static int parse_guest_mac(const char *v, uint8_t mac[6], struct pvh_api_response *r)
 {
@@ -395,7 +390,7 @@ static void put_net(struct pvh_api *api, const char *id, json_t *b, struct pvh_a
         return;
     const char *tap = pvh_field_string(b, "host_dev_name", ""), *mac = pvh_field_string(b, "guest_mac", NULL);
     struct pvh_api_net nn = {.has_mac = mac != NULL};
-    if (check_tap(tap, r) || tap_taken(api, id, tap, r) || (mac && parse_guest_mac(mac, nn.mac, r)))
+    if (check_tap_name("network-interfaces", tap, r) || tap_taken(api, id, tap, r) || (mac && parse_guest_mac(mac, nn.mac, r)))
         return;
     struct pvh_api_net *n = find_net(api, id);
     if (!n && api->nnets == PVH_MAX_NETS) {
