@@ -43,9 +43,12 @@ struct pvh_api_ops {
     /* PUT /snapshot/load before boot: the VM restored from the files on cfg's
      * host side (serial, sandbox, ...), running (resume) or paused; cfg's
      * nets (each with its iface_id) and vsock (CID 0: the snapshot's) are
-     * the clone overrides `pvhboot restore --net/--vsock` applies. On
-     * success the hook sets cfg->ncpus and cfg->ram_size to the restored
-     * machine's (the snapshot's). cfg stays valid until pvh_api_fini. */
+     * the clone overrides `pvhboot restore --net/--vsock` applies (and
+     * cfg's drives with an id `--drive FILE,id=NAME`'s). On success the
+     * hook sets cfg->ncpus, cfg->ram_size and cfg's drives, nets, vsock and
+     * rng to the restored machine's as it runs (the snapshot's, overrides
+     * applied; no devices when it ended already); their strings are the
+     * hook's and stay valid until pvh_api_fini, as cfg does. */
     int (*snapshot_load)(void *ctx, struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
                          bool resume, struct pvh_error *err);
 };
@@ -71,7 +74,8 @@ struct pvh_api {
     const char *version, *id;
     enum pvh_api_state state;
     char *kernel, *boot_args, *initrd;     /* boot-source */
-    size_t ndrives;                         /* in PUT order; the root drive goes first at start */
+    size_t ndrives;                         /* in PUT order; the root drive goes first at start (after a
+                                               snapshot load: the restored machine's, pvh_api_keep_restored) */
     struct pvh_api_drive drives[PVH_MAX_DRIVES];
     size_t nnets;                           /* in PUT order: eth0 first */
     struct pvh_api_net nets[PVH_MAX_NETS];
@@ -84,7 +88,9 @@ struct pvh_api {
     char *metrics_path;
     int metrics_fd;
     bool configured;                        /* a boot resource was PUT (snapshot/load is refused after) */
-    struct pvh_vm_config started;          /* what InstanceStart (or snapshot/load) handed to ops */
+    struct pvh_vm_config started;          /* what InstanceStart (or snapshot/load) handed to ops; after a
+                                               load, the restored machine's (drives, nets, vsock: also copied
+                                               into the lists above) */
     size_t nload_nets;                      /* snapshot/load's network_overrides: iface_id and TAP (copies) */
     struct pvh_api_net load_nets[PVH_MAX_NETS];
     char *load_vsock_uds;                   /* snapshot/load's vsock_override (a copy; NULL: none) */

@@ -910,6 +910,10 @@ static void put_snapshot_load(struct pvh_api *api, const char *id, json_t *b, st
     api->cfg.ncpus = api->started.ncpus; /* GET /machine-config: the restored machine's */
     api->cfg.ram_size = api->started.ram_size;
     api->state = resume ? PVH_API_RUNNING : PVH_API_PAUSED;
+    if (pvh_api_keep_restored(api, &api->started)) { /* GET /vm/config, PATCH /drives: its devices */
+        pvh_api_fault(r, 500, "snapshot/load: the microVM was restored, but out of memory listing its devices");
+        return;
+    }
     no_content(r);
 }
 

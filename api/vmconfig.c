@@ -1,7 +1,8 @@
 /* The API's state: set up and freed, shown as JSON (GET /, GET /version,
  * GET /machine-config, GET /vm/config), loaded from Firecracker's config
- * file through the endpoints, and turned into the struct pvh_vm_config
- * InstanceStart hands to the VMM (the same struct `pvhboot run` fills). */
+ * file through the endpoints, turned into the struct pvh_vm_config
+ * InstanceStart hands to the VMM (the same struct `pvhboot run` fills),
+ * and after a snapshot load filled from the restored machine's devices. */
 #include "vmconfig.h"
 
 #include <stdio.h>
@@ -183,6 +184,59 @@ void pvh_api_get_vm_config(struct pvh_api *api, const char *id, json_t *b, struc
     json_reply(r, o);
 }
 
+/* ---- a restored machine's devices ------------------------------------------------- */
+
+static void forget_devices(struct pvh_api *api)
+{
+    for (size_t i = 0; i < api->ndrives; i++)
+        pvh_api_drive_free(&api->drives[i]);
+    for (size_t i = 0; i < api->nnets; i++)
+        pvh_api_net_free(&api->nets[i]);
+    api->ndrives = api->nnets = 0;
+    free(api->vsock_uds);
+    api->vsock_uds = NULL;
+    api->vsock_cid = 0;
+    api->entropy = false;
+}
+
+/* A drive as PUT /drives would have made it: cache_type as recorded (cache
+ * none, O_DIRECT, which the API cannot ask for, shows as "Writeback": the
+ * guest's flushes reach the disk). */
+static int keep_drive(struct pvh_api *api, const struct pvh_vm_drive *d)
+{
+    struct pvh_api_drive *k = &api->drives[api->ndrives++];
+    *k = (struct pvh_api_drive){.root = d->root, .read_only = d->read_only, .cache = d->cache,
+                                .cache_writeback = d->api_writeback || d->cache == PVH_CACHE_NONE};
+    return pvh_set_string(&k->id, d->id) && pvh_set_string(&k->path, d->path) ? 0 : -1;
+}
+
+static int keep_net(struct pvh_api *api, const struct pvh_vm_net *n)
+{
+    struct pvh_api_net *k = &api->nets[api->nnets++];
+    *k = (struct pvh_api_net){.has_mac = n->has_mac};
+    memcpy(k->mac, n->mac, sizeof(k->mac));
+    return pvh_set_string(&k->id, n->id) && pvh_set_string(&k->tap, n->tap) ? 0 : -1;
+}
+
+int pvh_api_keep_restored(struct pvh_api *api, const struct pvh_vm_config *cfg)
+{
+    forget_devices(api);
+    for (size_t i = 0; i < cfg->ndrives && i < PVH_MAX_DRIVES; i++)
+        if (cfg->drives[i].id && keep_drive(api, &cfg->drives[i]))
+            goto oom;
+    for (size_t i = 0; i < cfg->nnets && i < PVH_MAX_NETS; i++)
+        if (cfg->nets[i].id && keep_net(api, &cfg->nets[i]))
+            goto oom;
+    if (cfg->vsock.uds_path && !pvh_set_string(&api->vsock_uds, cfg->vsock.uds_path))
+        goto oom;
+    api->vsock_cid = cfg->vsock.cid;
+    api->entropy = cfg->rng == PVH_RNG_ON;
+    return 0;
+oom:
+    forget_devices(api);
+    return -1;
+}
+
 /* ---- the config file ------------------------------------------------------------ */
 
 /* The fault's text without the endpoint's own "name: " prefix. */
@@ -310,7 +364,8 @@ static int root_cmdline(struct pvh_api *api, const struct pvh_api_drive *root, c
 static void add_drive(struct pvh_vm_config *out, const struct pvh_api_drive *d)
 {
     out->drives[out->ndrives++] = (struct pvh_vm_drive){.path = d->path, .id = d->id, .read_only = d->read_only,
-                                                        .cache = d->cache};
+                                                        .cache = d->cache, .root = d->root,
+                                                        .api_writeback = d->cache_writeback};
 }
 
 static int build_drives(struct pvh_api *api, struct pvh_vm_config *out, struct pvh_error *err)

@@ -16,4 +16,12 @@ void pvh_api_drive_free(struct pvh_api_drive *d);
 void pvh_api_net_free(struct pvh_api_net *n);
 int pvh_api_log_level(const char *level); /* endpoints.c: 0 (Off) .. 5 (Trace), -1: not a level */
 
+/* After PUT /snapshot/load: the restored machine's devices (cfg, as the
+ * snapshot_load hook set it) become the API's own, copied, so GET
+ * /vm/config lists them and PATCH /drives, PATCH /network-interfaces find
+ * them: each drive and NIC with an id (one without has no name
+ * Firecracker's bodies could carry: left out), vsock, entropy (virtio-rng).
+ * -1 when out of memory: then none are kept. */
+int pvh_api_keep_restored(struct pvh_api *api, const struct pvh_vm_config *cfg);
+
 #endif

@@ -58,6 +58,7 @@ struct server {
     bool vm_thread_started;
     struct pvh_vm_config vm_cfg;   /* the VM thread's copy */
     char *load_state, *load_mem;   /* PUT /snapshot/load: the VM thread restores these instead of booting */
+    char *load_strings;            /* the restored devices' strings the API's started config points to */
     struct pvh_error load_err;     /* why the restore failed, for the fault_message */
     int vm_status;
     unsigned long requests, faults;
@@ -197,9 +198,11 @@ static int op_start(void *ctx, const struct pvh_vm_config *cfg, struct pvh_error
 
 /* PUT /snapshot/load: the VM restored on its thread, as `pvhboot restore`
  * would, with the command line's host side (serial, sandbox, --timeout) and
- * cfg's clone overrides (network_overrides, vsock_override); paused before
- * its first instruction unless resume. cfg then says the restored
- * machine's vCPUs and RAM (unless it ended already). */
+ * cfg's clone overrides (network_overrides, vsock_override, --drive
+ * id=NAME); paused before its first instruction unless resume. cfg then
+ * says the restored machine's vCPUs, RAM and devices as it runs (read from
+ * the VM: vmm/control.c), or, when it ended already, the command line's
+ * vCPUs and RAM and no devices. */
 static int op_snapshot_load(void *ctx, struct pvh_vm_config *cfg, const char *state_path, const char *mem_path,
                             bool resume, struct pvh_error *err)
 {
@@ -218,9 +221,14 @@ static int op_snapshot_load(void *ctx, struct pvh_vm_config *cfg, const char *st
     if (start_vm_thread(s, &restore_cfg, err))
         return -1;
     struct pvh_error over = {0};
-    if (pvh_vm_machine(s->control, &cfg->ncpus, &cfg->ram_size, &over)) {
-        /* it ended already: GET /machine-config keeps the command line's */
+    char *strings = NULL;
+    if (pvh_vm_config_now(s->control, cfg, &strings, &over) != 0) {
+        cfg->ndrives = cfg->nnets = 0; /* it ended already (or no memory): nothing to list */
+        cfg->vsock = (struct pvh_vm_vsock){0};
+        cfg->rng = PVH_RNG_OFF;
     }
+    free(s->load_strings);
+    s->load_strings = strings;
     return 0;
 }
 
@@ -563,6 +571,7 @@ int cmd_serve(int argc, char **argv)
     free(s->load_state);
     free(s->load_mem);
     pvh_api_fini(&s->api);
+    free(s->load_strings); /* after the API: its started config pointed into them */
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     sock_janitor_finish(&s->janitor); /* the socket file goes (SIGTERM or a crash: when the process does) */

@@ -2,14 +2,16 @@
  * attaches the VM once its guest runs and detaches it before the VM is
  * torn down, so a pause from the server's thread reaches a live VM or is
  * refused, never a freed one; the server waits here for InstanceStart's
- * outcome, reads the VM's counters for FlushMetrics (and its vCPU count and
- * RAM after a snapshot load) and swaps a drive's
- * file for PATCH /drives and writes a paused VM's snapshot for PUT
- * /snapshot/create. */
+ * outcome, reads the VM's counters for FlushMetrics (and, after a snapshot
+ * load, its vCPU count, RAM and virtio devices as restored, copied for the
+ * API's GET /vm/config) and swaps a drive's file for PATCH /drives and
+ * writes a paused VM's snapshot for PUT /snapshot/create. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "snapshot.h"
+#include "virtio/devconfig.h"
 #include "vm.h"
 
 enum control_state { CONTROL_WAITING, CONTROL_RUNNING, CONTROL_OVER };
@@ -144,15 +146,74 @@ int pvh_vm_snapshot_create(struct pvh_vm_control *c, const char *state_path, con
     return rc;
 }
 
-int pvh_vm_machine(struct pvh_vm_control *c, unsigned *ncpus, uint64_t *ram_size, struct pvh_error *err)
+static size_t string_size(const char *s)
 {
-    pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed meanwhile */
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* The bytes the devices' strings take, each with its NUL (at least 1). */
+static size_t strings_size(const struct pvh_vconfig *vc)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < vc->ndrives; i++)
+        n += string_size(vc->drives[i].path) + string_size(vc->drives[i].id);
+    for (size_t i = 0; i < vc->nnets; i++)
+        n += string_size(vc->nets[i].tap) + string_size(vc->nets[i].id);
+    return n + string_size(vc->vsock.uds_path);
+}
+
+/* s copied at *at (NULL stays NULL); *at moves past it. */
+static const char *copy_at(char **at, const char *s)
+{
+    size_t n = string_size(s);
+    if (!n)
+        return NULL;
+    char *k = memcpy(*at, s, n);
+    *at += n;
+    return k;
+}
+
+/* vc's devices into cfg, their strings copied into block (strings_size). */
+static void devices_into(const struct pvh_vconfig *vc, struct pvh_vm_config *cfg, char *block)
+{
+    cfg->ndrives = vc->ndrives;
+    for (size_t i = 0; i < vc->ndrives; i++) {
+        cfg->drives[i] = vc->drives[i];
+        cfg->drives[i].path = copy_at(&block, vc->drives[i].path);
+        cfg->drives[i].id = copy_at(&block, vc->drives[i].id);
+    }
+    cfg->nnets = vc->nnets;
+    for (size_t i = 0; i < vc->nnets; i++) {
+        cfg->nets[i] = vc->nets[i];
+        cfg->nets[i].tap = copy_at(&block, vc->nets[i].tap);
+        cfg->nets[i].id = copy_at(&block, vc->nets[i].id);
+    }
+    cfg->vsock = (struct pvh_vm_vsock){.cid = vc->vsock.cid, .uds_path = copy_at(&block, vc->vsock.uds_path)};
+    cfg->rng = vc->rng ? PVH_RNG_ON : PVH_RNG_OFF;
+}
+
+int pvh_vm_config_now(struct pvh_vm_control *c, struct pvh_vm_config *cfg, char **strings, struct pvh_error *err)
+{
+    struct pvh_vconfig *vc = malloc(sizeof(*vc)); /* only its device table is written (no arena) */
+    if (!vc)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    pthread_mutex_lock(&c->lock); /* held: the VM cannot be detached and freed, nor a drive swapped, meanwhile */
     if (c->state != CONTROL_RUNNING) {
         pthread_mutex_unlock(&c->lock);
+        free(vc);
         return pvh_fail(err, PVH_E_INPUT, "the microVM is not running");
     }
-    *ncpus = c->vm->ncpus;
-    *ram_size = c->vm->cfg->ram_size;
+    pvh_machine_vconfig(c->vm, vc); /* its strings are the VM's: copied before the lock goes */
+    char *block = malloc(strings_size(vc));
+    if (block) {
+        cfg->ncpus = c->vm->ncpus;
+        cfg->ram_size = c->vm->cfg->ram_size;
+        devices_into(vc, cfg, block);
+    }
     pthread_mutex_unlock(&c->lock);
+    free(vc);
+    if (!block)
+        return pvh_fail(err, PVH_E_SYSTEM, "out of memory");
+    *strings = block;
     return 0;
 }

@@ -28,6 +28,9 @@ struct pvh_vm_drive {
     const char *id;                /* serial the guest reads (GET_ID); NULL: from the file name */
     bool read_only;
     enum pvh_cache_mode cache;     /* writeback: the page cache; none: O_DIRECT */
+    bool root;                     /* the API's is_root_device: only recorded (a snapshot keeps it) */
+    bool api_writeback;            /* the API's cache_type "Writeback", else "Unsafe" (both run as `cache`
+                                      says): only recorded, likewise, for GET /vm/config after a load */
 };
 #define PVH_MAX_DRIVES 16
 
@@ -212,8 +215,14 @@ int pvh_vm_ctrl_alt_del(struct pvh_vm_control *c, struct pvh_error *err);
  * VM exits, serial bytes, unclaimed accesses (the rest of *st untouched).
  * -1 with err when the VM is not running. */
 int pvh_vm_counters(struct pvh_vm_control *c, struct pvh_vm_stats *st, struct pvh_error *err);
-/* The running VM's vCPU count and RAM (a restored one's are its snapshot's); -1 when it is not running. */
-int pvh_vm_machine(struct pvh_vm_control *c, unsigned *ncpus, uint64_t *ram_size, struct pvh_error *err);
+/* The running VM as it is now, for the API after PUT /snapshot/load: its
+ * vCPU count and RAM (a restored one's are its snapshot's) and its virtio
+ * devices into cfg's ncpus, ram_size, drives (each with its file now: after
+ * restore's --drive and any PATCH /drives), nets and vsock (after restore's
+ * overrides) and rng (on or off). Their strings are copies in one block,
+ * *strings, which the caller frees (after cfg's last use). -1 with err when
+ * it is not running or out of memory: cfg is then untouched. */
+int pvh_vm_config_now(struct pvh_vm_control *c, struct pvh_vm_config *cfg, char **strings, struct pvh_error *err);
 /* PATCH /drives/{id}: the running VM's drive `id` (its pvh_vm_drive.id)
  * on the file at path, opened and locked before the old one is let go; the
  * guest sees a configuration change (the new capacity). -1 with err (one

@@ -215,6 +215,13 @@ LOAD = [
     ("GET", "/", None, 200, "InstanceInfo", {"state": "Paused"}),
     # the restored machine's (the fake snapshot's 3 vCPUs, 384 MiB), not the empty API's defaults
     ("GET", "/machine-config", None, 200, "MachineConfiguration", {"vcpu_count": 3, "mem_size_mib": 384}),
+    # and its devices (tests/lib/api_fake.h), the overrides applied; those without an id left out
+    ("GET", "/vm/config", None, 200, "FullVmConfiguration",
+     {"network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap1", "guest_mac": "06:00:ac:10:00:02"},
+                             {"iface_id": "eth1", "host_dev_name": "tap5"}],
+      "vsock": {"guest_cid": 5, "uds_path": "clone.sock"}, "entropy": {}}),
+    ("PATCH", "/drives/rootfs", json.dumps({"drive_id": "rootfs", "path_on_host": "disk2.img"}), 204, None, {}),
+    ("PATCH", "/network-interfaces/eth1", json.dumps({"iface_id": "eth1", "rx_rate_limiter": None}), 204, None, {}),
     ("PUT", "/boot-source", json.dumps({"kernel_image_path": "vmlinux"}), 400, None, {}),
     ("PUT", "/actions", json.dumps({"action_type": "InstanceStart"}), 400, None, {}),
     ("PUT", "/snapshot/load", snap(snapshot_path="snap.state", mem_file_path="snap.mem"), 400, None, {}),
@@ -222,7 +229,11 @@ LOAD = [
     ("PATCH", "/vm", json.dumps({"state": "Resumed"}), 204, None, {}),
     ("GET", "/", None, 200, "InstanceInfo", {"state": "Running"}),
     ("PUT", "/snapshot/create", snap(snapshot_path="snap2.state", mem_file_path="snap2.mem"), 400, None, {}),
-    ("GET", "/vm/config", None, 200, "FullVmConfiguration", {}),
+    ("GET", "/vm/config", None, 200, "FullVmConfiguration",
+     {"drives": [{"drive_id": "rootfs", "is_root_device": True, "is_read_only": False, "path_on_host": "disk2.img",
+                  "cache_type": "Unsafe", "io_engine": "Sync"},
+                 {"drive_id": "data", "is_root_device": False, "is_read_only": True, "path_on_host": "snap-data.img",
+                  "cache_type": "Writeback", "io_engine": "Sync"}]}),
 ]
 
 # The request bodies Firecracker's YAML describes: one it refuses must get a

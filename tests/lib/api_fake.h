@@ -110,8 +110,44 @@ static int fake_overrides(const struct pvh_vm_config *cfg, const char *state, st
     return 0;
 }
 
+/* The fake snapshot's devices as the restore rebuilds them: drives rootfs
+ * (the API's root drive, "Unsafe"), data (read-only, "Writeback") and one
+ * without an id (a command line's --drive); NICs eth0 (with a MAC), eth1
+ * and one without an iface_id (a command line's --net); virtio-rng; vsock
+ * CID 5 on snap.sock unless the state file's path holds "novsock". cfg's
+ * overrides applied as restore applies them: a drive by its id, a NIC by
+ * its iface_id, vsock's socket (its CID stays). */
+static void fake_restored_devices(struct pvh_vm_config *cfg, const char *state)
+{
+    struct pvh_vm_config over = *cfg;
+    cfg->ndrives = 3;
+    cfg->drives[0] = (struct pvh_vm_drive){.path = "snap-root.ext4", .id = "rootfs", .root = true};
+    cfg->drives[1] = (struct pvh_vm_drive){.path = "snap-data.img", .id = "data", .read_only = true,
+                                           .api_writeback = true};
+    cfg->drives[2] = (struct pvh_vm_drive){.path = "snap-anon.img"};
+    for (size_t i = 0; i < over.ndrives; i++)
+        for (size_t k = 0; k < cfg->ndrives; k++)
+            if (over.drives[i].id && cfg->drives[k].id && !strcmp(over.drives[i].id, cfg->drives[k].id))
+                cfg->drives[k].path = over.drives[i].path;
+    cfg->nnets = 3;
+    cfg->nets[0] = (struct pvh_vm_net){.tap = "tap0", .id = "eth0", .has_mac = true,
+                                       .mac = {0x06, 0x00, 0xac, 0x10, 0x00, 0x02}};
+    cfg->nets[1] = (struct pvh_vm_net){.tap = "tap5", .id = "eth1"};
+    cfg->nets[2] = (struct pvh_vm_net){.tap = "tapcli"};
+    for (size_t i = 0; i < over.nnets; i++)
+        for (size_t k = 0; k < cfg->nnets; k++)
+            if (over.nets[i].id && cfg->nets[k].id && !strcmp(over.nets[i].id, cfg->nets[k].id))
+                cfg->nets[k].tap = over.nets[i].tap;
+    cfg->rng = PVH_RNG_ON;
+    cfg->vsock = strstr(state, "novsock") ? (struct pvh_vm_vsock){0}
+                                          : (struct pvh_vm_vsock){.cid = 5, .uds_path = "snap.sock"};
+    if (cfg->vsock.uds_path && over.vsock.uds_path)
+        cfg->vsock.uds_path = over.vsock.uds_path;
+}
+
 /* A state file whose path holds "corrupt": refused as restore refuses one.
- * A restored machine has the fake snapshot's 3 vCPUs and 384 MiB. */
+ * A restored machine has the fake snapshot's 3 vCPUs, 384 MiB and devices
+ * (above); started keeps what the hook was handed. */
 static int fake_snapshot_load(void *ctx, struct pvh_vm_config *cfg, const char *state, const char *mem,
                               bool resume, struct pvh_error *err)
 {
@@ -126,6 +162,7 @@ static int fake_snapshot_load(void *ctx, struct pvh_vm_config *cfg, const char *
     f->started = *cfg;
     cfg->ncpus = 3;
     cfg->ram_size = 384ull << 20;
+    fake_restored_devices(cfg, state);
     return 0;
 }
 

@@ -3,8 +3,10 @@
 # (tests/kvm/with-kvm.sh), driven by Debian's curl --unix-socket: Debian
 # 6.1's kernel with the busybox virtio initramfs (tests/lib/virtio-initramfs.sh)
 # serving an echo on vsock port 5000, booted through the API with 128 MiB, a
-# NIC eth0 on TAP apiv0 and vsock (CID 3) on /tmp/t.sock; paused and
-# snapshotted through the API, that server ended. A second server (--mem 256):
+# NIC eth0 on TAP apiv0, vsock (CID 3) on /tmp/t.sock, a root drive rootfs
+# (root.img) and a read-only data drive (cache_type Writeback); paused and
+# snapshotted through the API, that server ended. A second server (--mem 256,
+# --drive clone.img,id=rootfs: restore's override of that drive's file):
 #  - network_overrides naming an iface_id the snapshot has not: 400 naming
 #    it, the server stays fresh (GET /machine-config: serve's 256 MiB);
 #  - the load with network_overrides [{eth0 -> apiv1}] and vsock_override
@@ -12,7 +14,13 @@
 #    /vm/config say the snapshot's 128 MiB; the restored guest answers on
 #    the NEW socket (its CONNECT goes through the listener restore made
 #    there; nothing answers on the template's /tmp/t.sock); the NIC is on the new TAP apiv1
-#    (pvhboot made it: it is in /sys/class/net while the clone runs).
+#    (pvhboot made it: it is in /sys/class/net while the clone runs);
+#  - GET /vm/config after the load lists the restored devices as the clone
+#    runs them: eth0 on apiv1, vsock CID 3 on /tmp/clone.sock, rootfs on
+#    clone.img (still the root device), data on data.img (read-only,
+#    Writeback), entropy (the template's automatic virtio-rng);
+#  - PATCH /drives/rootfs on the clone swaps the restored drive's file: 204,
+#    and GET /vm/config then says clone2.img.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/kvm-suite.sh
@@ -66,6 +74,8 @@ retry() { # a vsockpeer command until it prints its OK line, up to 60 s
 }
 watchdog() { (busybox sleep 300; kill "$1" 2>/dev/null) >/dev/null 2>&1 & }
 LOAD='"snapshot_path":"api.state","mem_backend":{"backend_type":"File","backend_path":"api.mem"}'
+for d in root data clone; do busybox dd if=/dev/zero of=$d.img bs=1024 count=1024 2>/dev/null; done
+busybox dd if=/dev/zero of=clone2.img bs=1024 count=2048 2>/dev/null
 
 echo "=== BEGIN serve1"
 ./pvhboot serve --api-sock a1.sock --serial file:serial1.log --timeout 600 >serve1.out 2>&1 &
@@ -76,6 +86,8 @@ C a1.sock PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}'
 C a1.sock PUT /boot-source '{"kernel_image_path":"vmlinux","initrd_path":"apiv.cpio","boot_args":"console=ttyS0 quiet"}'
 C a1.sock PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"apiv0"}'
 C a1.sock PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/t.sock"}'
+C a1.sock PUT /drives/rootfs '{"drive_id":"rootfs","path_on_host":"root.img","is_root_device":true,"is_read_only":false}'
+C a1.sock PUT /drives/data '{"drive_id":"data","path_on_host":"data.img","is_root_device":false,"is_read_only":true,"cache_type":"Writeback"}'
 C a1.sock PUT /actions '{"action_type":"InstanceStart"}'
 wait_line serial1.log APIV-READY $srv
 busybox sleep 1
@@ -89,7 +101,8 @@ echo "TEMPLATE-SOCKET $(ls /tmp/t.sock 2>/dev/null | wc -l)"
 
 echo "=== BEGIN serve2"
 [ -s api.state ] || { echo "NO-SNAPSHOT"; exit 0; } # nothing else can run (the checks say what failed)
-./pvhboot serve --api-sock a2.sock --mem 256 --serial file:serial2.log --timeout 600 >serve2.out 2>&1 &
+./pvhboot serve --api-sock a2.sock --mem 256 --drive clone.img,id=rootfs --serial file:serial2.log --timeout 600 \
+    >serve2.out 2>&1 &
 srv=$!
 watchdog $srv
 wait_sock a2.sock
@@ -97,6 +110,8 @@ C a2.sock PUT /snapshot/load "{$LOAD,\"resume_vm\":true,\"network_overrides\":[{
 C a2.sock GET /machine-config
 C a2.sock PUT /snapshot/load "{$LOAD,\"resume_vm\":true,\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"apiv1\"}],\"vsock_override\":{\"uds_path\":\"/tmp/clone.sock\"}}"
 C a2.sock GET /machine-config
+C a2.sock GET /vm/config
+C a2.sock PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"clone2.img"}'
 C a2.sock GET /vm/config
 echo "CLONE-VSOCK $(retry ./vsockpeer echo hybrid:/tmp/clone.sock:5000 4096 1)"
 echo "OLD-VSOCK $(./vsockpeer echo hybrid:/tmp/t.sock:5000 4096 1 2>&1)"
@@ -137,8 +152,10 @@ def body(answer):
 s1, _ = get("serve1")
 ok1 = calls(s1, "PUT", "/actions") == ["204 "] and calls(s1, "PUT", "/snapshot/create") == ["204 "]
 check(not re.search(r"CURL-UNTAR-FAIL|TUN-INSMOD-FAIL", out) and ok1 and calls(s1, "PUT", "/network-interfaces/eth0") == ["204 "]
-      and calls(s1, "PUT", "/vsock") == ["204 "],
-      "the template (Debian 6.1, NIC eth0 on apiv0, vsock on /tmp/t.sock, 128 MiB) booted and snapshotted through the API")
+      and calls(s1, "PUT", "/vsock") == ["204 "] and calls(s1, "PUT", "/drives/rootfs") == ["204 "]
+      and calls(s1, "PUT", "/drives/data") == ["204 "],
+      "the template (Debian 6.1, NIC eth0 on apiv0, vsock on /tmp/t.sock, drives rootfs and data, 128 MiB) booted and "
+      "snapshotted through the API")
 ok1 or show_failed_boot("serve1", s1 + get("serve1-err")[0], -1)
 
 s2, _ = get("serve2")
@@ -155,6 +172,24 @@ check(len(machines) == 2 and body(machines[1]).get("mem_size_mib") == 128 and bo
       and vmc and body(vmc[0]).get("machine-config", {}).get("mem_size_mib") == 128,
       f"after the load GET /machine-config and GET /vm/config say the snapshot's 128 MiB, not serve's --mem 256 "
       f"({machines[1][:80] if len(machines) > 1 else ''})")
+after = body(vmc[0]) if vmc else {}
+def drive(doc, name):
+    return next((d for d in doc.get("drives", []) if d.get("drive_id") == name), None)
+want_drives = [{"drive_id": "rootfs", "is_root_device": True, "is_read_only": False, "path_on_host": "clone.img",
+                "cache_type": "Unsafe", "io_engine": "Sync"},
+               {"drive_id": "data", "is_root_device": False, "is_read_only": True, "path_on_host": "data.img",
+                "cache_type": "Writeback", "io_engine": "Sync"}]
+check(after.get("network-interfaces") == [{"iface_id": "eth0", "host_dev_name": "apiv1"}]
+      and after.get("vsock") == {"guest_cid": 3, "uds_path": "/tmp/clone.sock"}
+      and after.get("drives") == want_drives and after.get("entropy") == {},
+      f"after the load GET /vm/config lists the restored devices: eth0 on apiv1, vsock CID 3 on /tmp/clone.sock, "
+      f"rootfs on clone.img (--drive's override, still the root device), data read-only Writeback, entropy "
+      f"({vmc[0][:400] if vmc else 'no answer'})")
+patched = calls(s2, "PATCH", "/drives/rootfs")
+swapped = drive(body(vmc[1]), "rootfs") if len(vmc) > 1 else None
+check(patched == ["204 "] and swapped and swapped.get("path_on_host") == "clone2.img",
+      f"PATCH /drives/rootfs swaps the restored drive's file (204), GET /vm/config then says clone2.img "
+      f"({patched[:1]}; {vmc[1][:200] if len(vmc) > 1 else 'no answer'})")
 vs = re.search(r"^CLONE-VSOCK (.*)$", s2, re.M)
 old = re.search(r"^OLD-VSOCK (.*)$", s2, re.M)
 check(vs and "ECHO-OK" in vs.group(1) and old and "ECHO-OK" not in old.group(1),

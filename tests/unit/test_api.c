@@ -4,7 +4,8 @@
  * boots (machine-config, boot-source, drives, entropy, InstanceStart) and
  * checks what the VMM was handed and what is refused after boot; a
  * snapshot load with its clone overrides (network_overrides, vsock_override)
- * and the restored machine shown by GET /machine-config; the HTTP
+ * and the restored machine shown by GET /machine-config and GET /vm/config
+ * (its devices, which PATCH /drives then swaps); the HTTP
  * layer's limits (body size, headers, malformed requests, pipelining);
  * the config file through the same endpoints. */
 #include <setjmp.h>
@@ -397,6 +398,102 @@ static void snapshot_load_override_and_command_line_refused(void **state)
     assert_int_equal(f->fake.loads, 0);
 }
 
+/* GET /vm/config's member key (an array: its element whose id_key is id). */
+static const char *str_of(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "(none)";
+}
+
+static json_t *vm_config_item(json_t *doc, const char *key, const char *id_key, const char *id)
+{
+    json_t *v = json_object_get(doc, key), *e;
+    size_t i;
+    if (!id_key)
+        return v;
+    json_array_foreach(v, i, e)
+        if (!strcmp(str_of(e, id_key), id))
+            return e;
+    return NULL;
+}
+
+/* After a load GET /vm/config lists the restored machine's devices as the
+ * restore built them (tests/lib/api_fake.h's snapshot), not the empty
+ * API's: the drives with an id (the root flag and cache_type recorded; the
+ * command line's --drive id=rootfs file), the NICs with an iface_id (eth1
+ * on its network_overrides TAP, eth0's MAC), vsock (the snapshot's CID on
+ * vsock_override's socket), entropy; the drive and NIC without ids, which
+ * Firecracker's bodies cannot name, are left out. */
+static void snapshot_load_lists_restored_devices(void **state)
+{
+    struct fixture *f = *state;
+    struct pvh_vm_config base = base_cfg;
+    base.ndrives = 1;
+    base.drives[0] = (struct pvh_vm_drive){.path = "clone-root.ext4", .id = "rootfs"};
+    pvh_api_fini(&f->api);
+    pvh_api_init(&f->api, &base, &f->ops, "0.1.0", "vm1");
+    static const char load[] = "{\"snapshot_path\":\"s.state\",\"mem_file_path\":\"s.mem\","
+                               "\"network_overrides\":[{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap7\"}],"
+                               "\"vsock_override\":{\"uds_path\":\"clone.sock\"}}";
+    assert_int_equal(call(f, "PUT", "/snapshot/load", load), 204);
+    assert_int_equal(call(f, "GET", "/vm/config", NULL), 200);
+    json_t *doc = json_loads(f->r.body, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(json_object_get(doc, "drives")), 2);
+    json_t *root = vm_config_item(doc, "drives", "drive_id", "rootfs");
+    assert_string_equal(str_of(root, "path_on_host"), "clone-root.ext4");
+    assert_true(json_is_true(json_object_get(root, "is_root_device")));
+    assert_true(json_is_false(json_object_get(root, "is_read_only")));
+    assert_string_equal(str_of(root, "cache_type"), "Unsafe");
+    json_t *data = vm_config_item(doc, "drives", "drive_id", "data");
+    assert_string_equal(str_of(data, "path_on_host"), "snap-data.img");
+    assert_true(json_is_false(json_object_get(data, "is_root_device")));
+    assert_true(json_is_true(json_object_get(data, "is_read_only")));
+    assert_string_equal(str_of(data, "cache_type"), "Writeback");
+    assert_int_equal(json_array_size(json_object_get(doc, "network-interfaces")), 2);
+    json_t *eth0 = vm_config_item(doc, "network-interfaces", "iface_id", "eth0");
+    assert_string_equal(str_of(eth0, "host_dev_name"), "tap0");
+    assert_string_equal(str_of(eth0, "guest_mac"), "06:00:ac:10:00:02");
+    json_t *eth1 = vm_config_item(doc, "network-interfaces", "iface_id", "eth1");
+    assert_string_equal(str_of(eth1, "host_dev_name"), "tap7");
+    assert_null(json_object_get(eth1, "guest_mac"));
+    json_t *vsock = vm_config_item(doc, "vsock", NULL, NULL);
+    assert_int_equal(json_integer_value(json_object_get(vsock, "guest_cid")), 5);
+    assert_string_equal(str_of(vsock, "uds_path"), "clone.sock");
+    assert_true(json_is_object(json_object_get(doc, "entropy")));
+    assert_null(json_object_get(doc, "boot-source"));
+    json_decref(doc);
+}
+
+/* A restored drive is swapped by PATCH /drives/{its id} (the hook gets it,
+ * GET /vm/config then shows the new file), a restored NIC takes PATCH
+ * /network-interfaces; ids the snapshot has not are refused, naming them;
+ * a snapshot without vsock lists none. */
+static void snapshot_load_patch_restored_drive(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(call(f, "PUT", "/snapshot/load", "{\"snapshot_path\":\"novsock.state\","
+                                                      "\"mem_file_path\":\"s.mem\",\"resume_vm\":true}"), 204);
+    assert_int_equal(call(f, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"new.ext4\"}"),
+                     204);
+    assert_string_equal(f->fake.swapped, "rootfs=new.ext4");
+    assert_int_equal(call(f, "GET", "/vm/config", NULL), 200);
+    json_t *doc = json_loads(f->r.body, 0, NULL);
+    assert_string_equal(str_of(vm_config_item(doc, "drives", "drive_id", "rootfs"), "path_on_host"), "new.ext4");
+    assert_null(json_object_get(doc, "vsock"));
+    json_decref(doc);
+    assert_int_equal(call(f, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"missing.img\"}"),
+                     400);
+    assert_int_equal(call(f, "GET", "/vm/config", NULL), 200);
+    assert_non_null(strstr(f->r.body, "\"path_on_host\":\"new.ext4\"")); /* a refused swap keeps the file */
+    assert_int_equal(call(f, "PATCH", "/drives/other", "{\"drive_id\":\"other\",\"path_on_host\":\"n.img\"}"), 400);
+    assert_string_equal(fault(f),
+                        "drives: no drive 'other' (PUT it before InstanceStart, or start with --drive FILE,id=other)");
+    assert_int_equal(f->fake.swaps, 1);
+    assert_int_equal(call(f, "PATCH", "/network-interfaces/eth1", "{\"iface_id\":\"eth1\"}"), 204);
+    assert_int_equal(call(f, "PATCH", "/network-interfaces/eth7", "{\"iface_id\":\"eth7\"}"), 400);
+}
+
 static void snapshot_load_only_when_fresh(void **state)
 {
     struct fixture *f = *state;
@@ -782,6 +879,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(snapshot_load_overrides_and_machine, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_load_refused_override_leaves_it_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(snapshot_load_override_and_command_line_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_load_lists_restored_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_load_patch_restored_drive, setup, teardown),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

@@ -7,7 +7,8 @@
  * snapshot has not (an unknown drive id, one NIC too many, vsock on a
  * machine without it); a NIC's iface_id is kept (older sections without
  * one still decode) and the API's overrides find their NIC by it, vsock's
- * keeping its CID; apply gives a run configuration back. */
+ * keeping its CID; a drive keeps the API's root flag and cache_type; apply
+ * gives a run configuration back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,7 +156,7 @@ static void fields_out_of_range_refused(void **state)
     pvh_put_le32(v, 0xffffff);
     refuse(f, DEV0 + 20, v, 4, "runs past the section's end");
     refuse(f, DEV0_BODY, "\x02", 1, "drive flags");
-    refuse(f, DEV0_BODY + 3, "\x01", 1, "drive flags");
+    refuse(f, DEV0_BODY + 3, "\x04", 1, "drive flags 0/1/1/4");
     /* the path "/img/root.ext4" starts after 12 fixed bytes and its length */
     refuse(f, DEV0_BODY + 14 + 4, "\0", 1, "holds control character 0x00");
     refuse(f, DEV0_BODY + 14 + 5, "\n", 1, "holds control character 0x0a");
@@ -238,6 +239,39 @@ static void nic_ids(void **state)
     assert_int_equal(pvh_vconfig_encode(&f->a, f->buf, sizeof(f->buf), &f->len, &f->err), 0);
     assert_int_equal(pvh_vconfig_decode(&f->b, f->buf, f->len, &f->err), -1);
     one_line(&f->err, "an iface_id of 65 bytes is not one");
+}
+
+/* A drive keeps the API's is_root_device and cache_type "Writeback" (bits 0
+ * and 1 of its fourth flag byte) through encode, decode, an override of its
+ * file and apply; a drive without them keeps the byte 0, as every drive's
+ * was before (so older sections decode, without them). */
+static void drive_api_flags(void **state)
+{
+    struct fixture *f = *state;
+    struct pvh_vm_config c = {.ndrives = 3, .rng = PVH_RNG_OFF};
+    c.drives[0] = (struct pvh_vm_drive){.path = "/r", .id = "rootfs", .root = true};
+    c.drives[1] = (struct pvh_vm_drive){.path = "/d", .id = "data", .read_only = true, .api_writeback = true};
+    c.drives[2] = (struct pvh_vm_drive){.path = "/o"};
+    pvh_vconfig_from(&f->a, &c, NULL);
+    assert_int_equal(pvh_vconfig_encode(&f->a, f->buf, sizeof(f->buf), &f->len, &f->err), 0);
+    size_t body1 = DEV0_BODY + 12 + 2 + 2 + 2 + 6 + 24, body2 = body1 + 12 + 2 + 2 + 2 + 4 + 24;
+    assert_int_equal(f->buf[DEV0_BODY + 3], 1);
+    assert_int_equal(f->buf[body1 + 3], 2);
+    assert_int_equal(f->buf[body2 + 3], 0);
+    assert_int_equal(pvh_vconfig_decode(&f->b, f->buf, f->len, &f->err), 0);
+    assert_true(f->b.drives[0].root && !f->b.drives[0].api_writeback);
+    assert_true(!f->b.drives[1].root && f->b.drives[1].api_writeback && f->b.drives[1].read_only);
+    assert_true(!f->b.drives[2].root && !f->b.drives[2].api_writeback);
+    struct pvh_vm_config o = {.ndrives = 1, .drives = {{.path = "/clone", .id = "rootfs"}}};
+    assert_int_equal(pvh_vconfig_override(&f->b, &o, &f->err), 0);
+    struct pvh_vm_config back = {0};
+    pvh_vconfig_apply(&f->b, &back);
+    assert_string_equal(back.drives[0].path, "/clone");
+    assert_true(back.drives[0].root); /* the override changes the file only */
+    assert_true(back.drives[1].api_writeback);
+    f->buf[DEV0_BODY + 3] = 3;
+    assert_int_equal(pvh_vconfig_decode(&f->b, f->buf, f->len, &f->err), 0);
+    assert_true(f->b.drives[0].root && f->b.drives[0].api_writeback);
 }
 
 /* The API's overrides: a NIC by its iface_id (whatever its slot), vsock's
@@ -324,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(overrides, setup, teardown),
         cmocka_unit_test_setup_teardown(nic_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(overrides_by_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(drive_api_flags, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,7 +109,7 @@ static int put_body(struct out *o, const struct pvh_vconfig *vc, uint32_t id, si
         put8(o, d->read_only);
         put8(o, d->cache == PVH_CACHE_NONE);
         put8(o, d->id != NULL);
-        put8(o, 0);
+        put8(o, (uint8_t)(d->root | d->api_writeback << 1)); /* the API's, recorded only */
         put64(o, vc->capacity[drive]);
         return put_string(o, d->path, err) || put_string(o, d->id, err) ? -1 : 0;
     }
@@ -215,7 +215,7 @@ static int get_block(struct pvh_vconfig *vc, struct in *b, size_t slot, struct p
         return bad(err, "slot %zu: more than %d drives", slot, PVH_MAX_DRIVES);
     if (!take(b, BLOCK_FIXED, &f))
         return bad(err, "slot %zu: a drive's body shorter than %d bytes", slot, BLOCK_FIXED);
-    if (f[0] > 1 || f[1] > 1 || f[2] > 1 || f[3] != 0)
+    if (f[0] > 1 || f[1] > 1 || f[2] > 1 || f[3] > 3)
         return bad(err, "slot %zu: drive flags %u/%u/%u/%u out of range", slot, f[0], f[1], f[2], f[3]);
     struct pvh_vm_drive *d = &vc->drives[vc->ndrives];
     char *path, *id;
@@ -228,7 +228,8 @@ static int get_block(struct pvh_vconfig *vc, struct in *b, size_t slot, struct p
         return bad(err, "slot %zu: drive id of %zu bytes (1 to %d printable ones with the has-id flag, else none)",
                    slot, idlen, PVH_VCONFIG_DRIVE_ID_MAX);
     *d = (struct pvh_vm_drive){.path = path, .id = f[2] ? id : NULL, .read_only = f[0],
-                               .cache = f[1] ? PVH_CACHE_NONE : PVH_CACHE_WRITEBACK};
+                               .cache = f[1] ? PVH_CACHE_NONE : PVH_CACHE_WRITEBACK, .root = f[3] & 1,
+                               .api_writeback = f[3] >> 1};
     vc->capacity[vc->ndrives++] = pvh_le64(f + 4);
     return 0;
 }

@@ -12,8 +12,12 @@
  * slot order: u32 virtio ID, u32 slot, u64 MMIO base, u32 GSI, u32 body
  * length, the body. Bodies (strings are u16 length + bytes, no NUL):
  *   block:   u8 read-only, u8 cache (0 writeback, 1 none), u8 has id,
- *            u8 0, u64 capacity in 512-byte sectors, path, id (empty
- *            without one);
+ *            u8 API flags (bit 0: the API's is_root_device, bit 1: its
+ *            cache_type "Writeback"; recorded for GET /vm/config after a
+ *            load, nothing else reads them; 0 before they were, so older
+ *            snapshots load, and a pvhboot older than them refuses a
+ *            section with one set), u64 capacity in 512-byte sectors,
+ *            path, id (empty without one);
  *   net:     u8 has MAC, 6 bytes MAC, u8 has iface_id, u32 MTU (0: the
  *            TAP's own), TAP name, then the iface_id when it has one (a
  *            NIC the API built; 1 to 64 letters, digits and '_'; a
