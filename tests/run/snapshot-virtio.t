@@ -105,6 +105,13 @@ busybox sleep 1
 echo "=== BEGIN clones-running"
 busybox ps | busybox grep -v "timeout -s KILL" | busybox grep -c "[p]vhboot restore"
 echo "=== END clones-running rc=0"
+echo "=== BEGIN clones-ended"
+n=1
+while [ $n -le $CLONES ]; do
+    eval "kill -0 \$pid$n 2>/dev/null" || echo $n
+    n=$((n + 1))
+done
+echo "=== END clones-ended rc=0"
 n=1
 while [ $n -le $CLONES ]; do
     echo "=== BEGIN clone-vsock-$n"
@@ -133,6 +140,7 @@ run() { name=$1; shift; echo "=== BEGIN $name"; busybox timeout -s KILL 120 "$@"
 run no-such-id ./pvhboot restore t.state --mem-file t.mem --drive d1.img,id=nope
 busybox dd if=/dev/zero of=small.img bs=1M count=1 2>/dev/null
 run small-drive ./pvhboot restore t.state --mem-file t.mem --drive small.img,id=data
+echo "=== BEGIN l1-svm-run"; busybox grep -w __svm_vcpu_run /proc/kallsyms; echo "=== END l1-svm-run rc=0"
 echo "=== BEGIN state-b64"; busybox base64 t.state; echo "=== END state-b64 rc=0"
 CASES
 
@@ -193,16 +201,21 @@ def get(name, where=s):
     return where.get(name, ("", -1))
 def crashed(text):
     return [w for w in ("Sanitizer", "Segmentation fault", "forbidden system call", "DEVICE_NEEDS_RESET") if w in text]
-# A guest that ran out of time: where pvhboot says vCPU 0 was, by the
-# kernel's System.map. In runs of 2026-11-28 (tests/kvm/with-kvm.sh's QEMU
-# TCG machine) a restored guest was found spinning in
-# native_queued_spin_lock_slowpath with interrupts off, on its hardirq
-# stack: an interrupt handler waiting for a lock the code it interrupted
-# holds. These guests have one vCPU, so that code had taken the lock with
-# interrupts disabled and the interrupt still came: the emulated machine's
-# KVM (nested SVM under TCG) delivered it; pvhboot injects no interrupt
-# itself (KVM_IRQ_LINE and irqfds; KVM decides when). Such a hang is a TODO
-# naming it (docs/snapshots.md); any other is a failure.
+# The emulated machine's known bugs (docs/snapshots.md, "Known bugs";
+# docs/kvm-tests.md, "Interrupts delivered twice"): its QEMU TCG delivers
+# an interrupt to a nested guest a second time, on top of the first, with
+# interrupts off, when the first one's delivery met a nested page fault
+# (tests/kvm/irqfresh.sh shows it in guests that were never snapshotted, so
+# it is not pvhboot's); restored guests meet it most, since KVM maps their
+# memory page by page as they touch it. Seen as:
+#  - a guest out of time whose vCPU spins in native_queued_spin_lock_slowpath
+#    with interrupts off (the second handler waits for a lock the first
+#    holds): pvhboot's "vCPU 0 was at rip" by the kernel's System.map;
+#  - a triple fault;
+#  - a guest out of time whose vCPU's saved rip is the machine's own KVM's
+#    (kvm_amd's __svm_vcpu_run, just after its VMRUN, from the machine's
+#    /proc/kallsyms): the emulator left its host state as the guest's.
+# Each is a TODO naming it; any other failure is a failure.
 import bisect
 syms = []
 for line in open(os.environ["SYSTEM_MAP"], errors="replace"):
@@ -221,8 +234,24 @@ def irq_deadlock(text, rc):
     sym, irqs = hang_place(text)
     return rc == 124 and irqs == "off" and sym is not None and "spin_lock" in sym
 IRQ_DEADLOCK = ("known bug (the emulated machine): the guest's interrupt handler spins with interrupts off on a lock "
-                "the interrupted code holds, an interrupt delivered while the guest had them disabled "
-                "(docs/snapshots.md); issue 16")
+                "the interrupted code holds: QEMU TCG delivered an interrupt twice (tests/kvm/irqfresh.sh; "
+                "docs/snapshots.md)")
+svm_run = [int(l.split()[0], 16) for l in get("l1-svm-run")[0].splitlines() if l.split()[:1] != ["0" * 16]][:1]
+def host_rip(text, rc):
+    m = re.search(r"^pvhboot: vCPU 0 was at rip (0x[0-9a-f]+), ", text, re.M)
+    return rc == 124 and bool(m) and bool(svm_run) and 0 <= int(m.group(1), 16) - svm_run[0] < 0x400
+HOST_RIP = ("known bug (the emulated machine): the guest's vCPU was found at the machine's own KVM's rip, just after "
+            "its VMRUN in kvm_amd's __svm_vcpu_run: QEMU TCG left its host state as the guest's (docs/snapshots.md)")
+TRIPLE = ("known bug (the emulated machine): a triple fault with no console output, as QEMU TCG's interrupt "
+          "delivered twice ends when it lands on a user stack (tests/kvm/irqfresh.sh; docs/snapshots.md)")
+def known_bug(text, rc):
+    if irq_deadlock(text, rc):
+        return IRQ_DEADLOCK + f" (at {hang_place(text)[0]})"
+    if host_rip(text, rc):
+        return HOST_RIP
+    if rc != 0 and "the guest triple-faulted" in text:
+        return TRIPLE
+    return None
 
 def disk(n):
     text = open(f"{work}/file{n}.txt", errors="replace").read().strip()
@@ -249,7 +278,7 @@ ok or show_failed_boot("template", text, rc)
 
 vs, _ = get("restore-vsock")
 text, rc = get("restore")
-todo0 = IRQ_DEADLOCK + f" (at {hang_place(text)[0]})" if irq_deadlock(text, rc) else None
+todo0 = known_bug(text, rc)
 ok = check("ECHO-OK" in vs and "SEND-OK" in vs,
            f"the restored guest answers on vsock (listeners work after the transport reset): "
            f"{(vs.strip().splitlines() or [''])[0][:100]}", todo=todo0)
@@ -261,26 +290,34 @@ check(content == "written after restore by clone 100" and fsck == 0,
       f"its file is in the drive's image on the host (debugfs: '{content}'; e2fsck -fn exit {fsck})", todo=todo0)
 
 running, _ = get("clones-running")
-check(running.strip() == str(clones), f"{clones} clones of one snapshot run at once ({running.strip()} restore processes)")
 wrote = [n for n in range(1, clones + 1) if get(f"clone-{n}")[1] == 0 and f"SNAPV-WROTE clone={n}\n" in get(f"clone-{n}")[0]]
 bad = [n for n in range(1, clones + 1) if n not in wrote]
 tripled = [n for n in bad if "the guest triple-faulted" in get(f"clone-{n}")[0]]
 deadlocked = [n for n in bad if irq_deadlock(*get(f"clone-{n}"))]
-known = tripled + deadlocked
+at_host_rip = [n for n in bad if host_rip(*get(f"clone-{n}"))]
+known = tripled + deadlocked + at_host_rip
 others = [n for n in bad if n not in known]
+# A clone that ended within the first second is counted as started when it
+# ended as one of the known bugs (in a CI run of 2026-11-28 one clone of 20
+# triple-faulted that soon).
+ended = [int(w) for w in get("clones-ended")[0].split()]
+check(running.strip().isdigit() and int(running) + len(ended) == clones and all(n in known for n in ended),
+      f"{clones} clones of one snapshot run at once ({running.strip()} restore processes; ended within a second: "
+      f"{ended}{', the known bugs below' if ended else ''})")
 answered = [n for n in range(1, clones + 1) if "ECHO-OK" in get(f"clone-vsock-{n}")[0]]
 check(len(answered) == clones or all(n in known for n in range(1, clones + 1) if n not in answered),
       f"each clone answers on its own vsock socket (--vsock uds override): {len(answered)} of {clones}"
       f"{' (the others: the known bugs below)' if len(answered) < clones else ''}")
 check(not others, f"each clone got its own number over its own socket, wrote it and powered off (failed: {others[:8]}; "
       f"the known bugs below: {known[:8]})")
-check(not tripled, f"no restored clone triple-faulted ({tripled[:8]})",
-      todo="known bug: 1 clone of 20 in a CI run of 2026-11-28 and 1 in a local run wrote their file (clean under "
-           "e2fsck) and then ended in a triple fault with no console output; likely the emulated machine's "
-           "(an interrupt delivered with interrupts off, below, at the wrong moment); docs/snapshots.md")
-check(len(known) <= 2, f"at most 2 clones of {clones} hit the known bugs ({len(known)}): more is not the emulator's rare case")
+check(not tripled, f"no restored clone triple-faulted ({tripled[:8]})", todo=TRIPLE)
+# About 1 clone of 20 a run met them in 2026-11-28's runs (0 to 2): 5 or
+# more is not that rare case.
+check(len(known) <= 4, f"at most 4 clones of {clones} hit the known bugs ({len(known)}): more is not the emulator's rare case")
 check(not deadlocked, f"no restored clone hung in an interrupt handler with interrupts off "
       f"({[(n, hang_place(get(f'clone-{n}')[0])[0]) for n in deadlocked][:4]})", todo=IRQ_DEADLOCK)
+check(not at_host_rip, f"no restored clone's vCPU was found at the machine's own KVM's rip ({at_host_rip[:8]})",
+      todo=HOST_RIP)
 for n in bad[:2]:
     show_failed_boot(f"clone-{n}", *get(f"clone-{n}"))
 landed = [n for n in range(1, clones + 1) if disk(n) == (f"written after restore by clone {n}", 0)]
