@@ -242,8 +242,8 @@ def host_rip(text, rc):
     return rc == 124 and bool(m) and bool(svm_run) and 0 <= int(m.group(1), 16) - svm_run[0] < 0x400
 HOST_RIP = ("known bug (the emulated machine): the guest's vCPU was found at the machine's own KVM's rip, just after "
             "its VMRUN in kvm_amd's __svm_vcpu_run: QEMU TCG left its host state as the guest's (docs/snapshots.md)")
-TRIPLE = ("known bug (the emulated machine): a triple fault with no console output, as QEMU TCG's interrupt "
-          "delivered twice ends when it lands on a user stack (tests/kvm/irqfresh.sh; docs/snapshots.md)")
+TRIPLE = ("known bug (the emulated machine): a triple fault with no console output; tests/kvm/irqfresh.sh's restored "
+          "clones, which do nothing but take timer ticks, also end so there at times (docs/snapshots.md)")
 def known_bug(text, rc):
     if irq_deadlock(text, rc):
         return IRQ_DEADLOCK + f" (at {hang_place(text)[0]})"
