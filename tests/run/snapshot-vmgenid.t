@@ -17,8 +17,9 @@
 #  - the control, PVHBOOT_VMGENID_NO_NOTIFY=1 (the new ID is written but no
 #    GPE raised) on two more restores: GPE 0 never fired, no reseed, and both
 #    clones read the same BYTES: the RNG state is the template's (they would
-#    diverge only at the kernel's own periodic reseed, seconds to a minute
-#    later, when interrupt timings are mixed in);
+#    diverge only at the kernel's own periodic reseed, when interrupt timings
+#    are mixed in: the guest is 24 s up at the snapshot and asks for random
+#    bytes just before it, so that is some 12 s of guest time later);
 #  - no pvhboot output with sanitizer, segfault or forbidden-syscall text.
 # Every pvhboot runs under busybox timeout -s KILL.
 set -u
@@ -46,6 +47,13 @@ for d in /sys/bus/acpi/devices/*; do
     [ "$($b cat "$d/hid" 2>/dev/null)" = VMGENCTR ] || continue
     echo "VGEN dev=$($b basename "$d") path=$($b cat "$d/path") driver=$($b basename "$($b readlink "$d/driver")")"
 done
+# Linux reseeds its crng, lazily, at the first request after half its uptime
+# (in the first two minutes): 24 s up and a request just before the
+# snapshot leave a restored clone some 12 s of guest time before one, so
+# the control's two clones below read the same bytes unless notified (a
+# CI run of 2026-11-29, with the snapshot at ~4 s, saw them differ).
+$b sleep 24
+hex /dev/urandom >/dev/null
 /bin/snapnow
 # GPE 0's count is raised in the SCI's handler, before this shell runs again
 n=$($b cat /sys/firmware/acpi/interrupts/gpe00 2>/dev/null | $b awk '{ print $1 }')
