@@ -8,7 +8,8 @@
 # guest counts interrupts whose saved EFLAGS has IF clear (none on a correct
 # machine). Prints one line per guest and a total per group; exits 0 when no
 # guest saw one, 1 when some did, 2 when it could not run. Not part of
-# `make check` (about 8 minutes here with N=20): a diagnostic for the
+# `make check` (10 to 25 minutes here with N=10; with N=20 the machine has
+# stopped before the end): a diagnostic for the
 # emulated machine, and a check of a host's KVM.
 # Usage: tests/kvm/irqfresh.sh [N]   (default 20)
 set -u
